@@ -1,0 +1,5 @@
+"""``python -m mailtrace`` runs the command-line interface."""
+
+from mailtrace.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Mail logs into the EVENTS table: framing, per-MTA parsers, transcripts and batch runs."""
