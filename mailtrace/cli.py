@@ -28,6 +28,12 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """Email header and SMTP log analyzer: where did this message go, how long did each hop
+    take, and why did it fail."""
+
+
 def main() -> None:
     """Entry point of the console script: run the app, one clean line for every known error."""
     try:
