@@ -7,6 +7,9 @@ input and :func:`main` turns it into one line on stderr and an exit code:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import typer
 
 from mailtrace import render
@@ -52,6 +55,69 @@ def main() -> None:
 
 
 # Commands are added below, one section per room (headers, logs, report, …).
+
+
+# --- DNS: mx, dns ------------------------------------------------------------------------------
+
+_NAMESERVER_HELP = "Ask this server (IP or IP:PORT) instead of the system resolver."
+_TIMEOUT_HELP = "Seconds allowed for each lookup."
+
+
+@app.command()
+def mx(
+    domains: list[str] = typer.Argument(..., help="Domains to look up (IDN names welcome)."),
+    all_records: bool = typer.Option(
+        False, "--all", help="Also SPF, DMARC, MTA-STS and TLS-RPT (same as `mailtrace dns`)."
+    ),
+    nameserver: str | None = typer.Option(None, help=_NAMESERVER_HELP),
+    timeout: float = typer.Option(5.0, help=_TIMEOUT_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Show the servers mail for DOMAIN goes to, in the order an MTA tries them."""
+    if all_records:
+        dns(domains, nameserver=nameserver, timeout=timeout, as_json=as_json)
+        return
+    from mailtrace import dns as mdns
+
+    resolver = mdns.Resolver(nameserver, timeout)
+    names = [mdns.normalise_domain(d) for d in domains]
+    results = resolver.map(lambda d: mdns.resolve_mx(d, resolver), names)
+    _render_dns(results, as_json, render.mx_results)
+    _exit_on_dns_failures([r.status for r in results])
+
+
+@app.command()
+def dns(
+    domains: list[str] = typer.Argument(..., help="Domains to check (IDN names welcome)."),
+    nameserver: str | None = typer.Option(None, help=_NAMESERVER_HELP),
+    timeout: float = typer.Option(5.0, help=_TIMEOUT_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Check a domain's mail DNS: MX, SPF with its lookup count, DMARC, MTA-STS, TLS-RPT."""
+    from mailtrace import dns as mdns
+
+    resolver = mdns.Resolver(nameserver, timeout)
+    names = [mdns.normalise_domain(d) for d in domains]
+    reports = resolver.map(lambda d: mdns.domain_report(d, resolver), names)
+    _render_dns(reports, as_json, render.domain_reports)
+    _exit_on_dns_failures([r.mx.status for r in reports])
+
+
+def _render_dns(results: list[Any], as_json: bool, table: Callable[[list[Any]], None]) -> None:
+    if as_json:
+        from dataclasses import asdict
+
+        render.print_json([asdict(r) for r in results])
+    else:
+        table(results)
+
+
+def _exit_on_dns_failures(statuses: list[str]) -> None:
+    # An answer, even NXDOMAIN, is a result; a lookup that got no answer makes the run partial.
+    failed = [s for s in statuses if s in ("servfail", "timeout", "error")]
+    if failed:
+        render.warn(f"{len(failed)} of {len(statuses)} lookups got no answer")
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @app.command()

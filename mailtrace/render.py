@@ -46,3 +46,76 @@ def error(message: str) -> None:
 def warn(message: str) -> None:
     """A non-fatal note on stderr."""
     err.print(f"mailtrace: {safe(message)}", style="yellow", soft_wrap=True)
+
+
+# --- DNS (mailtrace mx / mailtrace dns) -------------------------------------------------------
+
+
+def mx_results(results: list[Any]) -> None:
+    """One table per domain: preference groups in the order an MTA tries them."""
+    from rich.table import Table
+
+    for result in results:
+        title = f"MX of {safe(result.domain)}"
+        if result.status != "ok":
+            out.print(f"[bold]{title}[/bold]: [red]{safe(result.status)}[/red]")
+            for problem in result.problems:
+                out.print(f"  {safe(problem)}")
+            continue
+        if result.null_mx:
+            out.print(f"[bold]{title}[/bold]: null MX (RFC 7505) — this domain accepts no mail")
+            continue
+        table = Table(title=title, title_justify="left")
+        for column in ("try", "pref", "exchange", "addresses", "problems"):
+            table.add_column(column)
+        for order, group in enumerate(result.groups, 1):
+            label = f"{order}" if len(group) == 1 else f"{order} (any order)"
+            for target in group:
+                table.add_row(
+                    label,
+                    "implicit" if target.implicit else str(target.preference),
+                    safe(target.exchange),
+                    safe(", ".join(target.addresses)),
+                    "[red]" + safe("; ".join(target.problems)) + "[/red]"
+                    if target.problems
+                    else "",
+                )
+                label = ""
+        out.print(table)
+        for problem in result.problems:
+            out.print(f"  note: {safe(problem)}")
+
+
+def domain_reports(reports: list[Any]) -> None:
+    """MX, SPF (with its include chain), DMARC, MTA-STS and TLS-RPT of each domain."""
+    from rich.tree import Tree
+
+    for report in reports:
+        mx_results([report.mx])
+        spf = report.spf
+        tree = Tree(
+            f"SPF {safe(spf.domain)}: {safe(spf.record or spf.status)} "
+            f"— {spf.total_lookups} DNS lookups of 10 allowed"
+        )
+        _spf_children(tree, spf)
+        out.print(tree)
+        for problem in spf.problems:
+            out.print(f"  [red]{safe(problem)}[/red]")
+        for label, record in (
+            ("DMARC", report.dmarc),
+            ("MTA-STS", report.mta_sts),
+            ("TLS-RPT", report.tls_rpt),
+        ):
+            shown = safe(record.record) if record.record else f"none ({safe(record.status)})"
+            out.print(f"{label} {safe(record.name)}: {shown}")
+            for problem in record.problems:
+                out.print(f"  [red]{safe(problem)}[/red]")
+        out.print()
+
+
+def _spf_children(tree: Any, node: Any) -> None:
+    for child in node.children:
+        branch = tree.add(
+            f"{safe(child.domain)}: {safe(child.record or child.status)} ({child.lookups} lookups)"
+        )
+        _spf_children(branch, child)

@@ -1,0 +1,169 @@
+"""DNS checks against a real dnsmasq on loopback (see tests/dnsserver.py for the zone)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mailtrace import dns as mdns
+from mailtrace.errors import UsageError
+
+
+@pytest.fixture
+def resolver(nameserver: str) -> mdns.Resolver:
+    return mdns.Resolver(nameserver, timeout=2.0)
+
+
+def test_mx_groups_by_preference_with_addresses(resolver: mdns.Resolver) -> None:
+    result = mdns.resolve_mx("good.test", resolver)
+    assert result.status is mdns.Status.OK and result.accepts_mail
+    assert [sorted(t.exchange for t in g) for g in result.groups] == [
+        ["mx1.good.test", "mx2.good.test"],
+        ["mx3.good.test"],
+    ]
+    mx1 = next(t for t in result.targets if t.exchange == "mx1.good.test")
+    assert set(mx1.addresses) == {"192.0.2.10", "2001:db8::10"}
+    assert not any(t.problems for t in result.targets)
+
+
+def test_null_mx_accepts_no_mail(resolver: mdns.Resolver) -> None:
+    result = mdns.resolve_mx("nullmx.test", resolver)
+    assert result.null_mx and not result.accepts_mail and result.groups == ()
+
+
+def test_implicit_mx_is_the_domain_itself(resolver: mdns.Resolver) -> None:
+    result = mdns.resolve_mx("implicit.test", resolver)
+    (target,) = result.targets
+    assert target.implicit and target.exchange == "implicit.test"
+    assert target.addresses == ("192.0.2.20",)
+
+
+@pytest.mark.parametrize(
+    ("domain", "problem"),
+    [
+        ("cnamemx.test", "CNAME"),
+        ("iplit.test", "IP address"),
+        ("dangling.test", "no addresses"),
+    ],
+)
+def test_misconfigured_mx_is_flagged(resolver: mdns.Resolver, domain: str, problem: str) -> None:
+    (target,) = mdns.resolve_mx(domain, resolver).targets
+    assert any(problem in p for p in target.problems), target.problems
+
+
+def test_nxdomain(resolver: mdns.Resolver) -> None:
+    assert mdns.resolve_mx("nope.test", resolver).status is mdns.Status.NXDOMAIN
+
+
+def test_servfail(resolver: mdns.Resolver) -> None:
+    assert mdns.resolve_mx("x.servfail.test", resolver).status is mdns.Status.SERVFAIL
+
+
+def test_unanswered_query_times_out_in_bounded_time(nameserver: str) -> None:
+    resolver = mdns.Resolver(nameserver, timeout=0.5)
+    started = time.monotonic()
+    result = mdns.resolve_mx("x.slow.test", resolver)
+    assert result.status is mdns.Status.TIMEOUT
+    assert time.monotonic() - started < 5
+
+
+def test_resolver_that_does_not_answer_at_all() -> None:
+    from tests.dnsserver import free_port
+
+    resolver = mdns.Resolver(f"127.0.0.1:{free_port()}", timeout=0.5)
+    assert mdns.resolve_mx("good.test", resolver).status in (
+        mdns.Status.TIMEOUT,
+        mdns.Status.ERROR,
+        mdns.Status.SERVFAIL,
+    )
+
+
+def test_idn_domain_is_looked_up_as_punycode(resolver: mdns.Resolver) -> None:
+    result = mdns.resolve_mx("bücher.test", resolver)
+    assert result.domain == "xn--bcher-kva.test"
+    assert [t.exchange for t in result.targets] == ["mx1.good.test"]
+
+
+@pytest.mark.parametrize("bad", ["", "a..b", "bad domain.test", "x" * 64 + ".test", "<a@b>"])
+def test_invalid_domain_names_are_usage_errors(bad: str) -> None:
+    with pytest.raises(UsageError, match="not a valid domain name"):
+        mdns.normalise_domain(bad)
+
+
+def test_spf_chain_and_lookup_count(resolver: mdns.Resolver) -> None:
+    spf = mdns.resolve_spf("good.test", resolver)
+    assert spf.record == "v=spf1 include:_spf.good.test mx -all"
+    assert [c.domain for c in spf.children] == ["_spf.good.test"]
+    assert spf.total_lookups == 3 and not spf.problems
+
+
+def test_spf_over_the_lookup_limit_is_flagged(resolver: mdns.Resolver) -> None:
+    spf = mdns.resolve_spf("many.test", resolver)
+    assert spf.total_lookups == 4 + 5 + 4 + 2
+    assert any("exceed the limit of 10" in p for p in spf.problems)
+
+
+def test_domain_report_has_dmarc_mta_sts_and_tls_rpt(resolver: mdns.Resolver) -> None:
+    report = mdns.domain_report("good.test", resolver)
+    assert report.dmarc.tags["p"] == "reject"
+    assert report.mta_sts.tags["id"] == "20261101T000000"
+    assert report.tls_rpt.tags["rua"] == "mailto:tlsrpt@good.test"
+    missing = mdns.domain_report("implicit.test", resolver)
+    assert missing.dmarc.status is mdns.Status.NXDOMAIN or not missing.dmarc.record
+
+
+def test_forward_confirmed_reverse_dns(resolver: mdns.Resolver) -> None:
+    good = mdns.check_reverse("192.0.2.10", resolver)
+    assert good.names == ("mx1.good.test",) and good.fcrdns
+    liar = mdns.check_reverse("192.0.2.50", resolver)
+    assert liar.names == ("liar.good.test",) and not liar.fcrdns
+
+
+def test_dnsbl(resolver: mdns.Resolver) -> None:
+    (listed,) = mdns.check_dnsbl("192.0.2.99", ["bl.test"], resolver)
+    assert listed.listed and listed.codes == ("127.0.0.2",)
+    assert listed.reason and "spam source" in listed.reason
+    (clean,) = mdns.check_dnsbl("192.0.2.10", ["bl.test"], resolver)
+    assert not clean.listed and clean.status is mdns.Status.OK
+
+
+def test_answers_are_cached_per_run(resolver: mdns.Resolver) -> None:
+    first = resolver.lookup("mx1.good.test", "A")
+    assert resolver.lookup("MX1.good.test.", "A") is first
+
+
+def _mailtrace(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mailtrace", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_cli_mx_shows_groups_and_flags(nameserver: str) -> None:
+    run = _mailtrace("mx", "good.test", "cnamemx.test", "nullmx.test", "--nameserver", nameserver)
+    assert run.returncode == 0, run.stderr
+    assert "1 (any order)" in run.stdout and "mx3.good.test" in run.stdout
+    assert "CNAME" in run.stdout and "accepts no mail" in run.stdout
+
+
+def test_cli_dns_json(nameserver: str) -> None:
+    run = _mailtrace("mx", "--all", "good.test", "--json", "--nameserver", nameserver)
+    assert run.returncode == 0, run.stderr
+    (report,) = json.loads(run.stdout)
+    assert report["dmarc"]["tags"]["p"] == "reject"
+    assert report["spf"]["children"][0]["domain"] == "_spf.good.test"
+
+
+def test_cli_timeout_is_partial_and_invalid_name_is_usage(nameserver: str) -> None:
+    slow = _mailtrace("mx", "x.slow.test", "--timeout", "0.3", "--nameserver", nameserver)
+    assert slow.returncode == 3 and "got no answer" in slow.stderr
+    bad = _mailtrace("mx", "bad..name", "--nameserver", nameserver)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == "mailtrace: 'bad..name' is not a valid domain name (empty label)"
