@@ -1,0 +1,365 @@
+"""Read messages into their header fields: .eml, mbox, pasted header blocks, Outlook .msg.
+
+Only the header block matters to header analysis, so a message is read up to its first empty
+line and its body is skipped (an mbox of large attachments costs little more than its headers).
+Header values are unfolded (the line breaks of folding removed, the whitespace kept) and kept
+as written: decoding of RFC 2047 words is the summary's business.
+
+>>> m = parse_headers(b"Received: from a.example by b.example; Tue, 3 Mar 2026 10:00:00 +0000\\n"
+...                   b"Subject: hi\\n\\nbody\\n", "x.eml")
+>>> m.get("subject"), len(m.get_all("Received")), m.has_body
+('hi', 1, True)
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mailtrace.errors import InputError
+
+#: Field names that only mail has; a text needs one of them to count as a message.
+MAIL_FIELDS = frozenset(
+    {
+        "received",
+        "from",
+        "to",
+        "cc",
+        "subject",
+        "date",
+        "message-id",
+        "return-path",
+        "delivered-to",
+        "mime-version",
+        "content-type",
+        "authentication-results",
+        "dkim-signature",
+        "arc-seal",
+        "received-spf",
+        "x-received",
+        "reply-to",
+        "sender",
+        "in-reply-to",
+        "references",
+    }
+)
+
+# Outlook .msg files are OLE2 compound documents; this is their magic number.
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# How much of the start of an input is inspected to tell text from binary.
+_SNIFF = 8192
+_NAME_CHARS = frozenset(chr(c) for c in range(33, 127) if c != ord(":"))
+
+
+@dataclass(frozen=True, slots=True)
+class MessageHeaders:
+    """The header fields of one message, in order, with what could not be read."""
+
+    source: str  # "inbox.mbox#3", "msg.eml", "<stdin>"
+    fields: tuple[tuple[str, str], ...]  # (name as written, unfolded value)
+    problems: tuple[str, ...] = ()
+    has_body: bool = False
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of field ``name`` (case-insensitive), top to bottom.
+
+        >>> MessageHeaders("m", (("To", "a@example.com"), ("to", "b@example.com"))).get_all("TO")
+        ['a@example.com', 'b@example.com']
+        """
+        key = name.lower()
+        return [v for n, v in self.fields if n.lower() == key]
+
+    def get(self, name: str) -> str | None:
+        """The first value of field ``name`` (case-insensitive), or None.
+
+        >>> MessageHeaders("m", (("Subject", "hi"),)).get("subject")
+        'hi'
+        """
+        key = name.lower()
+        for n, v in self.fields:
+            if n.lower() == key:
+                return v
+        return None
+
+
+@dataclass
+class _Block:
+    """Header lines of one message being collected."""
+
+    lines: list[str] = field(default_factory=list)
+    has_body: bool = False
+
+
+def _decode(line: bytes) -> str:
+    # Headers should be ASCII; 8-bit bytes are usually UTF-8 and otherwise Latin-1-ish.
+    # Replacement characters keep the rest of the line readable either way.
+    return line.decode("utf-8", errors="replace")
+
+
+def _looks_binary(head: bytes) -> bool:
+    if not head:
+        return False
+    if b"\x00" in head:
+        return True
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    return controls > len(head) // 20
+
+
+def _fields(lines: Sequence[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """Unfold header lines into (name, value) pairs, noting lines that are not fields."""
+    names: list[str] = []
+    parts: list[list[str]] = []
+    problems: list[str] = []
+    stray = 0
+    joined: list[int] = []
+    for number, line in enumerate(lines, 1):
+        if line[:1] in (" ", "\t"):
+            if parts:
+                parts[-1].append(line)
+            else:
+                stray += 1
+            continue
+        colon = line.find(":")
+        name = line[:colon].rstrip(" \t") if colon > 0 else ""
+        if name and all(c in _NAME_CHARS for c in name):
+            names.append(name)
+            parts.append([line[colon + 1 :].lstrip(" \t")])
+        elif parts:
+            # Pasted headers often lose the indentation of folded lines: keep the text with the
+            # field it most likely belongs to, and say so.
+            parts[-1].append(" " + line)
+            joined.append(number)
+        else:
+            stray += 1
+    if joined:
+        problems.append(
+            f"{len(joined)} line(s) that are not header fields joined to the field above "
+            f"(first: line {joined[0]})"
+        )
+    if stray:
+        problems.append(f"{stray} line(s) before the first header field ignored")
+    return [(n, "".join(p).rstrip()) for n, p in zip(names, parts, strict=True)], problems
+
+
+def _message(block: _Block, source: str) -> MessageHeaders:
+    pairs, problems = _fields(block.lines)
+    if not pairs:
+        raise InputError(source, "no header fields found: not an email message")
+    if not any(n.lower() in MAIL_FIELDS for n, _ in pairs):
+        raise InputError(
+            source, "no mail header fields (From, Date, Received …) found: not an email message"
+        )
+    return MessageHeaders(source, tuple(pairs), tuple(problems), block.has_body)
+
+
+def _header_blocks(lines: Iterable[bytes], mbox: bool) -> Iterator[_Block]:
+    """Split lines into messages' header blocks; bodies are skipped, not kept."""
+    block: _Block | None = None if mbox else _Block()
+    in_headers = True
+    previous_empty = True
+    for raw in lines:
+        stripped = raw.rstrip(b"\r\n")
+        if mbox and previous_empty and stripped.startswith(b"From "):
+            # An mbox separator: a "From " line at the start or after an empty line.
+            if block is not None:
+                yield block
+            block = _Block()
+            in_headers = True
+            previous_empty = False
+            continue
+        previous_empty = not stripped.strip()
+        if block is None:
+            continue  # text before the first separator is not part of any message
+        if in_headers:
+            if previous_empty:
+                if block.lines:
+                    in_headers = False
+                continue  # blank lines before the first field (pasted text) are skipped
+            block.lines.append(_decode(stripped))
+        elif not block.has_body and not previous_empty:
+            block.has_body = True
+    if block is not None:
+        yield block
+
+
+def _lines(data: bytes) -> Iterator[bytes]:
+    # splitlines(keepends) would also split on \x0b, \x1c … which may occur inside header text.
+    start = 0
+    n = len(data)
+    while start < n:
+        end = data.find(b"\n", start)
+        if end < 0:
+            yield data[start:]
+            return
+        yield data[start : end + 1]
+        start = end + 1
+
+
+def _is_mbox(data: bytes) -> bool:
+    return data.lstrip(b"\r\n").startswith(b"From ")
+
+
+def _check_text(data: bytes, source: str) -> None:
+    if not data.strip():
+        raise InputError(source, "empty input: no message to read")
+    if _looks_binary(data[:_SNIFF]):
+        raise InputError(source, "binary data, not an email message (.eml, mbox or .msg)")
+
+
+def parse_headers(raw: bytes | str, source: str = "<text>") -> MessageHeaders:
+    """The header fields of one message (an .eml or a pasted header block), without I/O.
+
+    Raises :class:`~mailtrace.errors.InputError` for empty, binary or non-mail text. A leading
+    mbox ``From `` line is skipped.
+
+    >>> parse_headers("From: a@example.com\\nSubject: folded\\n  line\\n").get("Subject")
+    'folded  line'
+    >>> parse_headers("just some notes\\n")
+    Traceback (most recent call last):
+    ...
+    mailtrace.errors.InputError: <text>: no header fields found: not an email message
+    """
+    data = raw.encode("utf-8", errors="surrogateescape") if isinstance(raw, str) else raw
+    _check_text(data, source)
+    mbox = _is_mbox(data)
+    for block in _header_blocks(_lines(data), mbox):
+        return _message(block, source)
+    raise InputError(source, "no header fields found: not an email message")
+
+
+def parse_mbox(raw: bytes, source: str = "<mbox>") -> list[MessageHeaders | InputError]:
+    """Every message of an mbox, in order; a message that cannot be read is its InputError.
+
+    Messages are named ``source#1``, ``source#2`` … (1-based, in file order).
+
+    >>> box = b"From a@x Tue Mar  3 10:00:00 2026\\nSubject: one\\n\\nFrom me\\n\\n" \\
+    ...       b"From b@x Tue Mar  3 10:01:00 2026\\nSubject: two\\n\\nbody\\n"
+    >>> [m.get("Subject") for m in parse_mbox(box, "box") if isinstance(m, MessageHeaders)]
+    ['one', 'two']
+    """
+    _check_text(raw, source)
+    out: list[MessageHeaders | InputError] = []
+    for number, block in enumerate(_header_blocks(_lines(raw), mbox=True), 1):
+        try:
+            out.append(_message(block, f"{source}#{number}"))
+        except InputError as exc:
+            out.append(exc)
+    if not out:
+        raise InputError(source, "mbox without any message")
+    return out
+
+
+def _parse_msg(data: bytes, source: str) -> MessageHeaders:
+    """Transport headers of an Outlook .msg file, through the optional extract-msg package."""
+    try:
+        import extract_msg
+    except ImportError:
+        raise InputError(
+            source,
+            "Outlook .msg files need the optional extra: pip install 'mailtrace[msg]'",
+        ) from None
+    try:
+        msg = extract_msg.openMsg(data)
+        try:
+            header = msg.header
+            text = header.as_string() if header is not None else ""
+        finally:
+            msg.close()
+    except Exception as exc:  # extract-msg raises many unrelated types on damaged files
+        raise InputError(
+            source, f"could not read Outlook .msg file ({type(exc).__name__})"
+        ) from None
+    if not text.strip():
+        raise InputError(source, "Outlook .msg file carries no transport headers")
+    return parse_headers(text, source)
+
+
+def parse_bytes(data: bytes, source: str) -> list[MessageHeaders | InputError]:
+    """The messages in one input's bytes, whatever its kind (.eml, mbox, header block, .msg).
+
+    >>> [m.source for m in parse_bytes(b"Subject: x\\n", "paste.txt")]
+    ['paste.txt']
+    """
+    if data.startswith(_OLE_MAGIC):
+        return [_parse_msg(data, source)]
+    _check_text(data, source)
+    if _is_mbox(data):
+        found = parse_mbox(data, source)
+        if len(found) == 1 and isinstance(found[0], MessageHeaders):
+            # A single message saved with its mbox separator is just that message.
+            return [MessageHeaders(source, found[0].fields, found[0].problems, found[0].has_body)]
+        return found
+    return [parse_headers(data, source)]
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
+    return [path]
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(str(path), "no such file") from None
+    except IsADirectoryError:
+        raise InputError(str(path), "is a directory") from None
+    except OSError as exc:
+        raise InputError(str(path), exc.strerror or "cannot be read") from None
+
+
+def read_headers(
+    paths: Iterable[str | Path],
+    on_error: Callable[[InputError], None] | None = None,
+) -> list[MessageHeaders]:
+    """Read every message of files, directories (recursively) and ``-`` (stdin).
+
+    Without ``on_error`` the first unreadable input raises its
+    :class:`~mailtrace.errors.InputError`; with it, each one is reported there and skipped.
+
+    >>> import tempfile, os
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = Path(d, "a.eml").write_text("Subject: a\\n\\nbody\\n")
+    ...     _ = Path(d, "b.eml").write_bytes(b"\\x00\\x01binary")
+    ...     bad = []
+    ...     [m.get("Subject") for m in read_headers([d], on_error=bad.append)], len(bad)
+    (['a'], 1)
+    """
+    messages: list[MessageHeaders] = []
+    for given in paths:
+        if str(given) == "-":
+            inputs: list[tuple[str, Path | None]] = [("<stdin>", None)]
+        else:
+            p = Path(given)
+            if not p.exists():
+                inputs = [(str(p), p)]
+            else:
+                inputs = [(str(f), f) for f in _files(p)]
+                if not inputs:
+                    inputs = [(str(p), None)]
+        for source, file in inputs:
+            try:
+                if file is None and source == "<stdin>":
+                    data = sys.stdin.buffer.read()
+                elif file is None:
+                    raise InputError(source, "directory without any file")
+                else:
+                    data = _read(file)
+                found = parse_bytes(data, source)
+            except InputError as exc:
+                found = [exc]
+            for item in found:
+                if isinstance(item, MessageHeaders):
+                    messages.append(item)
+                elif on_error is None:
+                    raise item
+                else:
+                    on_error(item)
+    return messages
