@@ -535,3 +535,63 @@ def check_dnsbl(
         return DnsblResult(ip, zone, Status.OK, True, answer.records, reason)
 
     return resolver.map(one, zones)
+
+
+@dataclass(frozen=True, slots=True)
+class IpReport:
+    """What DNS says about one hop's address: its PTR/FCrDNS check and DNSBL listings."""
+
+    ip: str
+    reverse: ReverseCheck
+    dnsbl: tuple[DnsblResult, ...] = ()
+
+    @property
+    def listed_in(self) -> list[str]:
+        return [r.zone for r in self.dnsbl if r.listed]
+
+
+def check_ips(
+    ips: Iterable[str], dnsbl_zones: Sequence[str] = (), resolver: Resolver | None = None
+) -> dict[str, IpReport]:
+    """PTR, FCrDNS and DNSBL checks for every distinct public address in ``ips``, concurrently.
+
+    Private, loopback and link-local addresses are skipped: the public DNS knows nothing of them
+    and a DNSBL query would leak internal topology.
+
+    >>> check_ips(["10.0.0.1", "127.0.0.1", "not an ip"])
+    {}
+    """
+    unique: list[str] = []
+    for text in ips:
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            continue
+        if not _is_internal(address) and str(address) not in unique:
+            unique.append(str(address))
+    if not unique:
+        return {}
+    resolver = resolver or Resolver()
+
+    def one(ip: str) -> IpReport:
+        listings = tuple(check_dnsbl(ip, dnsbl_zones, resolver)) if dnsbl_zones else ()
+        return IpReport(ip, check_reverse(ip, resolver), listings)
+
+    return {report.ip: report for report in resolver.map(one, unique)}
+
+
+_INTERNAL = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
+
+
+def _is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if (
+        address.is_loopback
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_unspecified
+    ):
+        return True
+    return any(address.version == net.version and address in net for net in _INTERNAL)

@@ -167,3 +167,12 @@ def test_cli_timeout_is_partial_and_invalid_name_is_usage(nameserver: str) -> No
     bad = _mailtrace("mx", "bad..name", "--nameserver", nameserver)
     assert bad.returncode == 2
     assert bad.stderr.strip() == "mailtrace: 'bad..name' is not a valid domain name (empty label)"
+
+
+def test_check_ips_skips_private_addresses_and_checks_public_ones(resolver: mdns.Resolver) -> None:
+    ips = ["10.1.2.3", "192.168.0.1", "fe80::1", "192.0.2.10", "192.0.2.99", "192.0.2.10"]
+    reports = mdns.check_ips(ips, ["bl.test"], resolver)
+    assert sorted(reports) == ["192.0.2.10", "192.0.2.99"]
+    assert reports["192.0.2.10"].reverse.fcrdns and reports["192.0.2.10"].listed_in == []
+    assert reports["192.0.2.99"].listed_in == ["bl.test"]
+    assert not reports["192.0.2.99"].reverse.fcrdns
