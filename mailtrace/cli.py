@@ -120,6 +120,69 @@ def _exit_on_dns_failures(statuses: list[str]) -> None:
         raise typer.Exit(EXIT_PARTIAL)
 
 
+# --- headers: mailtrace headers FILE… --------------------------------------------------------
+
+
+@app.command()
+def headers(
+    files: list[str] = typer.Argument(
+        ...,
+        help="Messages: .eml, mbox, Outlook .msg, pasted header blocks, directories, - for stdin.",
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print one JSON object per message (summary, hops, auth)."
+    ),
+    as_csv: bool = typer.Option(False, "--csv", help="Print the HOPS table as CSV."),
+    parquet: str | None = typer.Option(
+        None,
+        "--parquet",
+        metavar="PATH",
+        help="Write the HOPS table to PATH and the AUTH table to PATH's stem + .auth.parquet.",
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing --parquet outputs."),
+) -> None:
+    """Show each message's Received chain with per-hop delays, authentication and a summary."""
+    from pathlib import Path
+
+    from mailtrace.errors import InputError
+    from mailtrace.headers.analysis import (
+        analyze,
+        report_dict,
+        reports_auth_table,
+        reports_hops_table,
+    )
+    from mailtrace.headers.message import read_headers
+
+    if as_json and as_csv:
+        raise UsageError("--json and --csv cannot be combined: choose one output format")
+    failures: list[InputError] = []
+    reports = [analyze(m) for m in read_headers(files, on_error=failures.append)]
+    for failure in failures:
+        render.error(str(failure))
+    if parquet is not None:
+        from mailtrace.output import write_parquet
+
+        hops_path = Path(parquet)
+        auth_path = hops_path.with_name(f"{hops_path.stem}.auth.parquet")
+        hops_table, auth_table = reports_hops_table(reports), reports_auth_table(reports)
+        write_parquet({hops_path: hops_table, auth_path: auth_table}, force=force)
+        render.warn(
+            f"wrote {hops_table.num_rows} hops to {hops_path}, "
+            f"{auth_table.num_rows} auth rows to {auth_path}"
+        )
+    if as_json:
+        render.print_json([report_dict(r) for r in reports])
+    elif as_csv:
+        render.print_csv(reports_hops_table(reports))
+    elif parquet is None:
+        render.header_reports(reports)
+    if failures:
+        if not reports:
+            raise typer.Exit(EXIT_INPUT)
+        render.warn(f"{len(failures)} input(s) or message(s) could not be read")
+        raise typer.Exit(EXIT_PARTIAL)
+
+
 @app.command()
 def version() -> None:
     """Print mailtrace's version."""

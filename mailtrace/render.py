@@ -119,3 +119,120 @@ def _spf_children(tree: Any, node: Any) -> None:
             f"{safe(child.domain)}: {safe(child.record or child.status)} ({child.lookups} lookups)"
         )
         _spf_children(branch, child)
+
+
+# --- headers (mailtrace headers) ---------------------------------------------------------------
+
+# Header text can be a megabyte long; a terminal cell shows this much of it.
+_CELL = 200
+
+
+def _clip(text: object, width: int = _CELL) -> str:
+    s = "" if text is None else str(text)
+    return safe(s if len(s) <= width else s[: width - 1] + "…")
+
+
+def duration(seconds: float | None) -> str:
+    """A signed, short duration: ``+4s``, ``-1m 05s``, ``+2h 03m``; empty when unknown.
+
+    >>> duration(65.0), duration(-3.5), duration(7380), duration(None)
+    ('+1m 05s', '-3.5s', '+2h 03m', '')
+    """
+    if seconds is None:
+        return ""
+    sign = "-" if seconds < 0 else "+"
+    s = abs(seconds)
+    if s < 60:
+        return f"{sign}{s:g}s"
+    if s < 3600:
+        return f"{sign}{int(s // 60)}m {int(s % 60):02d}s"
+    if s < 86400:
+        return f"{sign}{int(s // 3600)}h {int(s % 3600 // 60):02d}m"
+    return f"{sign}{int(s // 86400)}d {int(s % 86400 // 3600):02d}h"
+
+
+def _sender(r: Any) -> str:
+    parts = [_clip(r.from_host, 60)] if r.from_host else []
+    if r.from_rdns and r.from_rdns != r.from_host:
+        parts.append(f"({_clip(r.from_rdns, 60)})")
+    if r.from_ip:
+        parts.append(f"[{_clip(r.from_ip, 45)}]")
+    return " ".join(parts)
+
+
+def _transport(r: Any) -> str:
+    text = _clip(r.protocol or r.with_raw or "", 30)
+    if r.tls_version or r.tls_cipher:
+        tls = " ".join(str(x) for x in (r.tls_version, r.tls_cipher) if x)
+        text = f"{text} {_clip(tls, 60)}".strip()
+    return text
+
+
+def header_reports(reports: list[Any]) -> None:
+    """Per message: the hop table (origin first), the summary, authentication and vendor notes."""
+    from rich.table import Table
+
+    for report in reports:
+        s = report.summary
+        table = Table(title=f"{safe(report.source)}", title_justify="left", expand=False)
+        for name, justify in (
+            ("hop", "right"),
+            ("delay", "right"),
+            ("from", "left"),
+            ("by", "left"),
+            ("protocol / TLS", "left"),
+            ("time (UTC)", "left"),
+        ):
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for h in report.hops:
+            r = h.received
+            when = r.date_utc.strftime("%Y-%m-%d %H:%M:%S") if r.date_utc else ""
+            if when and r.utc_offset:
+                when += f" ({_clip(r.utc_offset, 12)})"
+            delay = safe(duration(h.delay_s))
+            table.add_row(
+                str(h.hop),
+                f"[red]{delay}[/red]" if h.clock_skew else delay,
+                _sender(r),
+                _clip(r.by_host, 60),
+                _transport(r),
+                when,
+            )
+        out.print(table)
+        origin = ""
+        if s.originating_ip:
+            origin = f"{safe(s.originating_ip)} (hop {s.originating_hop})"
+        for label, value in (
+            ("From", _clip(s.from_)),
+            ("To", _clip(s.to)),
+            ("Subject", _clip(s.subject)),
+            ("Date", _clip(s.date)),
+            ("Message-ID", _clip(s.message_id)),
+            ("Return-Path", _clip(s.return_path)),
+            ("Originating IP", origin),
+            ("Transit", safe(duration(s.transit_s))),
+        ):
+            if value:
+                out.print(f"[bold]{label}:[/bold] {value}")
+        verdicts = [
+            f"{_clip(a.method, 40)}={_clip(a.result, 20)}"
+            for a in report.auth
+            if a.result and a.header.lower() == "authentication-results"
+        ]
+        if verdicts:
+            out.print(f"[bold]Authentication:[/bold] {' '.join(dict.fromkeys(verdicts))}")
+        for v in report.vendors:
+            meaning = f" — {_clip(v.meaning)}" if v.meaning else ""
+            out.print(f"  {safe(v.vendor)} {_clip(v.field, 40)}={_clip(v.value, 80)}{meaning}")
+        for note in s.anomalies:
+            out.print(f"  [yellow]! {_clip(note)}[/yellow]")
+        out.print()
+
+
+def print_csv(table: Any) -> None:
+    """Write an Arrow table to stdout as CSV with a header row."""
+    import pyarrow.csv as pacsv
+
+    sys.stdout.flush()
+    pacsv.write_csv(table, sys.stdout.buffer)
+    sys.stdout.buffer.flush()
