@@ -12,10 +12,12 @@ unknown_user recipient P 5
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 from mailtrace import codes
+from mailtrace.bounces import BouncedRecipient, parse_bounce
 
 
 class Family(StrEnum):
@@ -215,6 +217,605 @@ _BY_ENHANCED: dict[str, Category] = {
 }
 
 
+# Plain reply code → category, the last resort when neither text nor enhanced code said anything.
+_BY_REPLY: dict[int, Category] = {
+    421: C.REMOTE_SYSTEM_ERROR,
+    450: C.MAILBOX_FULL,
+    451: C.REMOTE_SYSTEM_ERROR,
+    452: C.MAILBOX_FULL,
+    500: C.PROTOCOL_ERROR,
+    501: C.PROTOCOL_ERROR,
+    502: C.PROTOCOL_ERROR,
+    503: C.PROTOCOL_ERROR,
+    504: C.PROTOCOL_ERROR,
+    521: C.BAD_DOMAIN,
+    530: C.AUTH_FAILURE,
+    535: C.AUTH_FAILURE,
+    550: C.UNKNOWN_USER,
+    551: C.UNKNOWN_USER,
+    552: C.MAILBOX_FULL,
+    553: C.UNKNOWN_USER,
+    554: C.POLICY_REJECTION,
+    556: C.BAD_DOMAIN,
+}
+
+
+def _rx(*alternatives: str) -> re.Pattern[str]:
+    """One case-insensitive pattern from plain alternatives (each linear on its own)."""
+    return re.compile("|".join(f"(?:{a})" for a in alternatives), re.IGNORECASE)
+
+
+# Ordered text rules: the first that matches decides. Specific wordings (a provider's token, a
+# named blocklist) come before generic ones ("policy", "rejected"), and the categories whose
+# words hide inside others' ("mailbox size limit" is a full mailbox, not a large message) come
+# first. Every pattern is a flat alternation with bounded gaps: linear on hostile text.
+_RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
+    (
+        C.SUPPRESSED,
+        _rx(
+            r"suppression list",
+            r"(?:has|have|was|been) suppressed",
+            r"suppressed (?:recipient|address|sending)",
+            r"previously (?:bounced|hard[- ]bounced|complained)",
+            r"do[- ]not[- ](?:send|mail) list",
+        ),
+    ),
+    (
+        C.EXPIRED,
+        _rx(
+            r"retry (?:time(?:out)?|period) (?:\w{1,12} ){0,2}(?:exceeded|expired|reached)",
+            r"message (?:has )?expired",
+            r"delivery time expired",
+            r"(?:was|been|were) in the queue too long",
+            r"too long in (?:the )?queue",
+            r"could not be delivered (?:with)?in (?:the )?(?:last )?\d{1,4} (?:hours?|days?)",
+            r"has not been delivered (?:\w{1,15} ){0,6}(?:for|in|after) \d{1,4} (?:hours?|days?)",
+            r"(?:no longer|stopped|will not) (?:be )?retry",
+            r"gave up (?:on|after)",
+            r"giving up on",
+            r"expired after \d",
+            r"maximum (?:queue|delivery|retry) (?:time|lifetime|attempts)",
+            r"delivery attempts? (?:will )?(?:stop|have failed for|exhausted)",
+            r"unable to deliver (?:\w{1,15} ){0,6}for \d{1,4} (?:hours?|days?)",
+            r"Message expired",
+        ),
+    ),
+    (
+        C.VIRUS,
+        _rx(
+            r"\bvirus",
+            r"malware",
+            r"\binfected\b",
+            r"trojan",
+            r"\bworm\b",
+            r"malicious (?:code|software|payload)",
+        ),
+    ),
+    (
+        C.TLS_REQUIRED,
+        _rx(
+            r"must issue a STARTTLS",
+            r"(?:STARTTLS|TLS|SSL|encryption|encrypted connection|secure connection) "
+            r"(?:is |are )?(?:required|needed|mandatory)",
+            r"requires? (?:a )?(?:TLS|STARTTLS|encryption|secure connection|encrypted)",
+            r"(?:STARTTLS|TLS) (?:negotiation|handshake|session) (?:failed|error)",
+            r"(?:STARTTLS|TLS) (?:failed|failure)",
+            r"REQUIRETLS",
+            r"cannot (?:\w{1,10} ){0,2}TLS",
+        ),
+    ),
+    (
+        C.RELAY_DENIED,
+        _rx(
+            r"relay(?:ing)? (?:access )?(?:is )?(?:denied|not permitted|not allowed|prohibited|refused)",
+            r"(?:not|n't) (?:permitted|allowed|authori[sz]ed) to relay",
+            r"(?:do|does|will) not relay",
+            r"unable to relay",
+            r"no relaying",
+            r"relay not permitted",
+            r"is not a gateway",
+            r"TenantAttribution",
+            r"not (?:a )?(?:local|valid) (?:domain|host) (?:and|or) relay",
+        ),
+    ),
+    (
+        C.BAD_REPUTATION,
+        _rx(
+            r"reputation",
+            r"senderbase",
+            r"sender ?score",
+            r"due to (?:excessive )?(?:user )?complaints",
+            r"\[?TSS?0[14]\]?",
+            r"\bRP-00\d",
+            r"low (?:sender )?(?:trust|score)",
+        ),
+    ),
+    (
+        C.BLOCKLISTED,
+        _rx(
+            r"spamhaus|spamcop|\bsorbs\b|abuseat|barracudacentral|uceprotect|\bpsbl\b|mailspike",
+            r"block ?list|black ?list|deny ?list|\bDNSBL\b|\bRBL\b|\bDNS ?BL\b",
+            r"(?:listed|blocked) (?:in|on|at|by|using) ",
+            r"blocked using",
+            r"on our block",
+            r"\(S3\d{3}\)",
+            r"banned sending IP",
+            r"\bBL0000\d\d",
+            r"\[?TS0[39]\]?|\[?TSS0[5-9]\]?|\[?TSS1\d\]?",
+            r"(?:your|the|sending|client|connecting) (?:IP|host|server|network)(?: address)? "
+            r"(?:\[?[\w.:]{1,64}\]? )?(?:is|has been|was) (?:\w{1,12} ){0,2}"
+            r"(?:blocked|banned|listed|rejected|denied|refused)",
+            r"(?:access|connection|mail) (?:from|to) (?:your )?(?:IP|host|network)"
+            r"(?: address)? (?:\[?[\w.:]{1,64}\]? )?(?:is |has been )?(?:blocked|denied|refused|rejected)",
+            r"\bIP\b (?:\w{1,16} ){0,3}(?:is |was |has been )?(?:blocked|banned|block ?listed)",
+            r"blocked (?:by|for) (?:spam|abuse)",
+            r"Comcast block",
+            r"(?:mail|messages?|traffic) (?:from|not accepted from) (?:this|your) IP",
+            r"poor IP|IP (?:address )?(?:has|with) a poor",
+            r"client host \[?[\w.:]{1,64}\]? blocked",
+            r"blocked - see",
+            r"\bblocked\b(?=.{0,40}(?:ipcheck|proofpoint|dnsbl|lookup))",
+        ),
+    ),
+    (
+        C.AUTH_FAILURE,
+        _rx(
+            r"\bSPF\b",
+            r"\bDKIM\b",
+            r"\bDMARC\b",
+            r"sender policy framework",
+            r"unauthenticated",
+            r"(?:not|n't) (?:pass|passing) (?:\w{1,16} ){0,3}authentication",
+            r"authentication (?:checks? )?(?:failed|failure|required|error)",
+            r"(?:does not|doesn't|did not) designate",
+            r"not (?:an )?(?:permitted|authori[sz]ed) sender",
+            r"anti-?spoof",
+            r"spoof(?:ed|ing)",
+            r"sender (?:is )?not authenticated",
+            r"authentication credentials invalid",
+            r"\bARC\b (?:validation|check)",
+            r"ARC (?:validation|check)",
+            r"must (?:be )?authenticate",
+        ),
+    ),
+    (
+        C.REVERSE_DNS,
+        _rx(
+            r"reverse (?:DNS|lookup|dns lookup|hostname|name)",
+            r"\bPTR\b",
+            r"\brDNS\b",
+            r"FCrDNS",
+            r"cannot find your (?:reverse )?hostname",
+            r"(?:IP|host) name lookup failed",
+            r"(?:hostname|host name|IP address) (?:\S{1,64} )?(?:does not|doesn't|did not) "
+            r"(?:resolve|match)",
+            r"(?:not|n't|cannot|could not|unable to) (?:be )?resolve[d]? (?:your|the|client) "
+            r"(?:IP|address|hostname|host)",
+            r"(?:unresolvable|unknown) (?:client )?(?:hostname|host name|rdns)",
+            r"no (?:valid )?(?:reverse|PTR) (?:record|DNS)",
+        ),
+    ),
+    (
+        C.MAILBOX_FULL,
+        _rx(
+            r"mail ?box (?:is |was )?(?:\w{1,12} )?(?:full|over ?quota|overquota)",
+            r"mail ?box size limit",
+            r"over ?quota",
+            r"quota (?:exceeded|violation|full)",
+            r"exceeded (?:\w{1,12} ){0,2}(?:storage|quota|mailbox)",
+            r"(?:storage|disk) (?:quota|space) (?:\w{1,12} ){0,2}(?:exceeded|full)",
+            r"out of (?:storage|disk) space",
+            r"(?:account|inbox|mail ?folder|mailbox|user) (?:is |has )?(?:full|over)",
+            r"(?:insufficient|not enough) (?:storage|space) (?:for|in) (?:the )?(?:user|mailbox|recipient)",
+            r"would exceed (?:the )?(?:\w{1,12} ){0,2}(?:quota|mailbox|storage)",
+            r"too many messages (?:in|for) (?:the|this)? ?(?:mail ?box|user|account)",
+            r"QuotaExceeded",
+            r"mailbox has exceeded",
+            r"(?:exceeds?|exceeded) (?:its|the|their|his|her) (?:storage|quota)",
+            r"mail ?box (?:is )?(?:currently )?unavailable (?:due to|because of) (?:size|quota)",
+            r"recipient'?s? (?:inbox|mailbox) is (?:out of|full)",
+            r"\bfull mailbox",
+        ),
+    ),
+    (
+        C.MESSAGE_TOO_LARGE,
+        _rx(
+            r"(?:message|mail|email|file|size|attachment)s? (?:\w{1,12} ){0,3}too (?:large|big)",
+            r"too (?:large|big) for",
+            r"(?:message|mail|email)(?: size| length)? (?:\w{1,12} ){0,2}exceeds?",
+            r"exceeds? (?:the )?(?:\w{1,16} ){0,2}(?:message )?size limit",
+            r"(?:maximum|max|fixed) (?:allowed )?(?:message )?(?:size|length)",
+            r"size limit",
+            r"MessageSizeExceeded|RecipSizeLimit|SizeLimit",
+            r"message size (?:limit|exceeded)",
+            r"exceeded (?:\w{1,16} ){0,2}message size",
+            r"length exceeds",
+            r"too many (?:bytes|octets)",
+        ),
+    ),
+    (
+        C.MAILBOX_DISABLED,
+        _rx(
+            r"(?:mail ?box|account|user|address|recipient) (?:\S{1,64} )?(?:is |has been |was )?"
+            r"(?:currently |temporarily |permanently )?"
+            r"(?:disabled|suspended|deactivated|inactive|locked|frozen|closed|expired|terminated|"
+            r"discontinued|blocked|on hold|not active|no longer active|de-?activated)",
+            r"inactive (?:user|account|mail ?box|email address|address|recipient)",
+            r"(?:disabled|suspended|deactivated|locked|closed|expired) "
+            r"(?:mail ?box|account|user|recipient)",
+            r"user (?:account )?(?:is )?(?:suspended|disabled)",
+            r"not (?:accepting|receiving) (?:any )?(?:mail|messages|e-?mail)",
+            r"no longer (?:accepting|receiving|available)",
+        ),
+    ),
+    (
+        C.BAD_DOMAIN,
+        _rx(
+            r"host (?:or domain name )?(?:not found|unknown)",
+            r"unknown host",
+            r"host not found",
+            r"(?:no such|unknown|invalid|non-?existent|unrouteable|unroutable) domain",
+            r"domain (?:\S{1,64} )?(?:does not|doesn't) exist",
+            r"domain (?:name )?(?:not found|is not (?:found|valid)|unknown|invalid)",
+            r"name (?:service|server) error",
+            r"(?:no|null) MX",
+            r"\bMX (?:record|host|lookup) (?:\w{1,12} ){0,3}(?:not|no|failed|error|invalid)",
+            r"(?:does not|doesn't|do not|don't) accept (?:any )?(?:e-?)?mail",
+            r"no (?:DNS|MX|A) records?",
+            r"all relevant MX records",
+            r"unrouteable mail domain",
+            r"NXDOMAIN",
+            r"could not be resolved|no such host|non-existent hosts?",
+            r"domain (?:is )?not (?:hosted|served|configured|served by)",
+            r"not (?:a )?(?:valid|known|local) domain",
+            r"(?:bad|unknown|invalid) destination (?:system|host|domain)",
+            r"no SMTP service here",
+        ),
+    ),
+    (
+        C.UNKNOWN_USER,
+        _rx(
+            r"user (?:\S{1,64} )?unknown",
+            r"unknown (?:user|recipient|local[- ]part|address|mailbox|account)",
+            r"no such (?:user|mail ?box|recipient|account|address|person|local user)",
+            r"(?:user|recipient|mail ?box|account|address|addressee|e-?mail address) "
+            r"(?:\S{1,64} )?(?:was |is )?(?:not found|unknown|not exist|does not exist|"
+            r"doesn't exist|did not exist|not valid|invalid|not recogni[sz]ed|rejected|"
+            r"not listed|not known|unavailable|nonexistent)",
+            r"(?:does not|doesn't|do not|don't) (?:have|own) (?:a |an )?(?:\S{1,40} )?account",
+            r"(?:invalid|unknown|bad|non-?existent|not a valid) (?:recipient|mail ?box|"
+            r"address|user|e-?mail)",
+            r"(?:does not|doesn't|did not|no longer) (?:exist|exists)",
+            r"not (?:a )?(?:valid|known) (?:user|recipient|mail ?box|address)",
+            r"unrouteable address",
+            r"(?:is|was) not a (?:valid|known) (?:user|recipient|mail ?box|address)",
+            r"recipient (?:address )?rejected",
+            r"RecipNotFound|RecipientNotFound|Unknown Recipient",
+            r"no mail ?box (?:here|by that name|found)",
+            r"not our customer",
+            r"(?:has|have) (?:moved|left)",
+            r"no longer (?:with|employed|works|at|valid)",
+            r"addressee unknown",
+            r"recipient not found",
+            r"mail ?box not found|mail ?box unavailable|mailbox is unavailable",
+            r"could not be found",
+            r"not (?:listed|found) in (?:\S{1,40} ){0,3}(?:directory|address|user)",
+            r"undeliverable address",
+            r"no valid recipients",
+        ),
+    ),
+    (
+        C.RATE_LIMITED,
+        _rx(
+            r"rate[- ]?limit",
+            r"too many (?:\w{1,12} ){0,2}(?:connections?|messages|mails?|recipients|sessions|"
+            r"requests|errors|hops|concurrent)",
+            r"too (?:fast|frequently|much mail)",
+            r"throttl",
+            r"(?:sending|receiving|message|connection|daily|hourly) (?:\w{1,12} )?"
+            r"(?:quota|limit|rate) (?:\w{1,12} )?(?:exceeded|reached)",
+            r"exceeded (?:\w{1,12} ){0,2}(?:rate|sending|connection|message) limit",
+            r"(?:receiving|sending) (?:mail )?at a rate",
+            r"unusual rate",
+            r"(?:excessive|unexpected|high) (?:\w{1,12} )?volume",
+            r"(?:server|system|service) (?:is )?(?:too )?busy",
+            r"slow down",
+            r"\bRL0000\d\d",
+            r"deferred due to",
+            r"try (?:again|later)(?: later)?[.,;]? (?:\w{1,12} ){0,3}(?:closing|too many)",
+            r"(?:temporarily )?deferred[ .]",
+            r"greylist|graylist",
+        ),
+    ),
+    (
+        C.SPAM_CONTENT,
+        _rx(
+            r"\bspam",
+            r"unsolicited",
+            r"junk (?:mail|e-?mail)",
+            r"bulk (?:mail|e-?mail)",
+            r"\bUCE\b",
+            r"looks? (?:like|suspicious)",
+            r"suspicious",
+            r"(?:content|message) (?:was )?(?:classified|identified|detected|flagged) as",
+            r"phishing",
+            r"\[P\d\] message blocked",
+            r"score of [\d.]{1,8}",
+        ),
+    ),
+    (
+        C.CONTENT_REJECTED,
+        _rx(
+            r"RFC ?(?:5322|2822|822|2045|5321)",
+            r"(?:not|non)[- ](?:RFC|standards?)[- ]compliant",
+            r"(?:message|mail) (?:header|body|content)s? (?:\w{1,12} ){0,3}"
+            r"(?:invalid|rejected|malformed|not allowed|refused|contains)",
+            r"(?:invalid|malformed|missing|duplicate|bad|broken) (?:\w{1,12} )?"
+            r"(?:header|headers|MIME|message-id|date|from)",
+            r"header (?:is |too )?(?:missing|invalid|too long|syntax|line)",
+            r"bare (?:LF|CR|newlines?)",
+            r"(?:line|header) (?:length|too long) ",
+            r"content (?:rejected|refused|not accepted)",
+            r"improperly formatted",
+            r"(?:8-?bit|binary|encoding|character set|charset) (?:\w{1,12} ){0,2}"
+            r"(?:not (?:supported|allowed)|invalid|rejected)",
+            r"message (?:contains|has) (?:an? )?(?:invalid|forbidden|prohibited|banned)",
+            r"content (?:filter|check|scan)",
+            r"filtered",
+        ),
+    ),
+    (
+        C.POLICY_REJECTION,
+        _rx(
+            r"polic(?:y|ies)",
+            r"not (?:authori[sz]ed|permitted|allowed) (?:\w{1,12} ){0,3}(?:to|for|by)",
+            r"prohibited",
+            r"\[(?:CS|HM)\d\d\]",
+            r"(?:rejected|refused|blocked|denied) (?:by|due to) (?:the )?(?:recipient|"
+            r"administrator|local|security|content|filter|rule|organi[sz]ation)",
+            r"restricted|restriction",
+            r"attachment",
+            r"executable|\.exe\b|file type",
+            r"security (?:issue|reasons?|risk|threat)",
+            r"administrative(?:ly)? prohibit",
+            r"(?:message|mail|delivery) (?:was )?(?:\w{1,12} )?(?:rejected|refused|blocked|denied)",
+            r"access denied|denied access",
+            r"not accepted",
+            r"delivery not authori[sz]ed",
+            r"filter",
+        ),
+    ),
+    (
+        C.SENDER_REJECTED,
+        _rx(
+            r"sender (?:\w{1,12} ){0,2}(?:rejected|denied|refused|blocked|invalid|unknown|"
+            r"not allowed|verify failed|not permitted)",
+            r"(?:invalid|unknown|bad|unverified|forged|rejected) (?:envelope )?sender",
+            r"sender (?:address|domain) (?:\S{1,64} )?(?:does not|doesn't|must) (?:exist|resolve)",
+            r"(?:from|sender|return) address (?:\w{1,12} ){0,2}(?:rejected|not allowed|invalid|"
+            r"refused)",
+            r"sender verification",
+            r"(?:domain|address) of sender",
+            r"use (?:the )?smtp server of your",
+            r"MAIL FROM (?:\w{1,12} ){0,2}(?:rejected|refused|denied)",
+            r"envelope (?:sender|from)",
+        ),
+    ),
+    (
+        C.NETWORK_ERROR,
+        _rx(
+            r"connection (?:\w{1,12} ){0,2}(?:timed out|refused|reset|closed|lost|dropped|failed)",
+            r"timed out|time-?out",
+            r"no route to host",
+            r"network (?:is )?unreachable",
+            r"host (?:is )?unreachable",
+            r"lost connection",
+            r"(?:unable|failed) to connect",
+            r"could not connect",
+            r"(?:mail )?(?:loops?|looping) back to (?:myself|me)",
+            r"mail loop|routing loop|loop detected",
+            r"hop count exceeded|too many hops",
+            r"temporary (?:DNS|lookup) (?:error|failure)",
+            r"DNS (?:\w{1,12} ){0,2}(?:error|failure|timeout|problem)",
+            r"broken pipe",
+            r"SERVFAIL",
+            r"unable to (?:route|resolve)",
+        ),
+    ),
+    (
+        C.REMOTE_SYSTEM_ERROR,
+        _rx(
+            r"system (?:error|failure|problem)",
+            r"internal (?:server |system )?error",
+            r"local error",
+            r"temporary (?:\w{1,12} )?(?:problem|failure|error)",
+            r"insufficient (?:system )?(?:storage|resources|disk)",
+            r"(?:mail )?system (?:is )?full",
+            r"disk (?:is )?full",
+            r"(?:queue|file) (?:file )?write error",
+            r"resources? (?:are )?(?:temporarily )?unavailable",
+            r"configuration (?:error|problem)|misconfigur",
+            r"service (?:is )?(?:not available|unavailable|temporarily unavailable)",
+            r"mailer (?:error|died)|unknown mailer",
+            r"(?:program|command|pipe|process) (?:\S{1,40} ){0,3}(?:died|exited|failed|"
+            r"terminated)",
+            r"exit(?:ed)? (?:with )?(?:status|code) \d",
+            r"X-Unix",
+            r"procmail|maildrop|dovecot-lda|deliver(?:ing)? to (?:a )?(?:pipe|program|file)",
+            r"try again later",
+            r"server error",
+            r"out of memory",
+            r"(?:not|unable to) (?:accept|process)",
+        ),
+    ),
+    (
+        C.PROTOCOL_ERROR,
+        _rx(
+            r"syntax error",
+            r"command (?:not )?(?:recogni[sz]ed|unrecogni[sz]ed|not implemented|unknown)",
+            r"unrecogni[sz]ed command",
+            r"bad sequence",
+            r"out of sequence",
+            r"(?:invalid|unknown|unsupported) (?:command|parameter|argument)",
+            r"pipelining",
+            r"protocol (?:error|violation)",
+            r"line too long",
+            r"need (?:MAIL|RCPT|HELO|EHLO)",
+        ),
+    ),
+)
+
+# Providers: a suffix of the replying host's name, or a token in the reply text.
+_PROVIDER_HOSTS: tuple[tuple[str, str], ...] = (
+    ("google.com", "gmail"),
+    ("googlemail.com", "gmail"),
+    ("gmail.com", "gmail"),
+    ("outlook.com", "microsoft"),
+    ("hotmail.com", "microsoft"),
+    ("live.com", "microsoft"),
+    ("msn.com", "microsoft"),
+    ("microsoft.com", "microsoft"),
+    ("office365.us", "microsoft"),
+    ("aol.com", "aol"),
+    ("yahoodns.net", "yahoo"),
+    ("yahoo.com", "yahoo"),
+    ("yahoo.net", "yahoo"),
+    ("icloud.com", "apple"),
+    ("me.com", "apple"),
+    ("mac.com", "apple"),
+    ("apple.com", "apple"),
+    ("comcast.net", "comcast"),
+    ("gmx.net", "gmx"),
+    ("gmx.de", "gmx"),
+    ("gmx.com", "gmx"),
+    ("web.de", "gmx"),
+    ("mail.ru", "mailru"),
+    ("yandex.ru", "yandex"),
+    ("yandex.net", "yandex"),
+    ("zoho.com", "zoho"),
+    ("zohomail.com", "zoho"),
+    ("messagingengine.com", "fastmail"),
+    ("fastmail.com", "fastmail"),
+    ("protonmail.ch", "proton"),
+    ("proton.me", "proton"),
+    ("amazonses.com", "amazon_ses"),
+    ("amazonaws.com", "amazon_ses"),
+    ("mimecast.com", "mimecast"),
+    ("mimecast.co.za", "mimecast"),
+    ("pphosted.com", "proofpoint"),
+    ("ppe-hosted.com", "proofpoint"),
+    ("barracudanetworks.com", "barracuda"),
+    ("iphmx.com", "cisco_ironport"),
+    ("messagelabs.com", "broadcom_messagelabs"),
+    ("qq.com", "tencent"),
+    ("naver.com", "naver"),
+    ("secureserver.net", "godaddy"),
+    ("sendgrid.net", "sendgrid"),
+)
+_PROVIDER_TEXT = _rx(
+    r"(?P<gmail>support\.google\.com|gsmtp\b|\bGmail\b|Google tried)",
+    r"(?P<microsoft>\(S3\d{3}\)|\bAS\(\d{3,12}\)|protection\.outlook\.com|outlook\.com|"
+    r"Office ?365|Microsoft|hotmail|RESOLVER\.\w)",
+    r"(?P<aol>\baol\.com|postmaster\.aol)",
+    r"(?P<yahoo>yahoo(?:inc)?\.com|yahoodns|\[TSS?\d\d\]|\[PH\d\d\])",
+    r"(?P<apple>icloud|support\.apple\.com|\[(?:CS|HM)\d\d\])",
+    r"(?P<comcast>comcast)",
+    r"(?P<gmx>\bgmx\b|web\.de|mxgmx)",
+    r"(?P<mailru>mail\.ru)",
+    r"(?P<yandex>yandex)",
+    r"(?P<zoho>zoho)",
+    r"(?P<mimecast>mimecast)",
+    r"(?P<proofpoint>proofpoint|pphosted)",
+    r"(?P<barracuda>barracuda)",
+    r"(?P<cisco_ironport>ironport|senderbase)",
+    r"(?P<amazon_ses>amazon ?ses|amazonses)",
+)
+_PROVIDER_CODE = {
+    "microsoft": re.compile(r"\((S\d{4})\)|\b(AS\(\d{3,12}\))|\b([45]\.\d\.\d{3})\b"),
+    "yahoo": re.compile(r"\[?\b(TSS?\d\d|PH\d\d|IPTS\d\d|DM\d\d)\b"),
+    "aol": re.compile(r"\[?\b(TSS?\d\d|PH\d\d|IPTS\d\d|DM\d\d)\b"),
+    "apple": re.compile(r"\[((?:CS|HM)\d\d)\]"),
+    "comcast": re.compile(r"\b((?:BL|RL)\d{6})\b"),
+    "proofpoint": re.compile(r"\b(PP\d{3})\b"),
+    "cisco_ironport": re.compile(r"\[(P\d)\]"),
+}
+
+# Continuation prefixes of multi-line replies ("550-5.1.1 ") and repeated code pairs break
+# phrases apart: remove them before matching the wording.
+_CONTINUATION = re.compile(r"(?<!\S)[245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3}(?!\S))?")
+_SPACES = re.compile(r"\s+")
+_TEXT_LIMIT = 4000
+
+
+def normalise_text(text: str | None) -> str:
+    """Reply text with reply/enhanced code prefixes and runs of space removed, for matching.
+
+    >>> normalise_text("550-5.1.1 The email account that you tried to reach does\\n"
+    ...                "550-5.1.1 not exist.")
+    'The email account that you tried to reach does not exist.'
+    """
+    if not text:
+        return ""
+    t = _CONTINUATION.sub(" ", text[:_TEXT_LIMIT])
+    return _SPACES.sub(" ", t).strip()
+
+
+def match_text(text: str | None) -> Category | None:
+    """The category the wording of ``text`` names, or ``None`` when no rule matches.
+
+    >>> match_text("452 4.2.2 The email account that you tried to reach is over quota.")
+    <Category.MAILBOX_FULL: 'mailbox_full'>
+    >>> match_text("250 2.0.0 Ok: queued") is None
+    True
+    """
+    t = normalise_text(text)
+    if not t:
+        return None
+    for category, pattern in _RULES:
+        if pattern.search(t):
+            return category
+    return None
+
+
+def find_provider(text: str | None, remote_host: str | None = None) -> str | None:
+    """The mailbox or filtering provider behind a reply, from the host name or the text.
+
+    >>> find_provider(None, "mx1.hotmail.com"), find_provider("[TSS04] Messages from x")
+    ('microsoft', 'yahoo')
+    """
+    if remote_host:
+        host = remote_host.lower().rstrip(".").strip("[]")
+        for suffix, name in _PROVIDER_HOSTS:
+            if host == suffix or host.endswith("." + suffix):
+                return name
+    if text:
+        m = _PROVIDER_TEXT.search(text[:_TEXT_LIMIT])
+        if m is not None and m.lastgroup:
+            return m.lastgroup
+    return None
+
+
+def find_provider_code(provider: str | None, text: str | None, enhanced: str | None) -> str | None:
+    """The provider's own reason token (Microsoft S3150, Yahoo TSS04, Gmail's 4.7.28 …).
+
+    >>> find_provider_code("microsoft", "5.7.1 ... block list (S3150)", "5.7.1")
+    'S3150'
+    >>> find_provider_code("gmail", "Our system has detected an unusual rate", "4.7.28")
+    '4.7.28'
+    """
+    if provider is None:
+        return None
+    if provider == "gmail":
+        return enhanced
+    pattern = _PROVIDER_CODE.get(provider)
+    if pattern is None or not text:
+        return None
+    m = pattern.search(text[:_TEXT_LIMIT])
+    if m is None:
+        return None
+    return next(g for g in m.groups() if g)
+
+
 def classify(
     reply_code: int | None,
     enhanced: str | None,
@@ -225,12 +826,17 @@ def classify(
     """Classify one SMTP reply: the text decides first, the enhanced and reply codes second.
 
     ``enhanced`` may be ``None``: a code written in ``text`` is used then. ``command`` is the SMTP
-    command the reply answered (``RCPT``, ``end of DATA`` …) and ``remote_host`` the replying host;
-    both sharpen the verdict (a refused ``MAIL FROM`` is the sender's problem, ``*.outlook.com``
-    is Microsoft).
+    command the reply answered (``RCPT``, ``MAIL``, ``end of DATA`` …) and ``remote_host`` the
+    replying host; both sharpen the verdict (a refused ``MAIL FROM`` is the sender's problem,
+    ``*.outlook.com`` is Microsoft).
 
-    >>> classify(452, "4.2.2", "Mailbox full").category
-    <Category.MAILBOX_FULL: 'mailbox_full'>
+    >>> c = classify(550, "5.7.1", "Unfortunately, messages from [192.0.2.1] weren't sent. "
+    ...              "Please contact your Internet service provider since part of their "
+    ...              "network is on our block list (S3150).", "RCPT", "mx.outlook.com")
+    >>> print(c.category, c.family, c.nature, c.class_digit, c.provider, c.provider_code)
+    blocklisted sender S 5 microsoft S3150
+    >>> classify(421, "4.7.0", "Try again later, closing connection.").category
+    <Category.RATE_LIMITED: 'rate_limited'>
     >>> classify(None, None, None).category
     <Category.UNCLASSIFIED: 'unclassified'>
     """
@@ -239,9 +845,136 @@ def classify(
     if reply_code is None:
         reply_code = codes.find_reply_code(text)
     digit = codes.class_digit(reply_code, enhanced)
+    provider = find_provider(text, remote_host)
+    provider_code = find_provider_code(provider, text, enhanced)
+    category = _decide(reply_code, enhanced, text, command)
+    return verdict(category, digit, provider, provider_code)
+
+
+def _decide(
+    reply_code: int | None, enhanced: str | None, text: str | None, command: str | None
+) -> Category:
+    found = match_text(text)
+    cmd = (command or "").strip().upper()
+    weak = found in (None, C.POLICY_REJECTION, C.UNKNOWN_USER, C.REMOTE_SYSTEM_ERROR)
+    if cmd.startswith("MAIL") and weak:
+        # A refusal of MAIL FROM is about the sender, whatever generic words it uses.
+        return C.SENDER_REJECTED
+    if cmd in ("CONNECT", "HELO", "EHLO", "GREETING") and found in (None, C.POLICY_REJECTION):
+        return C.BLOCKLISTED
+    if found is not None:
+        return found
+    return by_codes(reply_code, enhanced)
+
+
+def by_codes(reply_code: int | None, enhanced: str | None) -> Category:
+    """The category the codes alone suggest (the fallback when the text says nothing known).
+
+    >>> by_codes(550, "5.2.2"), by_codes(554, None), by_codes(250, "2.0.0")
+    (<Category.MAILBOX_FULL: 'mailbox_full'>, <Category.POLICY_REJECTION: 'policy_rejection'>, \
+<Category.DELIVERED: 'delivered'>)
+    """
     parts = codes.parse_enhanced(enhanced)
-    if parts is not None and parts[0] != 2:
+    if parts is not None:
+        if parts[0] == 2:
+            return C.DELIVERED
         category = _BY_ENHANCED.get(f"{parts[1]}.{parts[2]}")
         if category is not None:
-            return verdict(category, digit)
-    return verdict(C.UNCLASSIFIED, digit)
+            return category
+    if reply_code is not None:
+        if 200 <= reply_code < 300:
+            return C.DELIVERED
+        if reply_code in _BY_REPLY:
+            return _BY_REPLY[reply_code]
+    return C.UNCLASSIFIED
+
+
+_HARD = frozenset({C.UNKNOWN_USER, C.MAILBOX_DISABLED, C.BAD_DOMAIN})
+_NOT_FAILURE_KIND = {
+    "delivered": C.DELIVERED,
+    "auto_reply": C.AUTO_REPLY,
+    "feedback": C.FEEDBACK_REPORT,
+}
+
+
+def classify_recipient(rcpt: BouncedRecipient, bounce_kind: str = "failure") -> Classification:
+    """Classify what a bounce says about one recipient.
+
+    The remote server's own words (the diagnostic) decide first, then the bounce's explanation
+    around them, then the codes. A permanent failure after temporary replies is a give-up:
+    ``expired``.
+
+    >>> from mailtrace.bounces import BouncedRecipient
+    >>> r = BouncedRecipient("x@example.org", action="failed", status="5.2.2",
+    ...                      diagnostic="smtp; 552 5.2.2 Mailbox full")
+    >>> classify_recipient(r).category
+    <Category.MAILBOX_FULL: 'mailbox_full'>
+    """
+    action = (rcpt.action or "").lower()
+    if bounce_kind in _NOT_FAILURE_KIND:
+        return verdict(_NOT_FAILURE_KIND[bounce_kind])
+    if action in ("delivered", "relayed", "expanded"):
+        return verdict(C.DELIVERED, None)
+    reply, status = rcpt.reply_code, rcpt.status
+    digit = codes.class_digit(reply, status)
+    text = rcpt.diagnostic or ""
+    provider = find_provider(text, rcpt.remote_host) or find_provider(rcpt.context)
+    provider_code = find_provider_code(provider, text, status)
+    found = match_text(text)
+    if found is None or found in (C.REMOTE_SYSTEM_ERROR, C.NETWORK_ERROR):
+        around = match_text(rcpt.context) if rcpt.context and rcpt.context != text else None
+        if around is not None and (found is None or around == C.EXPIRED):
+            found = around
+    cmd = (rcpt.command or "").upper()
+    if cmd.startswith("MAIL") and found in (None, C.POLICY_REJECTION, C.REMOTE_SYSTEM_ERROR):
+        found = C.SENDER_REJECTED
+    if found is None:
+        if action == "failed" and digit == 4:
+            found = C.EXPIRED
+        else:
+            found = by_codes(reply, status)
+    return verdict(found, digit, provider, provider_code)
+
+
+def classify_bounce(raw: bytes) -> list[dict[str, object]]:
+    """One entry per recipient of a bounce message, each with its failure classified.
+
+    Keys: ``recipient``, ``reason`` (the category), ``status``, ``reply_code``, ``diagnostic``,
+    ``command``, ``remote_host``, ``family``, ``nature``, ``class_digit``, ``provider``,
+    ``provider_code``, ``action`` and ``hardbounce``. Delivered notices, auto-replies and feedback
+    reports come back with ``reason`` ``delivered``, ``auto_reply`` or ``feedback_report``;
+    mail that is none of these gives an empty list.
+
+    >>> raw = (b"From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\\n"
+    ...        b"Subject: Mail delivery failed: returning message to sender\\n\\n"
+    ...        b"The following address(es) failed:\\n\\n  nobody@example.org\\n"
+    ...        b"    host mx.example.org [192.0.2.25]\\n"
+    ...        b"    SMTP error from remote mail server after RCPT TO:<nobody@example.org>:\\n"
+    ...        b"    550 5.1.1 <nobody@example.org>: Recipient address rejected: User unknown\\n")
+    >>> [(r["recipient"], r["reason"], r["reply_code"], r["command"]) for r in classify_bounce(raw)]
+    [('nobody@example.org', 'unknown_user', 550, 'RCPT')]
+    """
+    bounce = parse_bounce(raw)
+    out: list[dict[str, object]] = []
+    for rcpt in bounce.recipients:
+        c = classify_recipient(rcpt, bounce.kind)
+        out.append(
+            {
+                "recipient": rcpt.recipient,
+                "reason": str(c.category),
+                "status": rcpt.status,
+                "reply_code": rcpt.reply_code,
+                "diagnostic": rcpt.diagnostic,
+                "command": rcpt.command,
+                "remote_host": rcpt.remote_host,
+                "family": str(c.family),
+                "nature": str(c.nature) if c.nature else None,
+                "class_digit": c.class_digit,
+                "provider": c.provider,
+                "provider_code": c.provider_code,
+                "action": rcpt.action,
+                "feedback_type": rcpt.feedback_type,
+                "hardbounce": c.category in _HARD,
+            }
+        )
+    return out
