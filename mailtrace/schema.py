@@ -122,6 +122,8 @@ REPLIES = pa.schema(
         ("enhanced", pa.string()),
         ("text", pa.string()),  # multi-line replies joined with "\n"
         ("tls", pa.bool_()),
+        ("remote_host", pa.string()),  # the server talked to, when the transcript names it
+        ("elapsed_s", pa.float64()),  # command sent → reply received (swaks -stl, smtplib level 2)
     ]
 )
 
@@ -133,6 +135,79 @@ FAILURES = pa.schema(
         ("nature", pa.string()),
         ("provider", pa.string()),
         ("provider_code", pa.string()),
+    ]
+)
+
+#: One row per recipient attempt rebuilt from EVENTS (paths.py), with the classifier's columns.
+DELIVERIES = pa.schema(
+    [
+        ("message", pa.string()),  # the MESSAGES key of the message this attempt belongs to
+        ("host", pa.string()),
+        ("queue_id", pa.string()),
+        ("ts", UTC_TS),
+        ("recipient", pa.string()),
+        ("orig_recipient", pa.string()),
+        ("relay_host", pa.string()),
+        ("relay_ip", pa.string()),
+        ("relay_port", pa.int32()),
+        ("status", pa.string()),  # sent, deferred, bounced, expired …
+        ("dsn", pa.string()),
+        ("reply_code", pa.int16()),
+        ("reply_text", pa.string()),
+        ("command", pa.string()),
+        ("delay", pa.float64()),  # as the MTA logged it: since this queue file arrived
+        ("delays_a", pa.float64()),
+        ("delays_b", pa.float64()),
+        ("delays_c", pa.float64()),
+        ("delays_d", pa.float64()),
+        ("total_delay", pa.float64()),  # since the message first arrived, across every hop
+        ("attempt", pa.int32()),  # 1, 2 … per recipient within one queue file
+        ("final", pa.bool_()),  # the last word on this recipient in this queue file
+        ("hop", pa.string()),  # filter, forward, relay: handed on to a queue id in the logs
+        ("next_queue_id", pa.string()),
+        *((f.name, f.type) for f in FAILURES),
+        ("source", pa.string()),
+        ("line", pa.int64()),
+    ]
+)
+
+#: One row per message, followed across queue ids (content filter, forwarding, several hosts).
+MESSAGES = pa.schema(
+    [
+        ("message", pa.string()),  # host:queue_id of the first queue file ("#n" if the id was reused)
+        ("host", pa.string()),
+        ("queue_id", pa.string()),
+        ("queue_ids", pa.list_(pa.string())),  # the chain, in order
+        ("hosts", pa.list_(pa.string())),  # the host of each queue id in the chain
+        ("origin", pa.string()),  # smtp, local, bounce, unknown (arrival not in the logs)
+        ("client_host", pa.string()),
+        ("client_ip", pa.string()),
+        ("message_id", pa.string()),
+        ("sender", pa.string()),
+        ("size", pa.int64()),
+        ("nrcpt", pa.int32()),
+        ("recipients", pa.int32()),
+        ("first_seen", UTC_TS),
+        ("last_seen", UTC_TS),
+        ("delay", pa.float64()),  # arrival to the last final outcome, seconds
+        ("status", pa.string()),  # sent, bounced, deferred, expired, rejected, mixed, queued
+        (
+            "outcomes",
+            pa.list_(
+                pa.struct(
+                    [("recipient", pa.string()), ("status", pa.string()), ("dsn", pa.string())]
+                )
+            ),
+        ),
+        ("sent", pa.int32()),
+        ("deferred", pa.int32()),
+        ("bounced", pa.int32()),
+        ("expired", pa.int32()),
+        ("deferrals", pa.int32()),  # deferred attempts along the way
+        ("rejected", pa.bool_()),
+        ("removed", pa.bool_()),
+        ("notice", pa.string()),  # the queue id of the bounce notice sent about it
+        ("parent", pa.string()),  # for a bounce notice: the message it reports on
     ]
 )
 
