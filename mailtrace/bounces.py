@@ -88,6 +88,9 @@ _ORIGINAL_MARKERS = re.compile(
     r"|-{2,}[ \t]*(?:The )?(?:original|returned|your) message"
     r"|Original message header"
     r"|\[(?:original|returned) message"
+    r"|.{0,40}(?:copy|header|headers) of the (?:original |returned |your )?message"
+    r"|(?:Original|Returned) message follows"
+    r"|Below is a copy of"
     r")",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -96,8 +99,9 @@ _ORIGINAL_MARKERS = re.compile(
 _RCPT_LINE = re.compile(
     r"^[ \t>]{0,12}(?:"
     r"<(" + _ADDR + r")>[ \t]{0,4}(?::|\.{3}|$| \()"  # qmail/Yahoo "<x>:", Sendmail "<x>... why"
-    r"|(" + _ADDR + r")[ \t]{0,4}(?::[ \t]|:$|$| on | \(|\.{3}| - | SMTP error)"  # Exim/Exchange
+    r"|\"?(" + _ADDR + r")\"?[ \t]{0,4}(?::[ \t]|:$|$| on | \(| \[|\.{3}| - | SMTP error)"
     r"|(?:Original|Final)-Recipient:[ \t]{0,4}(?:rfc822;)?[ \t]{0,4}<?(" + _ADDR + r")>?"
+    r"|[^\n<>@]{3,200}:[ \t]{1,4}<?(" + _ADDR + r")>?[ \t]*$"  # "Mailbox full: x@example.org"
     r")",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -116,6 +120,9 @@ _COMMAND_RE = re.compile(
     r"(?: the)?(?: end of)?[ \t]{1,4}"
     r"(RCPT TO|MAIL FROM|RCPT|MAIL|DATA|final DATA|end of data|HELO|EHLO|STARTTLS|AUTH|CONNECT)",
     re.IGNORECASE,
+)
+_TRANSCRIPT_CMD = re.compile(
+    r"^[ \t]{0,4}>>>[ \t]{0,4}(MAIL FROM|RCPT TO|DATA|EHLO|HELO|STARTTLS|AUTH)", re.IGNORECASE | re.MULTILINE
 )
 _HOST_RE = re.compile(
     r"\b(?:host|server|talking to|from|by)[ \t]{1,4}\[?([a-z0-9][a-z0-9.-]{0,252}\.[a-z]{2,24})\]?",
@@ -299,6 +306,20 @@ def _report_text(mail: _Mail) -> str:
     return text
 
 
+def _inline_original(mail: _Mail) -> email.message.Message | None:
+    """The returned message's headers when they follow the bounce text inside the same part."""
+    text = "\n".join(mail.texts)
+    m = _ORIGINAL_MARKERS.search(text)
+    if m is None:
+        return None
+    rest = text[m.end() :]
+    rest = rest[rest.find("\n") + 1 :].lstrip("\n")[:_PART_LIMIT]
+    try:
+        return email.message_from_string(rest, policy=email.policy.compat32)
+    except Exception:  # whatever follows the marker may not be a message at all
+        return None
+
+
 def _excluded(mail: _Mail) -> set[str]:
     """Addresses that are the bounce's own parties, never failed recipients."""
     out: set[str] = set()
@@ -322,6 +343,10 @@ def _details(text: str) -> dict[str, object]:
         reply = int(m[1])
         break
     cmd_m = _COMMAND_RE.search(text)
+    if cmd_m is None:
+        # A session transcript: the last command the client sent is the one refused.
+        for cmd_m in _TRANSCRIPT_CMD.finditer(text[:_PART_LIMIT]):
+            pass
     command = None
     if cmd_m is not None:
         word = cmd_m[1].upper()
@@ -349,7 +374,7 @@ def _text_recipients(report: str, excluded: set[str]) -> list[tuple[str, str]]:
     found: list[tuple[str, int]] = []
     seen: set[str] = set()
     for m in _RCPT_LINE.finditer(report):
-        addr = m[1] or m[2] or m[3]
+        addr = m[1] or m[2] or m[3] or m[4]
         key = addr.lower()
         if key in excluded or key in seen or _DAEMON.search(addr.split("@")[0]):
             continue
@@ -587,9 +612,10 @@ def parse_bounce(raw: bytes) -> Bounce:
                     context=_squash(report),
                 )
             )
-        if not rows and _BODY_BOUNCE.search(report[:20000]) and mail.original is not None:
+        original = mail.original or _inline_original(mail)
+        if not rows and original is not None:
             # The text names nobody: the returned message's own recipients are who failed.
-            to = [a for _, a in getaddresses([_decode(mail.original.get("To", ""))]) if a]
+            to = [a for _, a in getaddresses([_decode(original.get("To", ""))]) if a]
             det = _details(report)
             for addr in to[:1]:
                 rows.append(

@@ -250,6 +250,43 @@ def _rx(*alternatives: str) -> re.Pattern[str]:
 # words hide inside others' ("mailbox size limit" is a full mailbox, not a large message) come
 # first. Every pattern is a flat alternation with bounded gaps: linear on hostile text.
 _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
+    # Words that would otherwise be read as another category's ("Duplicate header
+    # 'DKIM-Signature'" is about the headers, "procmail: No such user" is a local mailer).
+    (
+        C.CONTENT_REJECTED,
+        _rx(
+            r"duplicate header",
+            r"headers? (?:are |is )?too (?:large|long|many)",
+            r"too many headers",
+            r"multiple (?:\w{1,12} ){0,2}addresses in (?:the )?From",
+        ),
+    ),
+    (
+        C.REMOTE_SYSTEM_ERROR,
+        _rx(r"procmail:", r"maildrop:", r"pipe to \|", r"X-Unix;", r"mailer error"),
+    ),
+    (C.POLICY_REJECTION, _rx(r"RESOLVER\.RST\.")),
+    (C.REVERSE_DNS, _rx(r"\bPTR\b", r"mismatch(?:es)? (?:the )?client ip")),
+    (
+        C.BAD_DOMAIN,
+        _rx(
+            r"null MX",
+            r"(?:does not|doesn't|do not|don't) (?:receive|accept) (?:any )?(?:e-?)?mail",
+            r"no SMTP service",
+        ),
+    ),
+    # A resolver failure reported as such (Gmail's "DNS Error: ... lookup of x responded with
+    # code NXDOMAIN") is a lookup that may work later, whatever the code it names.
+    (
+        C.NETWORK_ERROR,
+        _rx(
+            r"DNS Error:",
+            r"lookup of \S{1,255} responded with",
+            r"host not found, try again",
+            r"network error",
+            r"too many hops|hop count exceeded",
+        ),
+    ),
     (
         C.SUPPRESSED,
         _rx(
@@ -272,7 +309,9 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"has not been delivered (?:\w{1,15} ){0,6}(?:for|in|after) \d{1,4} (?:hours?|days?)",
             r"(?:no longer|stopped|will not) (?:be )?retry",
             r"gave up (?:on|after)",
-            r"giving up on",
+            r"could not deliver for (?:the last )?\d{1,9} (?:seconds|minutes|hours|days)",
+            r"envelope expired",
+            r"delivery failed (?:after )?\d{1,4} attempts",
             r"expired after \d",
             r"maximum (?:queue|delivery|retry) (?:time|lifetime|attempts)",
             r"delivery attempts? (?:will )?(?:stop|have failed for|exhausted)",
@@ -335,7 +374,8 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
         _rx(
             r"spamhaus|spamcop|\bsorbs\b|abuseat|barracudacentral|uceprotect|\bpsbl\b|mailspike",
             r"block ?list|black ?list|deny ?list|\bDNSBL\b|\bRBL\b|\bDNS ?BL\b",
-            r"(?:listed|blocked) (?:in|on|at|by|using) ",
+            r"(?<!not )(?:listed|blocked) (?:in|on|at|by|using) ",
+            r"refused to talk to me",
             r"blocked using",
             r"on our block",
             r"\(S3\d{3}\)",
@@ -354,6 +394,8 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"poor IP|IP (?:address )?(?:has|with) a poor",
             r"client host \[?[\w.:]{1,64}\]? blocked",
             r"blocked - see",
+            r"use (?:the )?smtp server of your",
+            r"dynamic (?:ip|address|pool)|dial-?up",
             r"\bblocked\b(?=.{0,40}(?:ipcheck|proofpoint|dnsbl|lookup))",
         ),
     ),
@@ -376,6 +418,8 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"\bARC\b (?:validation|check)",
             r"ARC (?:validation|check)",
             r"must (?:be )?authenticate",
+            r"authentication information",
+            r"fails? to pass (?:\w{1,16} ){0,3}(?:authentication|checks?)",
         ),
     ),
     (
@@ -396,6 +440,23 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
         ),
     ),
     (
+        C.SENDER_REJECTED,
+        _rx(
+            r"sender (?:\w{1,12} ){0,2}(?:rejected|denied|refused|blocked|invalid|unknown|"
+            r"not allowed|verify failed|not permitted)",
+            r"(?:invalid|unknown|bad|unverified|forged|rejected) (?:envelope )?sender",
+            r"sender (?:address|domain) (?:\S{1,64} )?(?:does not|doesn't|must) (?:exist|resolve)",
+            r"(?:from|sender|return) address (?:\w{1,12} ){0,2}(?:rejected|not allowed|invalid|"
+            r"refused)",
+            r"sender verification",
+            r"(?:domain|address) of sender",
+            r"purported responsible",
+            r"(?:not )?(?:have )?permission to post",
+            r"MAIL FROM (?:\w{1,12} ){0,2}(?:rejected|refused|denied)",
+            r"envelope (?:sender|from)",
+        ),
+    ),
+    (
         C.MAILBOX_FULL,
         _rx(
             r"mail ?box (?:is |was )?(?:\w{1,12} )?(?:full|over ?quota|overquota)",
@@ -411,6 +472,7 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"too many messages (?:in|for) (?:the|this)? ?(?:mail ?box|user|account)",
             r"QuotaExceeded",
             r"mailbox has exceeded",
+            r"mail ?box exceeds",
             r"(?:exceeds?|exceeded) (?:its|the|their|his|her) (?:storage|quota)",
             r"mail ?box (?:is )?(?:currently )?unavailable (?:due to|because of) (?:size|quota)",
             r"recipient'?s? (?:inbox|mailbox) is (?:out of|full)",
@@ -470,6 +532,9 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"not (?:a )?(?:valid|known|local) domain",
             r"(?:bad|unknown|invalid) destination (?:system|host|domain)",
             r"no SMTP service here",
+            r"domain is not reachable",
+            r"unrouteable address",
+            r"(?<![@\w.-])(?:[\w-]{1,63}\.){1,8}[a-z]{2,24} (?:does not|doesn't) exist",
         ),
     ),
     (
@@ -487,9 +552,7 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"address|user|e-?mail)",
             r"(?:does not|doesn't|did not|no longer) (?:exist|exists)",
             r"not (?:a )?(?:valid|known) (?:user|recipient|mail ?box|address)",
-            r"unrouteable address",
             r"(?:is|was) not a (?:valid|known) (?:user|recipient|mail ?box|address)",
-            r"recipient (?:address )?rejected",
             r"RecipNotFound|RecipientNotFound|Unknown Recipient",
             r"no mail ?box (?:here|by that name|found)",
             r"not our customer",
@@ -498,7 +561,6 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"addressee unknown",
             r"recipient not found",
             r"mail ?box not found|mail ?box unavailable|mailbox is unavailable",
-            r"could not be found",
             r"not (?:listed|found) in (?:\S{1,40} ){0,3}(?:directory|address|user)",
             r"undeliverable address",
             r"no valid recipients",
@@ -509,7 +571,7 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
         _rx(
             r"rate[- ]?limit",
             r"too many (?:\w{1,12} ){0,2}(?:connections?|messages|mails?|recipients|sessions|"
-            r"requests|errors|hops|concurrent)",
+            r"requests|errors|concurrent)",
             r"too (?:fast|frequently|much mail)",
             r"throttl",
             r"(?:sending|receiving|message|connection|daily|hourly) (?:\w{1,12} )?"
@@ -586,22 +648,6 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
         ),
     ),
     (
-        C.SENDER_REJECTED,
-        _rx(
-            r"sender (?:\w{1,12} ){0,2}(?:rejected|denied|refused|blocked|invalid|unknown|"
-            r"not allowed|verify failed|not permitted)",
-            r"(?:invalid|unknown|bad|unverified|forged|rejected) (?:envelope )?sender",
-            r"sender (?:address|domain) (?:\S{1,64} )?(?:does not|doesn't|must) (?:exist|resolve)",
-            r"(?:from|sender|return) address (?:\w{1,12} ){0,2}(?:rejected|not allowed|invalid|"
-            r"refused)",
-            r"sender verification",
-            r"(?:domain|address) of sender",
-            r"use (?:the )?smtp server of your",
-            r"MAIL FROM (?:\w{1,12} ){0,2}(?:rejected|refused|denied)",
-            r"envelope (?:sender|from)",
-        ),
-    ),
-    (
         C.NETWORK_ERROR,
         _rx(
             r"connection (?:\w{1,12} ){0,2}(?:timed out|refused|reset|closed|lost|dropped|failed)",
@@ -635,12 +681,13 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"(?:queue|file) (?:file )?write error",
             r"resources? (?:are )?(?:temporarily )?unavailable",
             r"configuration (?:error|problem)|misconfigur",
-            r"service (?:is )?(?:not available|unavailable|temporarily unavailable)",
+            r"service (?:is )?(?:currently |temporarily )?(?:not available|unavailable)",
             r"mailer (?:error|died)|unknown mailer",
             r"(?:program|command|pipe|process) (?:\S{1,40} ){0,3}(?:died|exited|failed|"
             r"terminated)",
             r"exit(?:ed)? (?:with )?(?:status|code) \d",
             r"X-Unix",
+            r"pipe to \|",
             r"procmail|maildrop|dovecot-lda|deliver(?:ing)? to (?:a )?(?:pipe|program|file)",
             r"try again later",
             r"server error",
@@ -648,6 +695,9 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"(?:not|unable to) (?:accept|process)",
         ),
     ),
+    # Generic refusals of an address, read only when nothing more specific was said.
+    (C.BLOCKLISTED, _rx(r"client host (?:\[?[\w.:-]{1,64}\]? )?rejected")),
+    (C.UNKNOWN_USER, _rx(r"recipient (?:address )?rejected", r"could not be found")),
     (
         C.PROTOCOL_ERROR,
         _rx(
@@ -851,15 +901,44 @@ def classify(
     return verdict(category, digit, provider, provider_code)
 
 
+# Categories a generic wording lands in; the command or a specific enhanced code may overrule them.
+_WEAK = frozenset({C.UNKNOWN_USER, C.REMOTE_SYSTEM_ERROR, C.PROTOCOL_ERROR})
+# Enhanced codes specific enough to overrule a generic wording.
+_STRONG_CODES: dict[str, Category] = {
+    "1.7": C.SENDER_REJECTED,
+    "1.8": C.SENDER_REJECTED,
+    "7.25": C.REVERSE_DNS,
+    "7.23": C.AUTH_FAILURE,
+    "7.26": C.AUTH_FAILURE,
+}
+
+
 def _decide(
     reply_code: int | None, enhanced: str | None, text: str | None, command: str | None
 ) -> Category:
     found = match_text(text)
+    return _refine(found, reply_code, enhanced, command)
+
+
+def _refine(
+    found: Category | None, reply_code: int | None, enhanced: str | None, command: str | None
+) -> Category:
+    """Let the refused command and specific codes sharpen a generic text verdict."""
     cmd = (command or "").strip().upper()
-    weak = found in (None, C.POLICY_REJECTION, C.UNKNOWN_USER, C.REMOTE_SYSTEM_ERROR)
-    if cmd.startswith("MAIL") and weak:
+    parts = codes.parse_enhanced(enhanced)
+    if (found is None or found in _WEAK) and parts is not None:
+        strong = _STRONG_CODES.get(f"{parts[1]}.{parts[2]}")
+        if strong is not None:
+            return strong
+    if cmd.startswith("MAIL") and (found is None or found in _WEAK):
         # A refusal of MAIL FROM is about the sender, whatever generic words it uses.
         return C.SENDER_REJECTED
+    if found == C.UNKNOWN_USER and parts is not None and (
+        parts[1] == 7 or (cmd.endswith("DATA") and parts[1] not in (1, 5))
+    ):
+        # "User unknown" coded as a policy refusal, or only after the content was sent: a
+        # filter refused the message, not the address.
+        return C.POLICY_REJECTION
     if cmd in ("CONNECT", "HELO", "EHLO", "GREETING") and found in (None, C.POLICY_REJECTION):
         return C.BLOCKLISTED
     if found is not None:
@@ -889,6 +968,7 @@ def by_codes(reply_code: int | None, enhanced: str | None) -> Category:
     return C.UNCLASSIFIED
 
 
+_GAVE_UP = frozenset({C.PROTOCOL_ERROR})
 _HARD = frozenset({C.UNKNOWN_USER, C.MAILBOX_DISABLED, C.BAD_DOMAIN})
 _NOT_FAILURE_KIND = {
     "delivered": C.DELIVERED,
@@ -925,15 +1005,16 @@ def classify_recipient(rcpt: BouncedRecipient, bounce_kind: str = "failure") -> 
         around = match_text(rcpt.context) if rcpt.context and rcpt.context != text else None
         if around is not None and (found is None or around == C.EXPIRED):
             found = around
-    cmd = (rcpt.command or "").upper()
-    if cmd.startswith("MAIL") and found in (None, C.POLICY_REJECTION, C.REMOTE_SYSTEM_ERROR):
+    parts = codes.parse_enhanced(status)
+    timed_out = found == C.NETWORK_ERROR and parts is not None and parts[1:] == (4, 1)
+    if action == "failed" and digit == 4 and (found is None or found in _GAVE_UP or timed_out):
+        # A final failure after temporary replies: the sender's MTA gave up retrying.
+        return verdict(C.EXPIRED, digit, provider, provider_code)
+    if found is None and (rcpt.recipient or "").lower().endswith("@googlegroups.com"):
+        # Google Groups refuses posts from non-members in the reader's language, without a code.
         found = C.SENDER_REJECTED
-    if found is None:
-        if action == "failed" and digit == 4:
-            found = C.EXPIRED
-        else:
-            found = by_codes(reply, status)
-    return verdict(found, digit, provider, provider_code)
+    category = _refine(found, reply, status, rcpt.command)
+    return verdict(category, digit, provider, provider_code)
 
 
 def classify_bounce(raw: bytes) -> list[dict[str, object]]:
