@@ -36,6 +36,10 @@ _PART_LIMIT = 256 * 1024
 _DIAG_LIMIT = 2000
 
 
+# RFC 3464 actions that mean the message got through (Postfix "sendmail -bv" says "deliverable").
+_DELIVERED_ACTIONS = frozenset({"delivered", "relayed", "expanded", "deliverable"})
+
+
 @dataclass(frozen=True, slots=True)
 class BouncedRecipient:
     """What a bounce says about one recipient."""
@@ -97,9 +101,9 @@ _ORIGINAL_MARKERS = re.compile(
 
 # A line that names one failed recipient at its start.
 _RCPT_LINE = re.compile(
-    r"^[ \t>]{0,12}(?:"
+    r"^[ \t>]{0,12}(?:[45]\d\d[ -])?(?:"
     r"<(" + _ADDR + r")>[ \t]{0,4}(?::|\.{3}|$| \()"  # qmail/Yahoo "<x>:", Sendmail "<x>... why"
-    r"|\"?(" + _ADDR + r")\"?[ \t]{0,4}(?::[ \t]|:$|$| on | \(| \[|\.{3}| - | SMTP error)"
+    r"|\"?(" + _ADDR + r")\"?(?=[ \t]|:|$|\.{3})"
     r"|(?:Original|Final)-Recipient:[ \t]{0,4}(?:rfc822;)?[ \t]{0,4}<?(" + _ADDR + r")>?"
     r"|[^\n<>@]{3,200}:[ \t]{1,4}<?(" + _ADDR + r")>?[ \t]*$"  # "Mailbox full: x@example.org"
     r")",
@@ -114,6 +118,7 @@ _RCPT_INLINE = re.compile(
     re.IGNORECASE,
 )
 
+_MBOX_SPLIT = re.compile(rb"\n(?=From [^\n]{1,200}\n)")
 _DSN_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]{0,40})[ \t]*:[ \t]*(.*)$")
 _COMMAND_RE = re.compile(
     r"\b(?:after|in reply to|while sending|did not like our|in response to)"
@@ -122,7 +127,8 @@ _COMMAND_RE = re.compile(
     re.IGNORECASE,
 )
 _TRANSCRIPT_CMD = re.compile(
-    r"^[ \t]{0,4}>>>[ \t]{0,4}(MAIL FROM|RCPT TO|DATA|EHLO|HELO|STARTTLS|AUTH)", re.IGNORECASE | re.MULTILINE
+    r"^[ \t]{0,4}>>>[ \t]{0,4}(MAIL FROM|RCPT TO|DATA|EHLO|HELO|STARTTLS|AUTH)",
+    re.IGNORECASE | re.MULTILINE,
 )
 _HOST_RE = re.compile(
     r"\b(?:host|server|talking to|from|by)[ \t]{1,4}\[?([a-z0-9][a-z0-9.-]{0,252}\.[a-z]{2,24})\]?",
@@ -183,7 +189,7 @@ def _part_text(part: email.message.Message) -> str:
 
 
 def _fields(text: str) -> list[dict[str, str]]:
-    """Blocks of ``Name: value`` fields (RFC 3464 style) with folded lines joined, lower-case keys."""
+    """Blocks of ``Name: value`` fields (RFC 3464 style), folded lines joined, keys lower-cased."""
     blocks: list[dict[str, str]] = []
     cur: dict[str, str] = {}
     last = ""
@@ -207,7 +213,7 @@ def _fields(text: str) -> list[dict[str, str]]:
 
 
 def _typed(value: str | None) -> str | None:
-    """``rfc822; x@example.org`` → ``x@example.org``; ``dns; mx.example.net`` → ``mx.example.net``."""
+    """A typed DSN value without its type: ``rfc822; x@example.org`` → ``x@example.org``."""
     if not value:
         return None
     v = value.split(";", 1)[1] if ";" in value else value
@@ -239,7 +245,7 @@ def _collect(msg: email.message.Message, mail: _Mail, depth: int = 0) -> None:
     if depth > 20:
         return
     ctype = msg.get_content_type()
-    if ctype == "message/delivery-status" or ctype == "message/global-delivery-status":
+    if ctype in ("message/delivery-status", "message/global-delivery-status"):
         payload = msg.get_payload()
         if isinstance(payload, list):
             for sub in payload:
@@ -345,8 +351,8 @@ def _details(text: str) -> dict[str, object]:
     cmd_m = _COMMAND_RE.search(text)
     if cmd_m is None:
         # A session transcript: the last command the client sent is the one refused.
-        for cmd_m in _TRANSCRIPT_CMD.finditer(text[:_PART_LIMIT]):
-            pass
+        sent = list(_TRANSCRIPT_CMD.finditer(text[:_PART_LIMIT]))
+        cmd_m = sent[-1] if sent else None
     command = None
     if cmd_m is not None:
         word = cmd_m[1].upper()
@@ -478,7 +484,7 @@ def _feedback(mail: _Mail) -> Bounce:
 def _from_dsn(mail: _Mail, report: str, excluded: set[str]) -> list[BouncedRecipient]:
     per_message: dict[str, str] = {}
     rows: list[BouncedRecipient] = []
-    text_blocks = dict((a.lower(), b) for a, b in _text_recipients(report, excluded))
+    text_blocks = {a.lower(): b for a, b in _text_recipients(report, excluded)}
     for block in mail.dsn:
         if not any(k in block for k in ("final-recipient", "original-recipient", "action")):
             per_message.update(block)
@@ -550,6 +556,13 @@ def parse_bounce(raw: bytes) -> Bounce:
     >>> parse_bounce(b"Subject: hello\\n\\nJust a normal note.").kind
     'not_bounce'
     """
+    if raw.startswith(b"From ") and b"\nFrom " in raw:
+        # An mbox holding several messages: read each and put their recipients together.
+        parts = [p for p in _MBOX_SPLIT.split(raw) if p.strip()]
+        if len(parts) > 1:
+            each = [parse_bounce(p if p.startswith(b"From ") else b"From " + p) for p in parts]
+            first = next((b for b in each if b.recipients), each[0])
+            return replace(first, recipients=tuple(r for b in each for r in b.recipients))
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     except Exception as exc:  # the email package has many ways to give up on hostile input
@@ -564,9 +577,9 @@ def parse_bounce(raw: bytes) -> Bounce:
         problems = ()
     subject = _decode(msg.get("Subject"))
     reporting = None
-    for block in mail.dsn:
-        if "reporting-mta" in block:
-            reporting = _typed(block["reporting-mta"])
+    for fields in mail.dsn:
+        if "reporting-mta" in fields:
+            reporting = _typed(fields["reporting-mta"])
             break
     ctype = (msg.get("Content-Type") or "").lower()
 
@@ -631,7 +644,7 @@ def parse_bounce(raw: bytes) -> Bounce:
                 )
     if rows:
         actions = {r.action for r in rows}
-        if actions <= {"delivered", "relayed", "expanded"}:
+        if actions <= _DELIVERED_ACTIONS:
             kind = "delivered"
         elif actions <= {"delayed"}:
             kind = "delay"

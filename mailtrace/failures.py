@@ -16,8 +16,11 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+import pyarrow as pa
+
 from mailtrace import codes
 from mailtrace.bounces import BouncedRecipient, parse_bounce
+from mailtrace.schema import FAILURES
 
 
 class Family(StrEnum):
@@ -346,7 +349,8 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
     (
         C.RELAY_DENIED,
         _rx(
-            r"relay(?:ing)? (?:access )?(?:is )?(?:denied|not permitted|not allowed|prohibited|refused)",
+            r"relay(?:ing)? (?:access )?(?:is )?"
+            r"(?:denied|not permitted|not allowed|prohibited|refused)",
             r"(?:not|n't) (?:permitted|allowed|authori[sz]ed) to relay",
             r"(?:do|does|will) not relay",
             r"unable to relay",
@@ -386,7 +390,8 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"(?:\[?[\w.:]{1,64}\]? )?(?:is|has been|was) (?:\w{1,12} ){0,2}"
             r"(?:blocked|banned|listed|rejected|denied|refused)",
             r"(?:access|connection|mail) (?:from|to) (?:your )?(?:IP|host|network)"
-            r"(?: address)? (?:\[?[\w.:]{1,64}\]? )?(?:is |has been )?(?:blocked|denied|refused|rejected)",
+            r"(?: address)? (?:\[?[\w.:]{1,64}\]? )?(?:is |has been )?"
+            r"(?:blocked|denied|refused|rejected)",
             r"\bIP\b (?:\w{1,16} ){0,3}(?:is |was |has been )?(?:blocked|banned|block ?listed)",
             r"blocked (?:by|for) (?:spam|abuse)",
             r"Comcast block",
@@ -467,7 +472,8 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"(?:storage|disk) (?:quota|space) (?:\w{1,12} ){0,2}(?:exceeded|full)",
             r"out of (?:storage|disk) space",
             r"(?:account|inbox|mail ?folder|mailbox|user) (?:is |has )?(?:full|over)",
-            r"(?:insufficient|not enough) (?:storage|space) (?:for|in) (?:the )?(?:user|mailbox|recipient)",
+            r"(?:insufficient|not enough) (?:storage|space) (?:for|in) (?:the )?"
+            r"(?:user|mailbox|recipient)",
             r"would exceed (?:the )?(?:\w{1,12} ){0,2}(?:quota|mailbox|storage)",
             r"too many messages (?:in|for) (?:the|this)? ?(?:mail ?box|user|account)",
             r"QuotaExceeded",
@@ -933,8 +939,10 @@ def _refine(
     if cmd.startswith("MAIL") and (found is None or found in _WEAK):
         # A refusal of MAIL FROM is about the sender, whatever generic words it uses.
         return C.SENDER_REJECTED
-    if found == C.UNKNOWN_USER and parts is not None and (
-        parts[1] == 7 or (cmd.endswith("DATA") and parts[1] not in (1, 5))
+    if (
+        found == C.UNKNOWN_USER
+        and parts is not None
+        and (parts[1] == 7 or (cmd.endswith("DATA") and parts[1] not in (1, 5)))
     ):
         # "User unknown" coded as a policy refusal, or only after the content was sent: a
         # filter refused the message, not the address.
@@ -993,7 +1001,7 @@ def classify_recipient(rcpt: BouncedRecipient, bounce_kind: str = "failure") -> 
     action = (rcpt.action or "").lower()
     if bounce_kind in _NOT_FAILURE_KIND:
         return verdict(_NOT_FAILURE_KIND[bounce_kind])
-    if action in ("delivered", "relayed", "expanded"):
+    if action in ("delivered", "relayed", "expanded", "deliverable"):
         return verdict(C.DELIVERED, None)
     reply, status = rcpt.reply_code, rcpt.status
     digit = codes.class_digit(reply, status)
@@ -1059,3 +1067,86 @@ def classify_bounce(raw: bytes) -> list[dict[str, object]]:
             }
         )
     return out
+
+
+def _column(table: pa.Table, *names: str) -> list[object]:
+    """The first of ``names`` the table has, as a Python list (``None``s when it has none)."""
+    for name in names:
+        if name in table.column_names:
+            values: list[object] = table.column(name).to_pylist()
+            return values
+    return [None] * table.num_rows
+
+
+def classify_table(table: pa.Table) -> pa.Table:
+    """``table`` with the FAILURES columns appended (category, family, nature, provider, code).
+
+    Reads ``reply_code``, ``dsn`` or ``enhanced``, ``reply_text`` or ``text``, ``command`` and
+    ``relay_host`` (EVENTS, DELIVERIES and REPLIES all carry some of them). Rows without any
+    reply (no code, no status, no text) get nulls. Each distinct (code, status, normalised text,
+    command, host) is classified once, so millions of rows cost only their distinct replies.
+
+    >>> import pyarrow as pa
+    >>> t = pa.table({"reply_code": pa.array([550, None, 550], pa.int16()),
+    ...               "dsn": ["5.1.1", None, "5.1.1"],
+    ...               "reply_text": ["User unknown", None, "User unknown"]})
+    >>> classify_table(t).column("category").to_pylist()
+    ['unknown_user', None, 'unknown_user']
+    """
+    n = table.num_rows
+    reply = _column(table, "reply_code")
+    status = _column(table, "dsn", "enhanced")
+    text = _column(table, "reply_text", "text")
+    command = _column(table, "command")
+    host = _column(table, "relay_host", "remote_host")
+    cache: dict[tuple[object, ...], Classification | None] = {}
+    out: dict[str, list[str | None]] = {f.name: [None] * n for f in FAILURES}
+    for i in range(n):
+        t = text[i]
+        key = (
+            reply[i],
+            status[i],
+            normalise_text(t) if isinstance(t, str) else None,
+            command[i],
+            host[i],
+        )
+        c = cache.get(key, _MISSING)
+        if c is _MISSING:
+            c = _classify_row(reply[i], status[i], t, command[i], host[i])
+            cache[key] = c
+        if c is None or isinstance(c, _Missing):
+            continue
+        out["category"][i] = str(c.category)
+        out["family"][i] = str(c.family)
+        out["nature"][i] = str(c.nature) if c.nature else None
+        out["provider"][i] = c.provider
+        out["provider_code"][i] = c.provider_code
+    for f in FAILURES:
+        table = table.append_column(f, pa.array(out[f.name], f.type))
+    return table
+
+
+class _Missing:
+    """Marks a cache miss (``None`` is a cached 'no reply here')."""
+
+
+_MISSING = _Missing()
+
+
+def _classify_row(
+    reply: object, status: object, text: object, command: object, host: object
+) -> Classification | None:
+    code = int(reply) if isinstance(reply, int) else None
+    st = status if isinstance(status, str) and status else None
+    tx = text if isinstance(text, str) and text else None
+    if code is None and st is None and tx is None:
+        return None
+    if code is not None and 200 <= code < 400 and st is None:
+        return None
+    return classify(
+        code,
+        st,
+        tx,
+        command if isinstance(command, str) else None,
+        host if isinstance(host, str) else None,
+    )
