@@ -48,6 +48,65 @@ def warn(message: str) -> None:
     err.print(f"mailtrace: {safe(message)}", style="yellow", soft_wrap=True)
 
 
+# --- transcripts (mailtrace transcript) -------------------------------------------------------
+
+
+def _reply_style(row: dict[str, Any]) -> str | None:
+    code = row["reply_code"]
+    if code is None:
+        return "red" if row["category"] else "dim"  # refused connection / never answered
+    return "red" if code >= 500 else "yellow" if code >= 400 else None
+
+
+def transcripts(items: list[tuple[str, Any]], as_json: bool = False) -> None:
+    """Each file's SMTP dialogue (REPLIES + FAILURES columns): a table per file, or JSON rows."""
+    if as_json:
+        print_json([row for _, table in items for row in table.to_pylist()])
+        return
+    from pathlib import Path
+
+    from rich import box
+    from rich.table import Table
+
+    for name, table in items:
+        rows = table.to_pylist()
+        if not rows:
+            continue
+        base = Path(name).name
+        several = len({r["session"] for r in rows}) > 1
+        timed = any(r["elapsed_s"] is not None for r in rows)
+        hosts = ", ".join(sorted({r["remote_host"] for r in rows if r["remote_host"]}))
+        t = Table(
+            title=safe(name), caption=safe(hosts) or None, title_justify="left", box=box.SIMPLE
+        )
+        # Short columns never wrap; the argument and the reply text take what width is left.
+        columns = [("session", "left")] if several else []
+        columns += [("#", "right"), ("command", "left"), ("argument", ""), ("code", "right")]
+        columns += [("enhanced", "left"), ("text", ""), ("TLS", "left")]
+        columns += [("time", "right")] if timed else []
+        columns += [("failure", "left")]
+        for column, justify in columns:
+            if justify:
+                t.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+            else:
+                t.add_column(column, overflow="fold", min_width=12)
+        previous = rows[0]["session"]
+        for r in rows:
+            if r["session"] != previous:
+                t.add_section()
+                previous = r["session"]
+            cells = [_clip(r["session"].removeprefix(base) or r["session"], 20)] if several else []
+            cells += [str(r["seq"]), _clip(r["command"], 16), _clip(r["argument"], 120)]
+            cells += [str(r["reply_code"] or ""), _clip(r["enhanced"], 12), _clip(r["text"], 600)]
+            cells += ["yes" if r["tls"] else ""]
+            if timed:
+                cells += [f"{r['elapsed_s']:.3f}s" if r["elapsed_s"] is not None else ""]
+            failure = f"{r['category']} ({r['family']})" if r["category"] else ""
+            cells += [_clip(failure, 60)]
+            t.add_row(*cells, style=_reply_style(r))
+        out.print(t)
+
+
 # --- DNS (mailtrace mx / mailtrace dns) -------------------------------------------------------
 
 
@@ -143,7 +202,7 @@ def duration(seconds: float | None) -> str:
     sign = "-" if seconds < 0 else "+"
     s = abs(seconds)
     if s < 60:
-        return f"{sign}{s:g}s"
+        return f"{sign}{s:.3f}".rstrip("0").rstrip(".") + "s"
     if s < 3600:
         return f"{sign}{int(s // 60)}m {int(s % 60):02d}s"
     if s < 86400:
@@ -153,7 +212,7 @@ def duration(seconds: float | None) -> str:
 
 def _sender(r: Any) -> str:
     parts = [_clip(r.from_host, 60)] if r.from_host else []
-    if r.from_rdns and r.from_rdns != r.from_host:
+    if r.from_rdns and r.from_rdns.rstrip(".") != (r.from_host or "").rstrip("."):
         parts.append(f"({_clip(r.from_rdns, 60)})")
     if r.from_ip:
         parts.append(f"[{_clip(r.from_ip, 45)}]")
@@ -199,9 +258,11 @@ def header_reports(reports: list[Any]) -> None:
                 when,
             )
         out.print(table)
-        origin = ""
+        origin = earliest = ""
         if s.originating_ip:
             origin = f"{safe(s.originating_ip)} (hop {s.originating_hop})"
+        if s.earliest_ip and s.earliest_ip != s.originating_ip:
+            earliest = f"{safe(s.earliest_ip)} (hop {s.earliest_hop}, as that hop claims)"
         for label, value in (
             ("From", _clip(s.from_)),
             ("To", _clip(s.to)),
@@ -210,6 +271,7 @@ def header_reports(reports: list[Any]) -> None:
             ("Message-ID", _clip(s.message_id)),
             ("Return-Path", _clip(s.return_path)),
             ("Originating IP", origin),
+            ("Earliest public IP", earliest),
             ("Transit", safe(duration(s.transit_s))),
         ):
             if value:
@@ -236,3 +298,185 @@ def print_csv(table: Any) -> None:
     sys.stdout.flush()
     pacsv.write_csv(table, sys.stdout.buffer)
     sys.stdout.buffer.flush()
+
+
+# --- paths and report ---------------------------------------------------------------------------
+
+
+def _when(ts: Any) -> str:
+    return "" if ts is None else ts.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _event_summary(e: dict[str, Any]) -> str:
+    """One log event in a few words: what happened, to whom, and what the other side said."""
+    kind = e.get("kind") or ""
+    parts = [f"[bold]{safe(kind)}[/bold]"]
+    for key, label in (
+        ("action", ""),
+        ("client_host", "client="),
+        ("sender", "from="),
+        ("recipient", "to="),
+        ("relay_host", "relay="),
+        ("status", "status="),
+        ("dsn", "dsn="),
+        ("delay", "delay="),
+        ("size", "size="),
+        ("message_id", "message-id="),
+        ("next_queue_id", "→ "),
+    ):
+        value = e.get(key)
+        if value is None or value == "":
+            continue
+        if key == "client_host" and e.get("client_ip"):
+            value = f"{value}[{e['client_ip']}]"
+        if key == "relay_host" and e.get("relay_ip"):
+            value = f"{value}[{e['relay_ip']}]"
+        parts.append(f"{label}{_clip(value, 80)}")
+    reply = e.get("reply_text") or e.get("text")
+    if reply:
+        parts.append(f"[dim]({_clip(reply, 160)})[/dim]")
+    return " ".join(parts)
+
+
+def message_paths(messages: Any, deliveries: Any, events: Any, as_json: bool = False) -> None:
+    """Each message's path as a timeline (or JSON): its queue-id chain and every log event."""
+    msgs = messages.to_pylist()
+    by_msg: dict[str, list[dict[str, Any]]] = {}
+    for e in events.to_pylist():
+        by_msg.setdefault(e["message"], []).append(e)
+    dl: dict[str, list[dict[str, Any]]] = {}
+    for d in deliveries.to_pylist():
+        dl.setdefault(d["message"], []).append(d)
+    if as_json:
+        print_json(
+            [
+                {
+                    "message": m,
+                    "deliveries": dl.get(m["message"], []),
+                    "events": by_msg.get(m["message"], []),
+                }
+                for m in msgs
+            ]
+        )
+        return
+    from rich.table import Table
+
+    for m in msgs:
+        chain = " → ".join(
+            safe(f"{h}:{q}" if h else q) for h, q in zip(m["hosts"], m["queue_ids"], strict=True)
+        )
+        out.print(f"[bold cyan]{safe(m['message'])}[/bold cyan]  {chain}")
+        client = m["client_host"] and f"{m['client_host']}[{m['client_ip'] or ''}]"
+        for label, value in (
+            ("Message-ID", m["message_id"]),
+            ("From", "<>" if m["sender"] == "" else m["sender"]),
+            ("Client", client),
+            ("Size", m["size"]),
+            ("Arrived", _when(m["first_seen"])),
+            ("Status", m["status"]),
+            ("Total delay", duration(m["delay"]).lstrip("+") if m["delay"] is not None else ""),
+            ("Bounce notice", m["notice"]),
+            ("About", m["parent"]),
+        ):
+            if value not in (None, ""):
+                out.print(f"  [bold]{label}:[/bold] {_clip(value)}")
+        for o in m["outcomes"]:
+            colour = {"sent": "green", "deferred": "yellow"}.get(o["status"], "red")
+            out.print(
+                f"  [{colour}]{safe(o['status'])}[/{colour}] {_clip(o['recipient'], 80)}"
+                f" {safe(o['dsn'] or '')}"
+            )
+        table = Table(show_edge=False, pad_edge=False)
+        for col in ("time (UTC)", "+", "host", "program", "queue id", "event"):
+            table.add_column(col, overflow="fold")
+        t0 = m["first_seen"]
+        for e in by_msg.get(m["message"], []):
+            offset = (e["ts"] - t0).total_seconds() if e["ts"] and t0 else None
+            table.add_row(
+                _when(e["ts"]),
+                safe(duration(offset)),
+                _clip(e["host"], 30),
+                _clip(e["program"], 30),
+                _clip(e["queue_id"], 20),
+                _event_summary(e),
+            )
+        out.print(table)
+        out.print()
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return _clip(value, 120)
+
+
+def _rows_table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None) -> None:
+    from rich.table import Table
+
+    if not rows:
+        return
+    cols = columns or list(rows[0])
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    for c in cols:
+        first = rows[0].get(c)
+        numeric = isinstance(first, int | float) and not isinstance(first, bool)
+        table.add_column(
+            c.replace("_", " "), justify="right" if numeric else "left", overflow="fold"
+        )
+    for r in rows:
+        table.add_row(*(_fmt(r.get(c)) for c in cols))
+    out.print(table)
+    out.print()
+
+
+_PROBLEM_TITLES = {
+    "deferrals": "Deferrals",
+    "bounces": "Bounces",
+    "expired": "Expired (returned to sender)",
+    "rejects": "Rejects",
+    "reject_warnings": "Reject warnings",
+    "warnings": "Warnings",
+    "fatal": "Fatal errors",
+    "panic": "Panics",
+}
+
+
+def report(rep: Any, as_json: bool = False) -> None:
+    """The summary report: totals, traffic, domains, top lists, sessions, then the problems."""
+    data = rep.to_dict()
+    if as_json:
+        print_json(data)
+        return
+    t = data["totals"]
+    out.print("[bold]Grand totals[/bold]")
+    width = max(len(k) for k in t)
+    for key, value in t.items():
+        shown = f"{value:,}"
+        if key.startswith("bytes_"):
+            shown = f"{value:,} ({value / 1_048_576:,.1f} MiB)"
+        out.print(f"  {key.replace('_', ' '):<{width}}  {shown:>12}")
+    out.print()
+    _rows_table("Per-day traffic", data["per_day"])
+    _rows_table("Per-hour traffic (all days)", data["per_hour"])
+    _rows_table("Recipient domains (delivered, delays in seconds)", data["recipient_domains"])
+    _rows_table("Sender domains (received)", data["sender_domains"])
+    _rows_table("Clients (received)", data["clients"])
+    _rows_table("Top senders by count", data["top_senders"])
+    _rows_table("Top senders by size", data["top_senders_by_size"])
+    _rows_table("Top recipients by count", data["top_recipients"])
+    _rows_table("Top recipients by size", data["top_recipients_by_size"])
+    if data["smtpd"]:
+        out.print("[bold]smtpd connections[/bold]")
+        for key, value in data["smtpd"].items():
+            out.print(f"  {key.replace('_', ' ')}: {_fmt(value)}")
+        out.print()
+    for name, rows in data["problems"].items():
+        _rows_table(
+            f"{_PROBLEM_TITLES.get(name, name)} by category and reason",
+            rows,
+            ["category", "count", "codes", "reason"],
+        )

@@ -131,6 +131,8 @@ def report_dict(report: MessageReport) -> dict[str, Any]:
             "return_path": s.return_path,
             "originating_ip": s.originating_ip,
             "originating_hop": s.originating_hop,
+            "earliest_ip": s.earliest_ip,
+            "earliest_hop": s.earliest_hop,
             "transit_s": s.transit_s,
             "anomalies": list(s.anomalies),
         },

@@ -104,8 +104,8 @@ def transit_s(hops: Sequence[Hop], date_utc: datetime | None = None) -> float | 
     90.0
     """
     dated = [h.received.date_utc for h in hops if h.received.date_utc is not None]
-    if not dated:
-        return None
+    if not dated or (date_utc is None and len(dated) < 2):
+        return None  # one point in time is no interval
     start = date_utc if date_utc is not None else dated[0]
     return (dated[-1] - start).total_seconds()
 

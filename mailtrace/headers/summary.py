@@ -69,6 +69,8 @@ class Summary:
     return_path: str | None
     originating_ip: str | None
     originating_hop: int | None
+    earliest_ip: str | None  # the earliest public client address, as the bottom hops claim it
+    earliest_hop: int | None
     transit_s: float | None  # Date header (else first hop) to the last hop
     anomalies: tuple[str, ...]
 
@@ -132,7 +134,11 @@ def _origin(hops: Sequence[Hop]) -> Hop | None:
         if sender & org:
             continue
         return h
-    for h in hops:  # all internal: the earliest public address is the origin
+    return _earliest(hops)  # all internal: the earliest public address is the origin
+
+
+def _earliest(hops: Sequence[Hop]) -> Hop | None:
+    for h in hops:
         if h.received.from_ip and not is_internal_ip(h.received.from_ip):
             return h
     return None
@@ -151,13 +157,20 @@ def _hop_anomalies(h: Hop) -> list[str]:
             notes.append(f"{where}: negative delay of {h.delay_s:g} s (a clock is wrong)")
         else:
             notes.append(f"{where}: dated after later hops (its clock runs ahead)")
-    if r.date_utc is None:
-        notes.append(f"{where}: no readable date")
+    if r.date_utc is None and not any("date" in p for p in r.problems):
+        notes.append(f"{where}: no date")
     if r.from_ip and not is_internal_ip(r.from_ip):
         helo, rdns = _name(r.from_host), _name(r.from_rdns)
         if rdns == "unknown":
             notes.append(f"{where}: {r.from_ip} has no reverse DNS name")
-        elif helo and helo.startswith("[") and helo.strip("[]").removeprefix("ipv6:") != r.from_ip:
+        elif (
+            helo
+            and helo.startswith("[")
+            and not is_internal_ip(literal := helo.strip("[]").removeprefix("ipv6:"))
+            and literal != r.from_ip
+        ):
+            # A private literal is a client behind NAT, which is normal; a public one that
+            # differs from the connecting address is not.
             notes.append(f"{where}: HELO {r.from_host} differs from connecting IP {r.from_ip}")
         elif helo and rdns and not helo.startswith("[") and base_domain(helo) != base_domain(rdns):
             notes.append(f"{where}: HELO name {r.from_host} does not match reverse DNS {rdns}")
@@ -194,6 +207,7 @@ def summarize(
         anomalies.extend(_hop_anomalies(h))
     anomalies.extend(f"headers: {p}" for p in headers.problems)
     origin = _origin(hops)
+    earliest = _earliest(hops)
     return Summary(
         from_=decode_words(headers.get("From")),
         to=decode_words(headers.get("To")),
@@ -205,6 +219,8 @@ def summarize(
         return_path=headers.get("Return-Path"),
         originating_ip=origin.received.from_ip if origin else None,
         originating_hop=origin.hop if origin else None,
+        earliest_ip=earliest.received.from_ip if earliest else None,
+        earliest_hop=earliest.hop if earliest else None,
         transit_s=transit_s(hops, parsed.utc),
         anomalies=tuple(anomalies),
     )

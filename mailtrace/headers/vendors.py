@@ -264,11 +264,13 @@ def decode_vendor_header(name: str, value: str) -> list[VendorNote]:
         return _spam_status(name, v)
     if key == "x-spam-flag":
         meaning = "flagged as spam" if v.upper() == "YES" else "not flagged as spam"
-        return [VendorNote("spamassassin", name, "flag", v, meaning)]
+        return [VendorNote("spam-filter", name, "flag", v, meaning)]
+    # X-Spam-Flag/-Score/-Level are written alike by SpamAssassin, Amavis and others.
     if key == "x-spam-score":
-        return [VendorNote("amavis", name, "score", v, "spam score")]
+        return [VendorNote("spam-filter", name, "score", v, "spam score")]
     if key == "x-spam-level":
-        return [VendorNote("amavis", name, "level", v, f"spam score of about {len(v)} points")]
+        meaning = f"spam score of about {len(v)} points"
+        return [VendorNote("spam-filter", name, "level", v, meaning)]
     if key == "x-virus-scanned":
         vendor = "amavis" if "amavis" in v.lower() else "antivirus"
         return [VendorNote(vendor, name, "virus_scanned", v, "scanned for viruses by")]
