@@ -52,6 +52,9 @@ _ISO = re.compile(
 )
 _TOKEN = re.compile(r"[^\s,]+")
 
+#: The longest real date with its comment is under a hundred characters; more is not a date.
+MAX_CHARS = 1024
+
 
 @dataclass(frozen=True, slots=True)
 class ParsedDate:
@@ -197,6 +200,9 @@ def parse_date(text: str) -> ParsedDate:
     ParsedDate(utc=None, offset=None, problems=('no date found',))
     """
     problems: list[str] = []
+    if len(text) > MAX_CHARS:
+        problems.append(f"{len(text):,} characters; only the first {MAX_CHARS} read")
+        text = text[:MAX_CHARS]
     plain = strip_comments(text)
     iso = _ISO.search(plain)
     if iso:
@@ -239,7 +245,7 @@ def parse_date(text: str) -> ParsedDate:
         if not tok.startswith("m=") and len(ignored) < 3:
             ignored.append(tok[:40])
     if month is None or hour is None or minute is None or len(numbers) < 2:
-        return ParsedDate(None, offset_raw, ("no date found",) if not problems else tuple(problems))
+        return ParsedDate(None, offset_raw, (*problems, "no date found"))
     if ignored:
         problems.append("ignored " + " ".join(repr(t) for t in ignored))
     # The four-digit number is the year wherever it stands; otherwise RFC order: day, year.
