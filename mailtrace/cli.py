@@ -183,6 +183,84 @@ def headers(
         raise typer.Exit(EXIT_PARTIAL)
 
 
+# --- paths and report: mailtrace path ID LOGS…, mailtrace report LOGS… -------------------------
+
+_LOGS_HELP = "Mail logs (plain or compressed, several hosts) or Parquet datasets from `logs -o`."
+
+
+@app.command()
+def path(
+    ident: str = typer.Argument(..., metavar="ID", help="A queue id, a Message-ID or an address."),
+    logs: list[str] = typer.Argument(..., metavar="LOGS…", help=_LOGS_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of timelines."),
+) -> None:
+    """Trace messages end to end: queue-id chain, every attempt and log event, as a timeline."""
+    from pathlib import Path
+
+    from mailtrace.paths import read_events, select_paths
+
+    messages, deliveries, events = select_paths(read_events([Path(p) for p in logs]), ident)
+    if messages.num_rows == 0:
+        render.warn(f"no message matches {ident!r}")
+        raise typer.Exit(EXIT_INPUT)
+    render.message_paths(messages, deliveries, events, as_json=as_json)
+
+
+@app.command()
+def report(
+    logs: list[str] = typer.Argument(..., metavar="LOGS…", help=_LOGS_HELP),
+    detail: int = typer.Option(10, "--detail", min=0, help="Rows in every top list."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
+    """Summarise a server's mail: totals, traffic, domains, top senders, problems by cause."""
+    from pathlib import Path
+
+    from mailtrace.paths import read_events
+    from mailtrace.report import COLUMNS, build_report
+
+    rep = build_report(read_events([Path(p) for p in logs], COLUMNS), detail=detail)
+    render.report(rep, as_json=as_json)
+
+
+# --- transcripts: mailtrace transcript FILE… -----------------------------------------------------
+
+
+@app.command()
+def transcript(
+    files: list[str] = typer.Argument(
+        ...,
+        metavar="FILE…",
+        help="swaks output, smtplib debug output, C:/S: dialogues or bounces with a transcript.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the rows (and failures) as JSON."),
+    fmt: str = typer.Option(
+        "auto", "--format", help="auto, swaks, smtplib or dialogue (>>>/<<<, C:/S:, In:/Out:)."
+    ),
+) -> None:
+    """Show SMTP transcripts as command/reply pairs, each failed reply classified."""
+    from mailtrace.errors import InputError
+    from mailtrace.logs.transcript import FORMATS, read_transcript
+
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
+    shown: list[tuple[str, Any]] = []
+    problems = 0
+    for name in files:
+        try:
+            table = read_transcript(name, format=fmt)
+        except InputError as exc:
+            render.error(str(exc))
+            problems += 1
+            continue
+        if table.num_rows == 0:
+            render.warn(f"{name}: no SMTP dialogue found")
+            problems += 1
+        shown.append((name, table))
+    render.transcripts(shown, as_json=as_json)
+    if problems:
+        raise typer.Exit(EXIT_INPUT if problems == len(files) else EXIT_PARTIAL)
+
+
 @app.command()
 def version() -> None:
     """Print mailtrace's version."""

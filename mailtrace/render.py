@@ -65,7 +65,6 @@ def transcripts(items: list[tuple[str, Any]], as_json: bool = False) -> None:
         return
     from pathlib import Path
 
-    from rich import box
     from rich.table import Table
 
     for name, table in items:
@@ -77,19 +76,26 @@ def transcripts(items: list[tuple[str, Any]], as_json: bool = False) -> None:
         timed = any(r["elapsed_s"] is not None for r in rows)
         hosts = ", ".join(sorted({r["remote_host"] for r in rows if r["remote_host"]}))
         t = Table(
-            title=safe(name), caption=safe(hosts) or None, title_justify="left", box=box.SIMPLE
+            title=safe(name),
+            caption=safe(hosts) or None,
+            title_justify="left",
+            box=None,
+            padding=(0, 1),
+            pad_edge=False,
         )
-        # Short columns never wrap; the argument and the reply text take what width is left.
-        columns = [("session", "left")] if several else []
-        columns += [("#", "right"), ("command", "left"), ("argument", ""), ("code", "right")]
-        columns += [("enhanced", "left"), ("text", ""), ("TLS", "left")]
-        columns += [("time", "right")] if timed else []
-        columns += [("failure", "left")]
-        for column, justify in columns:
-            if justify:
-                t.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-            else:
-                t.add_column(column, overflow="fold", min_width=12)
+        # Short columns never wrap; the argument and the reply text share what width is left.
+        columns = ["session"] if several else []
+        columns += ["#", "command", "argument", "code", "enhanced", "text", "TLS"]
+        columns += ["time"] if timed else []
+        for column in [*columns, "failure"]:
+            wraps = column in {"argument", "text"}
+            t.add_column(
+                column,
+                justify="right" if column in {"#", "code", "time"} else "left",
+                no_wrap=not wraps,
+                overflow="fold",
+                min_width=8 if wraps else None,
+            )
         previous = rows[0]["session"]
         for r in rows:
             if r["session"] != previous:
@@ -101,8 +107,9 @@ def transcripts(items: list[tuple[str, Any]], as_json: bool = False) -> None:
             cells += ["yes" if r["tls"] else ""]
             if timed:
                 cells += [f"{r['elapsed_s']:.3f}s" if r["elapsed_s"] is not None else ""]
-            failure = f"{r['category']} ({r['family']})" if r["category"] else ""
-            cells += [_clip(failure, 60)]
+            cells += [
+                f"{_clip(r['category'], 30)}\n{_clip(r['family'], 30)}" if r["category"] else ""
+            ]
             t.add_row(*cells, style=_reply_style(r))
         out.print(t)
 
@@ -424,9 +431,10 @@ def _rows_table(title: str, rows: list[dict[str, Any]], columns: list[str] | Non
     for c in cols:
         first = rows[0].get(c)
         numeric = isinstance(first, int | float) and not isinstance(first, bool)
-        table.add_column(
-            c.replace("_", " "), justify="right" if numeric else "left", overflow="fold"
-        )
+        if numeric:  # numbers never wrap; the text columns give way
+            table.add_column(c.replace("_", " "), justify="right", no_wrap=True)
+        else:
+            table.add_column(c.replace("_", " "), overflow="fold", ratio=1)
     for r in rows:
         table.add_row(*(_fmt(r.get(c)) for c in cols))
     out.print(table)

@@ -664,3 +664,47 @@ def parse_transcript_file(
     return parse_transcript(
         transcript_text(raw), p.name if session is None else session, format, day, tz
     )
+
+
+def classify_replies(table: pa.Table) -> pa.Table:
+    """``table`` (REPLIES) with the FAILURES columns: each failed reply classified.
+
+    A failure is a 4xx/5xx reply, or a command the client gave up on with an error (a refused
+    connection); other rows keep the failure columns null.
+
+    >>> t = classify_replies(parse_transcript(
+    ...     "S: 220 mx.example.com\\nC: RCPT TO:<x@example.com>\\nS: 550 5.1.1 User unknown"))
+    >>> t.column("category").to_pylist(), t.column("family").to_pylist()
+    ([None, 'unknown_user'], [None, 'recipient'])
+    """
+    from mailtrace.failures import classify
+    from mailtrace.schema import FAILURES
+
+    values: dict[str, list[str | None]] = {name: [] for name in FAILURES.names}
+    for row in table.select(
+        ["reply_code", "enhanced", "text", "command", "remote_host"]
+    ).to_pylist():
+        code = row["reply_code"]
+        failed = code >= 400 if code is not None else bool(row["text"])
+        verdict = classify(code, row["enhanced"], row["text"], row["command"], row["remote_host"])
+        values["category"].append(str(verdict.category) if failed else None)
+        values["family"].append(str(verdict.family) if failed else None)
+        values["nature"].append(str(verdict.nature) if failed and verdict.nature else None)
+        values["provider"].append(verdict.provider if failed else None)
+        values["provider_code"].append(verdict.provider_code if failed else None)
+    for f in FAILURES:
+        table = table.append_column(f, pa.array(values[f.name], type=f.type))
+    return table
+
+
+def read_transcript(path: str | Path, format: str = "auto") -> pa.Table:
+    """The transcript in ``path`` as REPLIES plus the FAILURES columns (what the CLI shows).
+
+    >>> import tempfile, os
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+    ...     _ = f.write(">>> RCPT To:<x@example.com>\\n<<< 452 4.2.2 Mailbox full\\n")
+    >>> read_transcript(f.name).column("category").to_pylist()
+    ['mailbox_full']
+    >>> os.unlink(f.name)
+    """
+    return classify_replies(parse_transcript_file(path, format=format))
