@@ -23,6 +23,7 @@ class Kind(StrEnum):
     LOST_CONNECTION = "lost_connection"  # the client went away mid-command; command = where
     TIMEOUT = "timeout"  # a session timed out; command = where
     TLS = "tls"  # TLS established (in or out): tls_version, tls_cipher
+    TLS_ERROR = "tls_error"  # TLS handshake or certificate failure (SSL_accept/SSL_connect error)
     SASL_FAILURE = "sasl_failure"  # authentication failed
     POSTSCREEN = "postscreen"  # postscreen verdicts: action = CONNECT, PASS NEW, PASS OLD, DNSBL …
     DNSBLOG = "dnsblog"  # an address listed by a DNS blocklist

@@ -1,0 +1,757 @@
+"""Postfix log messages into EVENTS rows.
+
+The engine (framing + reader) hands over one syslog message at a time with its program tag
+(``postfix/smtpd``, ``postfix/submission/smtpd``, ``postfix-out/smtp`` …). The daemon is the last
+path component of the tag; each daemon has a handler that tries cheap prefix tests first and then
+exactly one anchored pattern per line shape, so a line costs about one regex match. A handler
+returns ``(kind, queue_id, fields)`` where ``fields`` maps EVENTS column names to the captured
+text; :func:`parse_line` appends that to an :class:`~mailtrace.logs.events.EventBuilder` and
+:func:`parse_message` maps it to the conformance vocabulary, so both read through the same
+patterns.
+
+Every pattern is linear on hostile input: quantifiers are never nested, the free-text ones are
+greedy ``.*`` anchored by ``$`` or followed by a literal, and addresses stop at ``>`` and ``;``.
+
+>>> r = parse_message("qmgr", "4B2C1D9F3A: from=<alice@example.com>, size=1834, nrcpt=1")
+>>> r["kind"], r["queue_id"], r["sender"], r["size"]
+('from', '4B2C1D9F3A', 'alice@example.com', '1834')
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from mailtrace.logs.events import EventBuilder
+from mailtrace.logs.kinds import Kind
+
+__all__ = ["parse_line", "parse_message"]
+
+#: (kind, queue id, EVENTS column -> value); values are captured text, None = absent.
+Result = tuple[str, str | None, dict[str, object]]
+Handler = Callable[[str], "Result | None"]
+
+# --------------------------------------------------------------------------- building blocks
+# Short ids are upper-case hex (>= 6: five digits of microseconds plus the inode); long ids
+# (enable_long_queue_ids) use digits and consonants only, so words like "warning" never match.
+_QID = r"(?:[0-9A-F]{6,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}|NOQUEUE)"
+_QID_RE = re.compile(_QID)
+_NUM = r"\d+(?:\.\d+)?"
+_DSN = r"[245]\.\d{1,3}\.\d{1,3}"
+# An address literal that is an IP is captured; sockets and "unknown" are not.
+_CLIENT = (
+    r"(?P<client_host>[^\s\[\]]+)?\[(?:(?P<client_ip>[0-9A-Fa-f:.]+)|[^\s\]]*)\]"
+    r"(?::(?P<client_port>\d{1,5}))?"
+)
+_RELAY = (
+    r"(?P<relay_host>[^\s\[\]]+)?\[(?:(?P<relay_ip>[0-9A-Fa-f:.]+)|[^\s\]]*)\]"
+    r"(?::(?P<relay_port>\d{1,5}))?"
+)
+# The key=value tail of reject and check lines; smtpd separates with " ", postscreen with ", ".
+_KV = (
+    r"(?:from=<(?P<sender>[^>;]*)>,? ?)?(?:to=<(?P<recipient>[^>;]*)>,? ?)?"
+    r"(?:proto=(?P<protocol>[^\s,;]+),? ?)?(?:helo=<(?P<helo>[^>;]*)>)?"
+)
+_CODE_DSN = rf"(?:(?P<reply_code>[245]\d\d)[ -])?(?:(?P<dsn>{_DSN}) )?"
+
+
+#: Check and milter actions -> kind; anything else (filter, redirect, warn …) is a check action.
+_ACTION_KIND = {
+    "reject": Kind.REJECT,
+    "milter-reject": Kind.REJECT,
+    "proxy-reject": Kind.REJECT,
+    "reject_warning": Kind.REJECT_WARNING,
+    "hold": Kind.HOLD,
+    "milter-hold": Kind.HOLD,
+    "discard": Kind.DISCARD,
+    "milter-discard": Kind.DISCARD,
+}
+
+
+def _split_qid(msg: str) -> tuple[str | None, int]:
+    """The queue id a message starts with and where the rest begins (0 when there is none)."""
+    i = msg.find(": ", 0, 40)
+    if i >= 6 and _QID_RE.fullmatch(msg, 0, i):
+        return msg[:i], i + 2
+    return None, 0
+
+
+# --------------------------------------------------------------------------- replies
+# "host X[ip] said: 550 5.1.1 <a@b>: text (in reply to RCPT TO command)" and bare replies.
+_REPLY = re.compile(
+    rf"(?:host [^\s\[\]]*\[[^\s\]]*\](?::\d+)? said: )?(?P<code>[245]\d\d)[ -](?:{_DSN} )?"
+)
+_NEXT_ID = re.compile(r"(?:queued as|forwarded as) (\w+)")
+
+
+def _reply(fields: dict[str, object], text: str, keep_command: bool) -> None:
+    """Read a remote reply: code, text without the "(in reply to …)" tail, command, queued-as."""
+    end = len(text)
+    if text.endswith(" command)"):
+        k = text.rfind(" (in reply to ")
+        if k >= 0:
+            fields["command"] = text[k + 14 : -9]
+            end = k
+            if not keep_command:
+                fields["text"] = text[:k]
+    m = _REPLY.match(text)
+    if m is not None:
+        fields["reply_code"] = m.group("code")
+        fields["reply_text"] = text[m.end() : end]
+    if "d as " in text:
+        n = _NEXT_ID.search(text)
+        if n is not None:
+            fields["next_queue_id"] = n.group(1)
+
+
+# --------------------------------------------------------------------------- deliveries
+# The canonical line, queue id as group 1 (so groupdict() stays EVENTS columns only) and the
+# remote reply read in the same pass: "status=bounced (host X said: 550 5.1.1 … (in reply to …))".
+_RESPONSE = (
+    r" \((?P<text>(?:host \S+ said: )?"
+    rf"(?:(?P<reply_code>[245]\d\d)[ -](?:{_DSN} )?(?P<reply_text>.*)|.*))\)$"
+)
+_DELIVERY = re.compile(
+    r"(" + _QID + r"): to=<(?P<recipient>[^>]*)>, (?:orig_to=<(?P<orig_recipient>[^>]*)>, )?"
+    r"relay=(?P<relay_host>[^\s\[\],]+)(?:\[(?:(?P<relay_ip>[\d.]+|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)"
+    r"|[^\]]*)\](?::(?P<relay_port>\d{1,5}))?)?, "
+    rf"(?:conn_use=\d+, )?delay=(?P<delay>{_NUM}), delays=(?P<delays_a>{_NUM})/"
+    rf"(?P<delays_b>{_NUM})/(?P<delays_c>{_NUM})/(?P<delays_d>{_NUM}), "
+    rf"(?:tls=[^\s,]*, )?dsn=(?P<dsn>{_DSN}), status=(?P<status>[\w-]+)" + _RESPONSE
+)
+# Older and odder spellings: bare addresses (local), no delays= or dsn=, no reply.
+_DELIVERY_ANY = re.compile(
+    r"(" + _QID + r"): "
+    r"to=(?:<(?P<recipient>[^>]*)>|(?P<bare_to>[^<,\s][^,\s]*)), "
+    r"(?:orig_to=(?:<(?P<orig_recipient>[^>]*)>|(?P<bare_orig>[^<,\s][^,\s]*)), )?"
+    r"relay=(?:" + _RELAY + r"|(?P<relay_name>[^\s,]+)), "
+    r"(?:conn_use=\d+, )?"
+    rf"delay=(?P<delay>{_NUM}), "
+    rf"(?:delays=(?P<delays_a>{_NUM})/(?P<delays_b>{_NUM})/"
+    rf"(?P<delays_c>{_NUM})/(?P<delays_d>{_NUM}), )?"
+    r"(?:tls=[^\s,]*, )?"
+    rf"(?:dsn=(?P<dsn>{_DSN}), )?"
+    r"status=(?P<status>[\w-]+)(?:" + _RESPONSE[:-1] + r")?$"
+)
+_NEXT_ID = re.compile(r"(?:queued as|forwarded as) (\w+)")
+
+
+def _delivery(msg: str) -> Result | None:
+    m = _DELIVERY.match(msg)
+    if m is not None:
+        d = m.groupdict()
+    else:
+        m = _DELIVERY_ANY.match(msg)
+        if m is None:
+            return None
+        d = m.groupdict()
+        # Rare spellings are moved into their columns so the common path stays one dict.
+        if d["bare_to"] is not None:
+            d["recipient"] = d["bare_to"]
+        if d["bare_orig"] is not None:
+            d["orig_recipient"] = d["bare_orig"]
+        if d["relay_name"] is not None:
+            d["relay_host"] = d["relay_name"]
+        del d["bare_to"], d["bare_orig"], d["relay_name"]
+    reply = d["reply_text"]
+    if reply is not None and reply.endswith(" command)"):
+        k = reply.rfind(" (in reply to ")
+        if k >= 0:
+            d["command"] = reply[k + 14 : -9]
+            d["reply_text"] = reply[:k]
+    text = d["text"]
+    if text is not None and "d as " in text:
+        n = _NEXT_ID.search(text)
+        if n is not None:
+            d["next_queue_id"] = n.group(1)
+    return Kind.DELIVERY, m.group(1), d
+
+
+# --------------------------------------------------------------------------- rejects and checks
+_REJECT_HEAD = rf"(?P<action>[a-z][a-z_-]*): (?P<command>[A-Z][A-Z-]*) from {_CLIENT}: {_CODE_DSN}"
+_REJECT = re.compile(_REJECT_HEAD + r"(?P<reply_text>.*); " + _KV + "$")
+_REJECT_BARE = re.compile(_REJECT_HEAD + r"(?P<reply_text>.*)$")
+# cleanup header/body checks: "reject: header Subject: x from h[ip]; from=<> to=<>: 5.7.1 text"
+_CHECK = re.compile(
+    r"(?P<action>[a-z][a-z_-]*): (?P<text>(?:header|body|mime-header|nested-header|"
+    r"milter-header|milter-body) .* from (?:"
+    + _CLIENT
+    + r"|local)); "
+    + _KV
+    + rf"(?:: {_CODE_DSN}(?P<reply_text>.*))?$"
+)
+_PROXY = re.compile(
+    r"(?P<action>proxy-accept|proxy-reject): (?P<command>[A-Z][A-Z-]*): "
+    r"(?P<text>.*); " + _KV + "$"
+)
+
+
+def _reject(msg: str, qid: str | None, pos: int) -> Result | None:
+    m = _REJECT.match(msg, pos) or _REJECT_BARE.match(msg, pos)
+    if m is None:
+        return None
+    d = m.groupdict()
+    return _ACTION_KIND.get(d["action"], Kind.CHECK_ACTION), qid, d
+
+
+def _check(msg: str, qid: str | None, pos: int) -> Result | None:
+    m = _CHECK.match(msg, pos)
+    if m is None:
+        return None
+    d = m.groupdict()
+    return _ACTION_KIND.get(d["action"], Kind.CHECK_ACTION), qid, d
+
+
+def _proxy(msg: str, qid: str | None, pos: int) -> Result | None:
+    m = _PROXY.match(msg, pos)
+    if m is None:
+        return None
+    d = m.groupdict()
+    text = d["text"]
+    if text:
+        _reply(d, text, True)
+        d["dsn"] = _dsn_of(text)
+    return _ACTION_KIND.get(d["action"], Kind.CHECK_ACTION), qid, d
+
+
+_DSN_AFTER_CODE = re.compile(rf"[245]\d\d[ -]({_DSN}) ")
+
+
+def _dsn_of(reply: str) -> str | None:
+    m = _DSN_AFTER_CODE.match(reply)
+    return m.group(1) if m else None
+
+
+# --------------------------------------------------------------------------- level lines
+_SASL_IN = re.compile(_CLIENT + r": (?P<text>SASL \S+ authentication failed.*)$")
+
+
+def _level(msg: str) -> Result | None:
+    """``warning: …``, ``error: …``, ``fatal: …``, ``panic: …``; an inner queue id is kept."""
+    c = msg[:1]
+    if c == "w" and msg.startswith("warning: "):
+        n, kind = 9, Kind.WARNING
+    elif c == "e" and msg.startswith("error: "):
+        n, kind = 7, Kind.ERROR
+    elif c == "f" and msg.startswith("fatal: "):
+        n, kind = 7, Kind.FATAL
+    elif c == "p" and msg.startswith("panic: "):
+        n, kind = 7, Kind.PANIC
+    else:
+        return None
+    qid, pos = _split_qid(msg[n:])
+    return kind, qid, {"text": msg[n + pos :]}
+
+
+def _level_or_qid_level(msg: str, qid: str | None, pos: int) -> Result | None:
+    r = _level(msg[pos:]) if pos else _level(msg)
+    if r is not None and qid is not None:
+        return r[0], qid, r[2]
+    return r
+
+
+# --------------------------------------------------------------------------- smtpd
+_CONNECT = re.compile(_CLIENT + "$")
+_DISCONNECT = re.compile(_CLIENT + r"(?: (?P<text>.+))?$")
+_CLIENT_EQ = re.compile(r"(" + _QID + r"): client=" + _CLIENT + r"(?:, (?P<text>.+))?$")
+# The pipelined text after "improper command pipelining …:" may span lines: DOTALL.
+_AFTER = re.compile(
+    r"after (?P<command>[^\s:]+)(?: \(\d+ bytes\))? from " + _CLIENT + "(?::.*)?$", re.S
+)
+_TLS_IN = re.compile(
+    r"(?P<text>\w+) TLS connection established from "
+    + _CLIENT
+    + r": (?P<tls_version>\S+) with cipher (?P<tls_cipher>\S+)"
+)
+_TLS_TRUST = ("Anonymous TLS ", "Trusted TLS ", "Untrusted TLS ", "Verified TLS ")
+_SSL_ACCEPT = re.compile(r"SSL_accept error from " + _CLIENT + r": (?P<text>.*)$")
+# "lost connection after RCPT from …" and its siblings: phrase -> (kind, text kept)
+_AFTER_PHRASES = (
+    ("lost connection ", Kind.LOST_CONNECTION, None),
+    ("timeout ", Kind.TIMEOUT, None),
+    ("too many errors ", Kind.LOST_CONNECTION, "too many errors"),
+    ("improper command pipelining ", Kind.INFO, "improper command pipelining"),
+    ("bare <LF> received ", Kind.INFO, "bare <LF> received"),
+)
+
+
+def _smtpd(msg: str) -> Result | None:
+    if msg.startswith("connect from "):
+        m = _CONNECT.match(msg, 13)
+        return (Kind.CONNECT, None, m.groupdict()) if m else None
+    if msg.startswith("disconnect from "):
+        m = _DISCONNECT.match(msg, 16)
+        return (Kind.DISCONNECT, None, m.groupdict()) if m else None
+    m = _CLIENT_EQ.match(msg)
+    if m is not None:
+        return Kind.CLIENT, m.group(1), m.groupdict()
+    if msg.startswith(_TLS_TRUST):
+        m = _TLS_IN.match(msg)
+        return (Kind.TLS, None, m.groupdict()) if m else None
+    qid, pos = _split_qid(msg)
+    if qid is not None:
+        if msg.startswith("proxy-", pos):
+            return _proxy(msg, qid, pos)
+        return _reject(msg, qid, pos) or _level_or_qid_level(msg, qid, pos)
+    for phrase, kind, text in _AFTER_PHRASES:
+        if msg.startswith(phrase):
+            m = _AFTER.match(msg, len(phrase))
+            if m is None:
+                return None
+            d = m.groupdict()
+            if text is not None:
+                d["text"] = text
+            return kind, None, d
+    if msg.startswith("warning: "):
+        m = _SASL_IN.match(msg, 9)
+        if m is not None:
+            return Kind.SASL_FAILURE, None, m.groupdict()
+        return _level(msg)
+    if msg.startswith("SSL_accept error from "):
+        m = _SSL_ACCEPT.match(msg)
+        return (Kind.TLS_ERROR, None, m.groupdict()) if m else None
+    if msg.startswith("proxy-"):
+        return _proxy(msg, None, 0)
+    if msg.startswith("discarding EHLO keywords: "):
+        return Kind.INFO, None, {"text": msg}
+    return _level(msg)
+
+
+# --------------------------------------------------------------------------- postscreen
+_PS_ADDR = r"\[(?:(?P<client_ip>[0-9A-Fa-f:.]+)|[^\s\]]*)\]:(?P<client_port>\d{1,5})"
+_PS_CONNECT = re.compile(r"(?P<action>CONNECT) from " + _PS_ADDR + r" to \[[^\s\]]*\]:\d+$")
+_PS_LIST = re.compile(
+    r"(?P<action>PASS NEW|PASS OLD|WHITELISTED|ALLOWLISTED|BLACKLISTED|DENYLISTED|"
+    r"WHITELIST VETO|ALLOWLIST VETO|DISCONNECT) " + _PS_ADDR + "$"
+)
+_PS_AFTER = re.compile(
+    r"(?P<action>COMMAND PIPELINING|COMMAND TIME LIMIT|COMMAND COUNT LIMIT|COMMAND LENGTH LIMIT|"
+    r"NON-SMTP COMMAND|BARE NEWLINE) from " + _PS_ADDR + r" after (?P<command>[^\s:]+)(?::.*)?$"
+)
+_PS_PREGREET = re.compile(
+    r"(?P<action>PREGREET) \d+ after (?P<delay>\d+(?:\.\d+)?) from " + _PS_ADDR + r"(?::.*)?$"
+)
+_PS_HANGUP = re.compile(
+    r"(?P<action>HANGUP) after (?P<delay>\d+(?:\.\d+)?) from " + _PS_ADDR + r"(?P<text> .*)?$"
+)
+_PS_DNSBL = re.compile(r"(?P<action>DNSBL) (?P<text>rank \d+) for " + _PS_ADDR + "$")
+_CACHE = re.compile(r"cache \S+ (?:full|partial) cleanup: retained=\d+ dropped=\d+ entries$")
+
+
+def _postscreen(msg: str) -> Result | None:
+    c = msg[:1]
+    m: re.Match[str] | None
+    if c == "C":
+        m = _PS_CONNECT.match(msg) or _PS_AFTER.match(msg)
+    elif c in "PWABD":
+        m = (
+            _PS_LIST.match(msg)
+            or _PS_PREGREET.match(msg)
+            or _PS_DNSBL.match(msg)
+            or _PS_AFTER.match(msg)
+        )
+    elif c in "HN":
+        if msg.startswith("NOQUEUE: "):
+            return _reject(msg, "NOQUEUE", 9)
+        m = _PS_HANGUP.match(msg) or _PS_AFTER.match(msg)
+    elif c == "c":
+        return (Kind.INFO, None, {"text": msg}) if _CACHE.match(msg) else None
+    else:
+        return _level(msg)
+    return (Kind.POSTSCREEN, None, m.groupdict()) if m else None
+
+
+# --------------------------------------------------------------------------- tlsproxy
+_TP = re.compile(r"(?P<what>CONNECT|DISCONNECT)(?: from)? " + _PS_ADDR + "$")
+_TLS_IN_PS = re.compile(
+    r"(?P<text>\w+) TLS connection established from "
+    + _PS_ADDR
+    + r": (?P<tls_version>\S+) with cipher (?P<tls_cipher>\S+)"
+)
+
+
+def _tlsproxy(msg: str) -> Result | None:
+    m = _TP.match(msg)
+    if m is not None:
+        d = m.groupdict()
+        kind = Kind.CONNECT if d.pop("what") == "CONNECT" else Kind.DISCONNECT
+        return kind, None, d
+    if msg.startswith(_TLS_TRUST):
+        m = _TLS_IN_PS.match(msg) or _TLS_IN.match(msg)
+        return (Kind.TLS, None, m.groupdict()) if m else None
+    return _level(msg)
+
+
+# --------------------------------------------------------------------------- smtp / lmtp
+_TLS_OUT = re.compile(
+    r"(?P<text>\w+) TLS connection established to "
+    + _RELAY
+    + r": (?P<tls_version>\S+) with cipher (?P<tls_cipher>\S+)"
+)
+_CONNECT_TO = re.compile(r"connect to " + _RELAY + r": (?P<text>.*)$")
+_SAID = re.compile(r"host " + _RELAY + r" said: (?P<text>.*)$")
+_REFUSED = re.compile(r"host " + _RELAY + r" refused to talk to me: (?P<text>.*)$")
+_LOST_WITH = re.compile(
+    r"lost connection with " + _RELAY + r" while (?:sending (?P<command>.+)|(?P<text>.+))$"
+)
+_CONV_TIMEOUT = re.compile(
+    r"conversation with " + _RELAY + r" timed out while (?:sending (?P<command>.+)|(?P<text>.+))$"
+)
+_CERT = re.compile(
+    r"(?:server )?certificate verification failed for " + _RELAY + r": (?P<text>.*)$"
+)
+_SSL_CONNECT = re.compile(r"SSL_connect error to " + _RELAY + r": (?P<text>.*)$")
+_PIX = re.compile(r"enabling PIX workarounds: (?P<text>.*) for " + _RELAY + "$")
+_SASL_OUT = re.compile(r"SASL authentication failed; server " + _RELAY + r" said: (?P<text>.*)$")
+
+
+def _smtp_said(
+    pattern: re.Pattern[str], kind: str, msg: str, qid: str | None, pos: int
+) -> Result | None:
+    m = pattern.match(msg, pos)
+    if m is None:
+        return None
+    d = m.groupdict()
+    _reply(d, d["text"], False)
+    return kind, qid, d
+
+
+def _smtp(msg: str) -> Result | None:
+    r = _delivery(msg)
+    if r is not None:
+        return r
+    qid, pos = _split_qid(msg)
+    if qid is not None:
+        if msg.startswith("host ", pos):
+            return _smtp_said(_SAID, Kind.INFO, msg, qid, pos) or _smtp_said(
+                _REFUSED, Kind.CONNECT_FAILURE, msg, qid, pos
+            )
+        if msg.startswith("lost connection with ", pos):
+            m = _LOST_WITH.match(msg, pos)
+            return (Kind.LOST_CONNECTION, qid, m.groupdict()) if m else None
+        if msg.startswith("conversation with ", pos):
+            m = _CONV_TIMEOUT.match(msg, pos)
+            return (Kind.TIMEOUT, qid, m.groupdict()) if m else None
+        if msg.startswith("SASL authentication failed", pos):
+            return _smtp_said(_SASL_OUT, Kind.SASL_FAILURE, msg, qid, pos)
+        if msg.startswith("enabling PIX", pos):
+            m = _PIX.match(msg, pos)
+            return (Kind.INFO, qid, m.groupdict()) if m else None
+        if msg.startswith("connect to ", pos):
+            m = _CONNECT_TO.match(msg, pos)
+            return (Kind.CONNECT_FAILURE, qid, m.groupdict()) if m else None
+        return _level_or_qid_level(msg, qid, pos)
+    if msg.startswith(_TLS_TRUST):
+        m = _TLS_OUT.match(msg)
+        return (Kind.TLS, None, m.groupdict()) if m else None
+    if msg.startswith("connect to "):
+        m = _CONNECT_TO.match(msg)
+        return (Kind.CONNECT_FAILURE, None, m.groupdict()) if m else None
+    if msg.startswith(("certificate verification", "server certificate verification")):
+        m = _CERT.match(msg)
+        return (Kind.TLS_ERROR, None, m.groupdict()) if m else None
+    if msg.startswith("SSL_connect error"):
+        m = _SSL_CONNECT.match(msg)
+        return (Kind.TLS_ERROR, None, m.groupdict()) if m else None
+    return _level(msg)
+
+
+# --------------------------------------------------------------------------- cleanup
+_MILTER_SHAPE = re.compile(r"[a-z][a-z_-]*: [A-Z]")
+
+
+_MESSAGE_ID = re.compile(r"(" + _QID + r"): message-id=(?:<(?P<message_id>[^>]*)>|(?P<raw>.*))$")
+
+
+def _cleanup(msg: str) -> Result | None:
+    m = _MESSAGE_ID.match(msg)
+    if m is not None:
+        mid = m.group(2)
+        return Kind.MESSAGE_ID, m.group(1), {"message_id": m.group(3) if mid is None else mid}
+    qid, pos = _split_qid(msg)
+    if qid is None:
+        return _level(msg)
+    if msg.startswith("resent-message-id=", pos):
+        v = msg[pos + 18 :]
+        if v[:1] == "<" and v[-1:] == ">":
+            v = v[1:-1]
+        return Kind.INFO, qid, {"message_id": v, "text": "resent-message-id"}
+    if _MILTER_SHAPE.match(msg, pos):
+        r = _reject(msg, qid, pos)
+        if r is not None:
+            return r
+    return _check(msg, qid, pos) or _level_or_qid_level(msg, qid, pos)
+
+
+# --------------------------------------------------------------------------- qmgr, pickup, bounce
+_QMGR_FROM = re.compile(
+    r"(" + _QID + r"): from=<(?P<sender>[^>]*)>, size=(?P<size>\d{1,18}), "
+    r"nrcpt=(?P<nrcpt>\d{1,9})(?: \(.*\))?$"
+)
+_REMOVED = re.compile(r"(" + _QID + r"): removed$")
+_QMGR_EXPIRED = re.compile(r"from=<(?P<sender>[^>]*)>, status=(?P<status>expired), .*$")
+
+
+def _qmgr(msg: str) -> Result | None:
+    m = _QMGR_FROM.match(msg)
+    if m is not None:
+        return Kind.FROM, m.group(1), m.groupdict()
+    if msg.endswith(": removed"):
+        m = _REMOVED.match(msg)
+        if m is not None:
+            return Kind.REMOVED, m.group(1), {}
+    qid, pos = _split_qid(msg)
+    if qid is None:
+        return _level(msg)
+    if msg.startswith("from=<", pos):
+        m = _QMGR_EXPIRED.match(msg, pos)
+        return (Kind.EXPIRED, qid, m.groupdict()) if m else None
+    if msg.startswith("skipped, ", pos):
+        return Kind.INFO, qid, {"text": msg[pos:]}
+    if msg.startswith("to=", pos):
+        return _delivery(msg)
+    return _level_or_qid_level(msg, qid, pos)
+
+
+_PICKUP = re.compile(r"(?P<text>uid=\d+) from=<(?P<sender>[^>]*)>$")
+
+
+def _pickup(msg: str) -> Result | None:
+    qid, pos = _split_qid(msg)
+    if qid is None:
+        return _level(msg)
+    m = _PICKUP.match(msg, pos)
+    return (Kind.PICKUP, qid, m.groupdict()) if m else _level_or_qid_level(msg, qid, pos)
+
+
+_BOUNCE = re.compile(
+    r"(?P<text>(?:sender|postmaster) [a-z -]*notification): (?P<next_queue_id>" + _QID + ")$"
+)
+
+
+def _bounce(msg: str) -> Result | None:
+    qid, pos = _split_qid(msg)
+    if qid is None:
+        return _level(msg)
+    m = _BOUNCE.match(msg, pos)
+    return (Kind.BOUNCE_NOTICE, qid, m.groupdict()) if m else _level_or_qid_level(msg, qid, pos)
+
+
+# --------------------------------------------------------------------------- local-ish deliveries
+def _deliver_only(msg: str) -> Result | None:
+    """local, virtual, pipe, error, retry, discard: deliveries and level lines."""
+    qid, pos = _split_qid(msg)
+    if qid is not None:
+        if msg.startswith("to=", pos):
+            return _delivery(msg)
+        return _level_or_qid_level(msg, qid, pos)
+    return _level(msg)
+
+
+# --------------------------------------------------------------------------- statistics, admin
+_ANVIL = re.compile(
+    r"statistics: (?P<text>max [a-z ]+ \d+(?:/\w+)?)(?: for \((?:[A-Za-z][\w-]*|[\d.]+:\d+|"
+    r"\[[^\s\]]*\]:\d+):(?:(?P<client_ip>[0-9A-Fa-f:.]+)|[^()]*)\))? at .*$"
+)
+
+
+def _anvil(msg: str) -> Result | None:
+    m = _ANVIL.match(msg)
+    return (Kind.ANVIL, None, m.groupdict()) if m else _level(msg)
+
+
+def _scache(msg: str) -> Result | None:
+    if msg.startswith("statistics: "):
+        return Kind.SCACHE, None, {"text": msg[12:]}
+    return _level(msg)
+
+
+_POSTSUPER_QID = ("removed", "placed on hold", "released from hold", "requeued", "expired")
+_POSTSUPER_SUMMARY = re.compile(
+    r"(?:Deleted|Requeued|Placed on hold|Released from hold|Expired): \d+ messages?$"
+)
+
+
+def _postsuper(msg: str) -> Result | None:
+    qid, pos = _split_qid(msg)
+    if qid is not None:
+        rest = msg[pos:]
+        if rest == "removed":
+            return Kind.REMOVED, qid, {"text": rest}
+        if rest == "placed on hold":
+            return Kind.HOLD, qid, {"action": "postsuper", "text": rest}
+        if rest in _POSTSUPER_QID:
+            return Kind.INFO, qid, {"text": rest}
+        return _level_or_qid_level(msg, qid, pos)
+    if _POSTSUPER_SUMMARY.match(msg):
+        return Kind.INFO, None, {"text": msg}
+    return _level(msg)
+
+
+_MASTER = ("daemon started", "reload", "terminating on signal", "master exit time")
+_SCRIPT = (
+    "starting the Postfix",
+    "stopping the Postfix",
+    "refreshing the Postfix",
+    "the Postfix mail system is",
+    "waiting for the Postfix",
+)
+
+
+def _master(msg: str) -> Result | None:
+    if msg.startswith(_MASTER):
+        return Kind.INFO, None, {"text": msg}
+    return _level(msg)
+
+
+def _postfix_script(msg: str) -> Result | None:
+    if msg.startswith(_SCRIPT):
+        return Kind.INFO, None, {"text": msg}
+    return _level(msg)
+
+
+_DNSBLOG = re.compile(r"addr (?P<client_ip>[0-9A-Fa-f:.]+) listed by domain (?P<text>\S+ as \S+)$")
+
+
+def _dnsblog(msg: str) -> Result | None:
+    m = _DNSBLOG.match(msg)
+    return (Kind.DNSBLOG, None, m.groupdict()) if m else _level(msg)
+
+
+def _verify(msg: str) -> Result | None:
+    if _CACHE.match(msg):
+        return Kind.INFO, None, {"text": msg}
+    return _deliver_only(msg)
+
+
+def _generic(msg: str) -> Result | None:
+    """Daemons without a handler of their own (trivial-rewrite, postdrop, tlsmgr …)."""
+    return _deliver_only(msg)
+
+
+_DAEMONS: dict[str, Handler] = {
+    "smtpd": _smtpd,
+    "smtp": _smtp,
+    "lmtp": _smtp,
+    "cleanup": _cleanup,
+    "qmgr": _qmgr,
+    "nqmgr": _qmgr,
+    "postscreen": _postscreen,
+    "pickup": _pickup,
+    "bounce": _bounce,
+    "defer": _bounce,
+    "trace": _bounce,
+    "local": _deliver_only,
+    "virtual": _deliver_only,
+    "pipe": _deliver_only,
+    "error": _deliver_only,
+    "retry": _deliver_only,
+    "discard": _deliver_only,
+    "anvil": _anvil,
+    "scache": _scache,
+    "tlsproxy": _tlsproxy,
+    "postsuper": _postsuper,
+    "master": _master,
+    "postfix-script": _postfix_script,
+    "dnsblog": _dnsblog,
+    "verify": _verify,
+}
+
+
+def _parse(daemon: str, message: str) -> Result | None:
+    return _DAEMONS.get(daemon, _generic)(message)
+
+
+# A log names a handful of tags millions of times: remember each tag's handler.
+_BY_PROGRAM: dict[str, Handler] = {}
+
+
+def _handler(program: str) -> Handler:
+    handler = _DAEMONS.get(program[program.rfind("/") + 1 :], _generic)
+    if len(_BY_PROGRAM) < 4096:  # hostile input must not grow it without bound
+        _BY_PROGRAM[program] = handler
+    return handler
+
+
+# --------------------------------------------------------------------------- public API
+def parse_line(
+    b: EventBuilder,
+    ts: int | None,
+    host: str | None,
+    program: str,
+    pid: int | None,
+    line: int,
+    message: str,
+) -> bool:
+    """Append the event one Postfix message says to ``b``; False if the line is not recognised.
+
+    ``program`` is the whole syslog tag; its last path component names the daemon.
+
+    >>> b = EventBuilder("maillog")
+    >>> parse_line(b, None, "mx", "postfix/submission/smtpd", 812, 3,
+    ...            "connect from laptop.example.net[198.51.100.7]")
+    True
+    >>> parse_line(b, None, "mx", "postfix/smtpd", 812, 4, "some new message")
+    False
+    >>> b.events_table().column("client_ip").to_pylist()
+    ['198.51.100.7']
+    """
+    handler = _BY_PROGRAM.get(program)
+    if handler is None:
+        handler = _handler(program)
+    r = handler(message)
+    if r is None:
+        return False
+    b.add(r[0], ts, host, program, pid, line, r[1], r[2])
+    return True
+
+
+# EVENTS column -> conformance key, where they differ.
+_RENAME = {
+    "delays_a": "delay_before_qmgr",
+    "delays_b": "delay_in_qmgr",
+    "delays_c": "delay_conn_setup",
+    "delays_d": "delay_transmission",
+}
+_LEVEL_KINDS = {Kind.WARNING, Kind.ERROR, Kind.FATAL, Kind.PANIC}
+
+
+def parse_message(program: str, message: str) -> dict[str, object]:
+    """One Postfix message (the text after ``postfix/<program>[pid]: ``) as a mapping.
+
+    Keys are EVENTS columns renamed to the conformance vocabulary (``delay_before_qmgr`` …,
+    ``bounce_queue_id``, ``response``, ``level``) plus ``kind``; an unrecognised message gives
+    ``{"kind": None}``.
+
+    >>> r = parse_message("smtp", "4B2C1D9F3A: to=<bob@example.net>, "
+    ...     "relay=mx.example.net[203.0.113.5]:25, delay=1.2, delays=0.1/0/0.5/0.6, "
+    ...     "dsn=5.1.1, status=bounced (host mx.example.net[203.0.113.5] said: 550 5.1.1 "
+    ...     "<bob@example.net>: Recipient address rejected (in reply to RCPT TO command))")
+    >>> r["status"], r["reply_code"], r["command"], r["delay_in_qmgr"]
+    ('bounced', '550', 'RCPT TO', '0')
+    """
+    daemon = program[program.rfind("/") + 1 :] if program else ""
+    r = _parse(daemon, message)
+    if r is None:
+        return {"kind": None}
+    kind, qid, fields = r
+    out: dict[str, object] = {"queue_id": qid} if qid is not None else {}
+    for name, value in fields.items():
+        if value is not None:
+            out[_RENAME.get(name, name)] = value
+    out["kind"] = str(kind)
+    if kind in _LEVEL_KINDS:
+        out["level"] = str(kind)
+    elif kind == Kind.SASL_FAILURE and message.startswith("warning: "):
+        out["level"] = "warning"
+    elif kind == Kind.CHECK_ACTION and fields.get("action") in ("warning", "info"):
+        out["level"] = fields["action"]
+    elif kind == Kind.REMOVED:
+        out.setdefault("text", "removed")
+    if kind == Kind.BOUNCE_NOTICE:
+        out["bounce_queue_id"] = fields["next_queue_id"]
+    if "text" in out and (
+        kind == Kind.DELIVERY or "reply_code" in out or kind == Kind.CHECK_ACTION
+    ):
+        out["response"] = out["text"]
+    return out
