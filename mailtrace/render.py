@@ -218,8 +218,9 @@ def duration(seconds: float | None) -> str:
 
 
 def _sender(r: Any) -> str:
-    parts = [_clip(r.from_host, 60)] if r.from_host else []
-    if r.from_rdns and r.from_rdns.rstrip(".") != (r.from_host or "").rstrip("."):
+    name = r.from_helo or r.from_host
+    parts = [_clip(name, 60)] if name else []
+    if r.from_rdns and r.from_rdns.rstrip(".") != (name or "").rstrip("."):
         parts.append(f"({_clip(r.from_rdns, 60)})")
     if r.from_ip:
         parts.append(f"[{_clip(r.from_ip, 45)}]")
@@ -411,9 +412,11 @@ def message_paths(messages: Any, deliveries: Any, events: Any, as_json: bool = F
         out.print()
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, key: str = "") -> str:
     if value is None:
         return ""
+    if key.startswith("bytes") and isinstance(value, int):
+        return _size(value)
     if isinstance(value, float):
         return f"{value:,.1f}"
     if isinstance(value, int):
@@ -431,14 +434,42 @@ def _rows_table(title: str, rows: list[dict[str, Any]], columns: list[str] | Non
     for c in cols:
         first = rows[0].get(c)
         numeric = isinstance(first, int | float) and not isinstance(first, bool)
+        label = _LABELS.get(c, c.replace("_", " "))
         if numeric:  # numbers never wrap; the text columns give way
-            table.add_column(c.replace("_", " "), justify="right", no_wrap=True)
+            table.add_column(label, justify="right", no_wrap=True)
         else:
-            table.add_column(c.replace("_", " "), overflow="fold", ratio=1)
+            table.add_column(label, overflow="fold", min_width=12)
     for r in rows:
-        table.add_row(*(_fmt(r.get(c)) for c in cols))
+        table.add_row(*(_fmt(r.get(c), c) for c in cols))
     out.print(table)
     out.print()
+
+
+# Short column labels keep the report readable in 80 columns; JSON keeps the long names.
+_LABELS = {
+    "delivered": "sent",
+    "deferrals": "defers",
+    "bounced": "bounces",
+    "received": "recvd",
+    "avg_delay": "avg s",
+    "p50_delay": "p50 s",
+    "p95_delay": "p95 s",
+    "max_delay": "max s",
+}
+
+
+def _size(n: int) -> str:
+    """Bytes in a short human form.
+
+    >>> _size(512), _size(35_117_302)
+    ('512', '33.5M')
+    """
+    value = float(n)
+    for unit in ("", "k", "M", "G"):
+        if value < 1024 or unit == "G":
+            return f"{int(value)}" if unit == "" else f"{value:.1f}{unit}"
+        value /= 1024
+    return str(n)
 
 
 _PROBLEM_TITLES = {

@@ -174,7 +174,7 @@ DELIVERIES = pa.schema(
 #: One row per message, followed across queue ids (content filter, forwarding, several hosts).
 MESSAGES = pa.schema(
     [
-        ("message", pa.string()),  # host:queue_id of the first queue file ("#n" if the id was reused)
+        ("message", pa.string()),  # host:queue_id of the first queue file, "#n" if the id is reused
         ("host", pa.string()),
         ("queue_id", pa.string()),
         ("queue_ids", pa.list_(pa.string())),  # the chain, in order
