@@ -88,7 +88,7 @@ def hop_dict(h: Hop) -> dict[str, Any]:
     return {
         "hop": h.hop,
         "header_index": h.header_index,
-        "from_helo": r.from_host,
+        "from_helo": r.from_helo,
         "from_rdns": r.from_rdns,
         "from_ip": r.from_ip,
         "by_host": r.by_host,

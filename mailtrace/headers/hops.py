@@ -124,7 +124,7 @@ def hops_table(messages: Iterable[tuple[str, Sequence[Hop]]]) -> pa.Table:
             columns["message"].append(message)
             columns["hop"].append(h.hop)
             columns["header_index"].append(h.header_index)
-            columns["from_helo"].append(r.from_host)
+            columns["from_helo"].append(r.from_helo)
             columns["from_rdns"].append(r.from_rdns)
             columns["from_ip"].append(r.from_ip)
             columns["by_host"].append(r.by_host)

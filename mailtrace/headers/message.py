@@ -104,7 +104,7 @@ def _looks_binary(head: bytes) -> bool:
     if b"\x00" in head:
         return True
     controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
-    return controls > len(head) // 20
+    return controls > max(16, len(head) // 10)
 
 
 def _fields(lines: Sequence[str]) -> tuple[list[tuple[str, str]], list[str]]:

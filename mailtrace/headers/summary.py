@@ -148,6 +148,13 @@ def _name(host: str | None) -> str | None:
     return host.strip().rstrip(".").lower() if host else None
 
 
+def _no_rdns(raw: str) -> bool:
+    # Receivers write "unknown" where the reverse lookup failed: Postfix "(unknown [ip])",
+    # qmail "from unknown (HELO …)". The parser leaves from_rdns empty for it.
+    low = raw[:512].lower()
+    return "(unknown [" in low or low.lstrip().startswith("from unknown ")
+
+
 def _hop_anomalies(h: Hop) -> list[str]:
     r = h.received
     notes: list[str] = []
@@ -160,20 +167,17 @@ def _hop_anomalies(h: Hop) -> list[str]:
     if r.date_utc is None and not any("date" in p for p in r.problems):
         notes.append(f"{where}: no date")
     if r.from_ip and not is_internal_ip(r.from_ip):
-        helo, rdns = _name(r.from_host), _name(r.from_rdns)
-        if rdns == "unknown":
+        helo, rdns = _name(r.from_helo or r.from_host), _name(r.from_rdns)
+        literal = helo.strip("[]").removeprefix("ipv6:") if helo and helo.startswith("[") else None
+        if rdns is None and _no_rdns(r.raw):
             notes.append(f"{where}: {r.from_ip} has no reverse DNS name")
-        elif (
-            helo
-            and helo.startswith("[")
-            and not is_internal_ip(literal := helo.strip("[]").removeprefix("ipv6:"))
-            and literal != r.from_ip
-        ):
+        if literal is not None:
             # A private literal is a client behind NAT, which is normal; a public one that
             # differs from the connecting address is not.
-            notes.append(f"{where}: HELO {r.from_host} differs from connecting IP {r.from_ip}")
-        elif helo and rdns and not helo.startswith("[") and base_domain(helo) != base_domain(rdns):
-            notes.append(f"{where}: HELO name {r.from_host} does not match reverse DNS {rdns}")
+            if not is_internal_ip(literal) and literal != r.from_ip:
+                notes.append(f"{where}: HELO {r.from_helo} differs from connecting IP {r.from_ip}")
+        elif helo and rdns and base_domain(helo) != base_domain(rdns):
+            notes.append(f"{where}: HELO name {helo} does not match reverse DNS {rdns}")
     notes.extend(f"{where}: {p}" for p in r.problems)
     return notes
 
