@@ -66,10 +66,9 @@ class Received(Mapping[str, object]):
     raw: str = ""
 
     def __getitem__(self, key: str) -> object:
-        name = "for_" if key == "for" else key
-        if name not in _FIELD_NAMES:
+        if key not in _KEY_SET:
             raise KeyError(key)
-        return getattr(self, name)
+        return getattr(self, "for_" if key == "for" else key)
 
     def __iter__(self) -> Iterator[str]:
         return iter(_KEYS)
@@ -78,8 +77,8 @@ class Received(Mapping[str, object]):
         return len(_KEYS)
 
 
-_FIELD_NAMES = frozenset(f.name for f in fields(Received))
 _KEYS = tuple("for" if f.name == "for_" else f.name for f in fields(Received))
+_KEY_SET = frozenset(_KEYS)
 
 KEYWORDS = frozenset({"from", "by", "via", "with", "id", "for"})
 
@@ -435,8 +434,8 @@ def parse_received(value: str) -> Received:
     # Hostile or broken: read the head and the date after the last ";", say what was skipped.
     text = value[:MAX_CHARS]
     semi = value.rfind(";")
-    if semi >= MAX_CHARS:
-        text += " ;" + value[semi + 1 : semi + 1 + 256]
+    if semi >= 0:
+        text = value[: min(semi, MAX_CHARS)] + " ;" + value[semi + 1 : semi + 1 + 256]
     note = f"value of {len(value):,} characters: only the first {MAX_CHARS:,} and the date read"
     return _parse(text, value, [note])
 
