@@ -123,7 +123,8 @@ _DSN_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]{0,40})[ \t]*:[ \t]*(.*)$")
 _COMMAND_RE = re.compile(
     r"\b(?:after|in reply to|while sending|did not like our|in response to)"
     r"(?: the)?(?: end of)?[ \t]{1,4}"
-    r"(RCPT TO|MAIL FROM|RCPT|MAIL|DATA|final DATA|end of data|HELO|EHLO|STARTTLS|AUTH|CONNECT)",
+    r"(RCPT TO|MAIL FROM|RCPT|MAIL|DATA|final DATA|end of data|HELO|EHLO|STARTTLS|AUTH|CONNECT)"
+    r"|\[(RCPT_TO|MAIL_FROM|DATA)\]",  # Yahoo tags the refused command in brackets
     re.IGNORECASE,
 )
 _TRANSCRIPT_CMD = re.compile(
@@ -131,7 +132,8 @@ _TRANSCRIPT_CMD = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _HOST_RE = re.compile(
-    r"\b(?:host|server|talking to|from|by)[ \t]{1,4}\[?([a-z0-9][a-z0-9.-]{0,252}\.[a-z]{2,24})\]?",
+    r"\b(?:host|server|talking to|from|by|connect to)[ \t]{1,4}"
+    r"\[?([a-z0-9][a-z0-9.-]{0,252}\.[a-z]{2,24})\]?",
     re.IGNORECASE,
 )
 _SUBJECT_BOUNCE = re.compile(
@@ -355,10 +357,12 @@ def _details(text: str) -> dict[str, object]:
         cmd_m = sent[-1] if sent else None
     command = None
     if cmd_m is not None:
-        word = cmd_m[1].upper()
+        word = next((g for g in cmd_m.groups() if g), "").upper()
         command = {
             "RCPT TO": "RCPT",
             "MAIL FROM": "MAIL",
+            "RCPT_TO": "RCPT",
+            "MAIL_FROM": "MAIL",
             "FINAL DATA": "DATA",
             "END OF DATA": "DATA",
         }.get(word, word)

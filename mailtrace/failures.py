@@ -268,7 +268,7 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
         C.REMOTE_SYSTEM_ERROR,
         _rx(r"procmail:", r"maildrop:", r"pipe to \|", r"X-Unix;", r"mailer error"),
     ),
-    (C.POLICY_REJECTION, _rx(r"RESOLVER\.RST\.")),
+    (C.POLICY_REJECTION, _rx(r"RESOLVER\.RST\.(?!\w{0,20}SizeLimit)")),
     (C.REVERSE_DNS, _rx(r"\bPTR\b", r"mismatch(?:es)? (?:the )?client ip")),
     (
         C.BAD_DOMAIN,
@@ -342,6 +342,7 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"requires? (?:a )?(?:TLS|STARTTLS|encryption|secure connection|encrypted)",
             r"(?:STARTTLS|TLS) (?:negotiation|handshake|session) (?:failed|error)",
             r"(?:STARTTLS|TLS) (?:failed|failure)",
+            r"(?:STARTTLS|TLS) (?:is )?not (?:available|offered|supported)",
             r"REQUIRETLS",
             r"cannot (?:\w{1,10} ){0,2}TLS",
         ),
@@ -936,7 +937,7 @@ def _refine(
         strong = _STRONG_CODES.get(f"{parts[1]}.{parts[2]}")
         if strong is not None:
             return strong
-    if cmd.startswith("MAIL") and (found is None or found in _WEAK):
+    if cmd.startswith("MAIL") and (found is None or found in _WEAK or found == C.POLICY_REJECTION):
         # A refusal of MAIL FROM is about the sender, whatever generic words it uses.
         return C.SENDER_REJECTED
     if (
