@@ -1,0 +1,163 @@
+"""Bounce messages written here, one per MTA shape, read into per-recipient failures."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mailtrace.bounces import parse_bounce
+from mailtrace.failures import classify_bounce
+
+BOUNCES = Path(__file__).resolve().parent.parent / "sample_data" / "bounces"
+
+
+def rows(name: str) -> list[dict[str, object]]:
+    return classify_bounce((BOUNCES / name).read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # (recipient, reason, status, reply_code, command)
+        ("postfix_dsn.eml", [("bob.gone@example.net", "unknown_user", "5.1.1", 550, "RCPT")]),
+        (
+            "exim_plain.eml",
+            [
+                ("dave@example.net", "mailbox_full", "5.2.2", 552, "RCPT"),
+                ("erin@example.com", "message_too_large", "5.3.4", 552, "DATA"),
+            ],
+        ),
+        ("sendmail_dsn.eml", [("grace@example.org", "blocklisted", "5.7.1", 554, "RCPT")]),
+        (
+            "qmail.eml",
+            [
+                ("ivan@example.net", "unknown_user", "5.1.1", 550, None),
+                ("judy@example.org", "mailbox_full", "5.2.2", 552, None),
+            ],
+        ),
+        ("microsoft365_ndr.eml", [("leo@example.net", "blocklisted", "5.7.1", 550, None)]),
+        ("gmail.eml", [("nina@example.org", "auth_failure", "5.7.26", 550, None)]),
+        ("yahoo.eml", [("peggy@example.net", "bad_reputation", "4.7.0", 421, "RCPT")]),
+        ("amazon_ses.eml", [("rupert@example.net", "suppressed", "5.1.1", None, None)]),
+        ("vacation.eml", [("sybil@example.org", "auto_reply", None, None, None)]),
+        ("arf.eml", [("uma@example.net", "feedback_report", None, None, None)]),
+        ("delayed_dsn.eml", [("walter@example.org", "network_error", "4.4.1", None, None)]),
+        ("broken_mime.eml", [("yvonne@example.net", "unknown_user", "5.1.1", 550, "RCPT")]),
+    ],
+)
+def test_each_bounce_shape_gives_its_recipients(
+    name: str, expected: list[tuple[object, ...]]
+) -> None:
+    got = [
+        (r["recipient"], r["reason"], r["status"], r["reply_code"], r["command"])
+        for r in rows(name)
+    ]
+    assert got == expected
+
+
+def test_provider_family_and_nature_come_with_each_row() -> None:
+    (ms,) = rows("microsoft365_ndr.eml")
+    assert (ms["provider"], ms["provider_code"], ms["family"], ms["nature"]) == (
+        "microsoft",
+        "S3150",
+        "sender",
+        "S",
+    )
+    assert ms["remote_host"] == "mx.example-net.mail.protection.outlook.com"
+    (gm,) = rows("gmail.eml")
+    assert (gm["provider"], gm["provider_code"]) == ("gmail", "5.7.26")
+    (pf,) = rows("postfix_dsn.eml")
+    assert pf["hardbounce"] is True
+    assert "User unknown in virtual mailbox table" in str(pf["diagnostic"])
+
+
+def test_kinds_tell_failures_from_delays_replies_and_reports() -> None:
+    kinds = {p.name: parse_bounce(p.read_bytes()).kind for p in BOUNCES.glob("*.eml")}
+    assert kinds["postfix_dsn.eml"] == "failure"
+    assert kinds["delayed_dsn.eml"] == "delay"
+    assert kinds["vacation.eml"] == "auto_reply"
+    assert kinds["arf.eml"] == "feedback"
+    assert parse_bounce((BOUNCES / "arf.eml").read_bytes()).recipients[0].feedback_type == "abuse"
+
+
+def test_delivered_report_is_not_a_failure() -> None:
+    raw = (BOUNCES / "postfix_dsn.eml").read_bytes()
+    raw = raw.replace(b"Action: failed", b"Action: delivered").replace(
+        b"Status: 5.1.1", b"Status: 2.0.0"
+    )
+    (row,) = classify_bounce(raw)
+    assert (row["reason"], row["family"], row["nature"]) == ("delivered", "not_failure", None)
+
+
+def test_ordinary_mail_is_not_a_bounce() -> None:
+    raw = b"From: a@example.com\nTo: b@example.org\nSubject: lunch?\n\nNoon at the usual place?\n"
+    assert classify_bounce(raw) == []
+    assert parse_bounce(raw).kind == "not_bounce"
+
+
+def test_a_bounce_naming_nobody_gives_no_rows() -> None:
+    raw = (
+        b"From: MAILER-DAEMON@mx.example.com\nSubject: Undelivered Mail Returned to Sender\n\n"
+        b"Your message could not be delivered.\n"
+    )
+    assert classify_bounce(raw) == []
+    assert parse_bounce(raw).kind == "failure"
+
+
+def test_a_five_megabyte_attachment_costs_little() -> None:
+    head = (BOUNCES / "postfix_dsn.eml").read_bytes()
+    boundary = b"--4F1C2A0123.1772529302/mail.example.com--"
+    attachment = (
+        b"--4F1C2A0123.1772529302/mail.example.com\n"
+        b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
+        + b"QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB\n"
+        * 70_000
+    )
+    raw = head.replace(boundary, attachment + boundary)
+    assert len(raw) > 5_000_000
+    start = time.perf_counter()
+    got = classify_bounce(raw)
+    assert time.perf_counter() - start < 5
+    assert [(r["recipient"], r["reason"]) for r in got] == [
+        ("bob.gone@example.net", "unknown_user")
+    ]
+
+
+def test_a_huge_text_body_is_read_only_as_far_as_needed() -> None:
+    raw = (
+        b"From: MAILER-DAEMON@mx.example.com\nSubject: failure notice\n\n"
+        b"<zed@example.org>:\nRemote host said: 550 5.1.1 No such user\n\n"
+        + b"filler line with words and <brackets> and user@ signs\n"
+        * 100_000
+    )
+    start = time.perf_counter()
+    got = classify_bounce(raw)
+    assert time.perf_counter() - start < 5
+    assert got[0]["recipient"] == "zed@example.org"
+    assert got[0]["reason"] == "unknown_user"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00\xff\xfe garbage",
+        b"Content-Type: multipart/report; boundary=\n\n--\n--\n",
+        b"Content-Type: message/delivery-status\n\nFinal-Recipient: rfc822;\nAction:\n",
+        b"Content-Type: text/plain; charset=x-unknown-charset\n\n\xe9\xe8 mailer-daemon",
+        b"Content-Type: multipart/mixed; boundary=a\n\n--a\nContent-Type: message/rfc822\n\n--a--",
+    ],
+)
+def test_damaged_input_never_raises(raw: bytes) -> None:
+    assert isinstance(classify_bounce(raw), list)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=2000))
+def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
+    got = classify_bounce(b"From: MAILER-DAEMON@example.com\nSubject: failure notice\n\n" + raw)
+    assert all("reason" in r for r in got)
