@@ -156,13 +156,14 @@ def _build(
             micro,
             tzinfo=timezone(timedelta(minutes=offset_min)),
         )
-    except ValueError as e:
+        utc = local.astimezone(UTC)
+    except (ValueError, OverflowError) as e:  # 31 Feb; or year 9999 pushed past the end by -1200
         problems.append(f"impossible date: {e}")
         return ParsedDate(None, offset_raw, tuple(problems))
     if weekday is not None and weekday != local.weekday():
         said, real = DAYS[weekday].title(), DAYS[local.weekday()].title()
         problems.append(f"day of week says {said} but the date is a {real}")
-    return ParsedDate(local.astimezone(UTC), offset_raw, tuple(problems))
+    return ParsedDate(utc, offset_raw, tuple(problems))
 
 
 def _parse_iso(m: re.Match[str], problems: list[str]) -> ParsedDate:
