@@ -36,7 +36,10 @@ Handler = Callable[[str], "Result | None"]
 # (enable_long_queue_ids) use digits and consonants only, so words like "warning" never match.
 _QID = r"(?:[0-9A-F]{6,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}|NOQUEUE)"
 _QID_RE = re.compile(_QID)
-_NUM = r"\d+(?:\.\d+)?"
+# In the hot patterns a literal like "): to=<" follows at once, so a looser class is as safe.
+_QID_HOT = r"[0-9A-Za-z]{6,}"
+# Never "1.2.3": numeric columns are cast when the table is built and must always parse.
+_NUM = r"\d+\.?\d*"
 _DSN = r"[245]\.\d{1,3}\.\d{1,3}"
 # An address literal that is an IP is captured; sockets and "unknown" are not.
 _CLIENT = (
@@ -112,7 +115,7 @@ _RESPONSE = (
     rf"(?:(?P<reply_code>[245]\d\d)[ -](?:{_DSN} )?(?P<reply_text>.*)|.*))\)$"
 )
 _DELIVERY = re.compile(
-    r"(" + _QID + r"): to=<(?P<recipient>[^>]*)>, (?:orig_to=<(?P<orig_recipient>[^>]*)>, )?"
+    r"(" + _QID_HOT + r"): to=<(?P<recipient>[^>]*)>, (?:orig_to=<(?P<orig_recipient>[^>]*)>, )?"
     r"relay=(?P<relay_host>[^\s\[\],]+)(?:\[(?:(?P<relay_ip>[\d.]+|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)"
     r"|[^\]]*)\](?::(?P<relay_port>\d{1,5}))?)?, "
     rf"(?:conn_use=\d+, )?delay=(?P<delay>{_NUM}), delays=(?P<delays_a>{_NUM})/"
@@ -253,7 +256,7 @@ def _level_or_qid_level(msg: str, qid: str | None, pos: int) -> Result | None:
 # --------------------------------------------------------------------------- smtpd
 _CONNECT = re.compile(_CLIENT + "$")
 _DISCONNECT = re.compile(_CLIENT + r"(?: (?P<text>.+))?$")
-_CLIENT_EQ = re.compile(r"(" + _QID + r"): client=" + _CLIENT + r"(?:, (?P<text>.+))?$")
+_CLIENT_EQ = re.compile(r"(" + _QID_HOT + r"): client=" + _CLIENT + r"(?:, (?P<text>.+))?$")
 # The pipelined text after "improper command pipelining …:" may span lines: DOTALL.
 _AFTER = re.compile(
     r"after (?P<command>[^\s:]+)(?: \(\d+ bytes\))? from " + _CLIENT + "(?::.*)?$", re.S
@@ -460,7 +463,9 @@ def _smtp(msg: str) -> Result | None:
 _MILTER_SHAPE = re.compile(r"[a-z][a-z_-]*: [A-Z]")
 
 
-_MESSAGE_ID = re.compile(r"(" + _QID + r"): message-id=(?:<(?P<message_id>[^>]*)>|(?P<raw>.*))$")
+_MESSAGE_ID = re.compile(
+    r"(" + _QID_HOT + r"): message-id=(?:<(?P<message_id>[^>]*)>|(?P<raw>.*))$"
+)
 
 
 def _cleanup(msg: str) -> Result | None:
@@ -485,10 +490,10 @@ def _cleanup(msg: str) -> Result | None:
 
 # --------------------------------------------------------------------------- qmgr, pickup, bounce
 _QMGR_FROM = re.compile(
-    r"(" + _QID + r"): from=<(?P<sender>[^>]*)>, size=(?P<size>\d{1,18}), "
+    r"(" + _QID_HOT + r"): from=<(?P<sender>[^>]*)>, size=(?P<size>\d{1,18}), "
     r"nrcpt=(?P<nrcpt>\d{1,9})(?: \(.*\))?$"
 )
-_REMOVED = re.compile(r"(" + _QID + r"): removed$")
+_REMOVED = re.compile(r"(" + _QID_HOT + r"): removed$")
 _QMGR_EXPIRED = re.compile(r"from=<(?P<sender>[^>]*)>, status=(?P<status>expired), .*$")
 
 
