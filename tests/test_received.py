@@ -196,7 +196,7 @@ def test_gmail_ids_and_dates_are_never_addresses() -> None:
         "        (version=TLS1_3 cipher=TLS_AES_128_GCM_SHA256 bits=128/128);\n"
         "        Tue, 03 Mar 2026 02:00:00 -0800 (PST)"
     )
-    assert r.from_rdns == "mail-yw1-f41.example.com."
+    assert r.from_rdns == "mail-yw1-f41.example.com"
     assert r.from_ip == "203.0.113.41"
     assert (r.protocol, r.id) == ("SMTPS", "a1b2c3d4e5.10.2026.03.03.10.00.00")
     assert (r.tls_version, r.tls_cipher) == ("TLSv1.3", "TLS_AES_128_GCM_SHA256")

@@ -102,44 +102,29 @@ _PARENS = re.compile(r"\\.|[()]", re.DOTALL)
 
 
 def _comment_spans(text: str) -> tuple[list[tuple[int, int]], bool]:
-    """Outermost matched ``(...)`` spans in one pass; unmatched parens are reported, not fatal."""
+    """Outermost matched ``(...)`` spans, and whether any paren was left unmatched.
+
+    One stack pass pairs every ``)`` with the nearest open ``(``, so ``((((…`` costs linear time;
+    pairs closed inside an unclosed paren are still comments of their own.
+    """
     stack: list[int] = []
-    spans: list[tuple[int, int]] = []
-    unbalanced = False
+    pairs: list[tuple[int, int]] = []
+    unmatched_close = False
     for m in _PARENS.finditer(text):
         c = m.group()
         if c == "(":
             stack.append(m.start())
         elif c == ")":
-            if not stack:
-                unbalanced = True
-                continue
-            start = stack.pop()
-            if not stack:
-                spans.append((start, m.end()))
-    if stack:
-        # Unclosed parens: the pairs closed inside them are still comments of their own.
-        unbalanced = True
-        spans = _outermost_pairs(text)
-    return spans, unbalanced
-
-
-def _outermost_pairs(text: str) -> list[tuple[int, int]]:
-    """Every matched pair not inside another matched pair (the slow path for unclosed parens)."""
-    stack: list[int] = []
-    pairs: list[tuple[int, int]] = []
-    for m in _PARENS.finditer(text):
-        c = m.group()
-        if c == "(":
-            stack.append(m.start())
-        elif c == ")" and stack:
-            pairs.append((stack.pop(), m.end()))
+            if stack:
+                pairs.append((stack.pop(), m.end()))
+            else:
+                unmatched_close = True
     pairs.sort()
-    out: list[tuple[int, int]] = []
+    spans: list[tuple[int, int]] = []
     for start, end in pairs:
-        if not out or start >= out[-1][1]:
-            out.append((start, end))
-    return out
+        if not spans or start >= spans[-1][1]:
+            spans.append((start, end))
+    return spans, unmatched_close or bool(stack)
 
 
 def _tokenize(text: str) -> tuple[list[_Tok], bool]:
@@ -411,7 +396,8 @@ def _read_tcp_info(comment: str, info: _From) -> None:
             if w.startswith("[") and prev is not None and info.rdns is None:
                 name = prev.rsplit("@", 1)[-1].strip("<>")
                 if name.lower() not in {"unknown", "unverified"} and _ip_in_word(name) is None:
-                    info.rdns = name  # Postfix and Sendmail: (rdns [ip]), (ident@rdns [ip])
+                    # Postfix and Sendmail: (rdns [ip]), (ident@rdns [ip]); Gmail ends it in "."
+                    info.rdns = name.rstrip(".") or None
         prev = w
 
 
