@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pyarrow as pa
 
@@ -136,13 +136,28 @@ def hops_table(messages: Iterable[tuple[str, Sequence[Hop]]]) -> pa.Table:
             columns["id"].append(r.id)
             columns["for"].append(r.for_)
             columns["envelope_from"].append(r.envelope_from)
-            columns["timestamp"].append(r.date_utc)
+            columns["timestamp"].append(_micros(r.date_utc))
             columns["utc_offset"].append(r.utc_offset)
             columns["delay_s"].append(h.delay_s)
             columns["clock_skew"].append(h.clock_skew)
             columns["raw"].append(r.raw)
             columns["problems"].append("; ".join(r.problems) or None)
-    return pa.table(
-        [pa.array(columns[f.name], type=f.type) for f in HOPS],
-        schema=HOPS,
-    )
+    arrays = [
+        pa.array(columns[f.name], type=pa.int64()).cast(f.type)
+        if f.name == "timestamp"
+        else pa.array(columns[f.name], type=f.type)
+        for f in HOPS
+    ]
+    return pa.table(arrays, schema=HOPS)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(t: datetime | None) -> int | None:
+    # Integers, not datetimes, go to Arrow: converting aware datetimes makes pyarrow import
+    # pandas, which costs more than a whole run of the headers command.
+    if t is None:
+        return None
+    d = t - _EPOCH
+    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds

@@ -13,6 +13,7 @@ as written: decoding of RFC 2047 words is the summary's business.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -50,7 +51,10 @@ MAIL_FIELDS = frozenset(
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # How much of the start of an input is inspected to tell text from binary.
 _SNIFF = 8192
-_NAME_CHARS = frozenset(chr(c) for c in range(33, 127) if c != ord(":"))
+# A field name is printable ASCII without the colon (RFC 5322 §2.2).
+_FIELD_NAME = re.compile(r"[!-9;-~]+")
+# Control bytes that never occur in text (tab, newlines and form feed do).
+_CONTROLS = bytes(b for b in range(32) if b not in (9, 10, 12, 13))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +107,7 @@ def _looks_binary(head: bytes) -> bool:
         return False
     if b"\x00" in head:
         return True
-    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    controls = len(head) - len(head.translate(None, _CONTROLS))
     return controls > max(16, len(head) // 10)
 
 
@@ -123,7 +127,7 @@ def _fields(lines: Sequence[str]) -> tuple[list[tuple[str, str]], list[str]]:
             continue
         colon = line.find(":")
         name = line[:colon].rstrip(" \t") if colon > 0 else ""
-        if name and all(c in _NAME_CHARS for c in name):
+        if name and _FIELD_NAME.fullmatch(name):
             names.append(name)
             parts.append([line[colon + 1 :].lstrip(" \t")])
         elif parts:

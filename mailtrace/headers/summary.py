@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import email.errors
 import email.header
+import functools
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -89,6 +90,7 @@ def decode_words(value: str | None) -> str | None:
         return value
 
 
+@functools.lru_cache(maxsize=8192)
 def is_internal_ip(ip: str | None) -> bool:
     """True for private, loopback, link-local and unspecified addresses (not for unreadable ones).
 
