@@ -397,6 +397,12 @@ def test_received_is_a_read_only_mapping_with_for_key() -> None:
         r.by_host = "x"  # type: ignore[misc]
 
 
+def test_a_whole_header_line_is_accepted() -> None:
+    line = "Received: from a.example.com by b.example.net; 3 Mar 2026 10:00:00 +0000"
+    r = parse_received(line)
+    assert (r.from_host, r.by_host, r.raw) == ("a.example.com", "b.example.net", line)
+
+
 def test_problems_name_what_could_not_be_read() -> None:
     assert "no date" in parse_received("from a.example by b.example").problems
     assert (

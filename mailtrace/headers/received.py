@@ -40,6 +40,26 @@ from mailtrace.headers.dates import parse_date
 class Received(Mapping[str, object]):
     """One parsed Received header; also a read-only mapping keyed by field name (``for``).
 
+    ``from_host``
+        the word right after ``from`` as written (a HELO name, ``unknown``, an address literal)
+    ``from_helo`` / ``from_rdns`` / ``from_ip``
+        the name the client claimed, the name the receiver looked up, the connecting address
+    ``by_host``, ``via``, ``id``
+        the first ``by``, ``via`` and ``id`` clauses (``<>`` removed from ids)
+    ``protocol`` / ``with_raw``
+        the ``with`` clause normalised (``ESMTPS``, ``LMTP``, ``local`` …) and as written
+    ``tls_version`` / ``tls_cipher``
+        from TLS comments of any MTA (``TLSv1.3``, ``TLS_AES_256_GCM_SHA384``)
+    ``for_`` (key ``for``), ``envelope_from``
+        the first recipient of the ``for`` clause and the envelope sender, without ``<>``
+    ``date_utc`` / ``utc_offset`` / ``date_raw``
+        the date after the last ``;`` in UTC, its offset as written, and its text
+    ``extra``
+        ``(keyword, value)`` pairs of repeated clauses (``("by", "…")``), further ``for``
+        recipients, and ``("text", "…")`` for words no clause claims
+    ``problems``
+        what could not be read, one phrase each; ``raw`` is the value as given
+
     >>> r = Received(by_host="mx.example.net", for_="bob@example.net")
     >>> r["for"], r.get("by_host"), "for" in r, r.for_
     ('bob@example.net', 'mx.example.net', True, 'bob@example.net')
@@ -415,15 +435,16 @@ def parse_received(value: str) -> Received:
     >>> q["by_host"] is None, q["date_utc"].isoformat()
     (True, '2026-03-03T10:00:00+00:00')
     """
-    if len(value) <= MAX_CHARS:
-        return _parse(value, value, [])
+    # A whole header line may be passed; the value is what follows the name.
+    text = value[9:] if value[:9].lower() == "received:" else value
+    if len(text) <= MAX_CHARS:
+        return _parse(text, value, [])
     # Hostile or broken: read the head and the date after the last ";", say what was skipped.
-    text = value[:MAX_CHARS]
-    semi = value.rfind(";")
-    if semi >= 0:
-        text = value[: min(semi, MAX_CHARS)] + " ;" + value[semi + 1 : semi + 1 + 256]
-    note = f"value of {len(value):,} characters: only the first {MAX_CHARS:,} and the date read"
-    return _parse(text, value, [note])
+    semi = text.rfind(";")
+    head = text[: min(semi, MAX_CHARS)] if semi >= 0 else text[:MAX_CHARS]
+    date = " ;" + text[semi + 1 : semi + 1 + 256] if semi >= 0 else ""
+    note = f"value of {len(text):,} characters: only the first {MAX_CHARS:,} and the date read"
+    return _parse(head + date, value, [note])
 
 
 def _parse(value: str, raw: str, problems: list[str]) -> Received:
