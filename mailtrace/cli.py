@@ -222,6 +222,31 @@ def report(
     render.report(rep, as_json=as_json)
 
 
+# --- bounces: mailtrace bounce FILE… ------------------------------------------------------------
+
+
+@app.command()
+def bounce(
+    files: list[str] = typer.Argument(
+        ...,
+        metavar="FILE…",
+        help="Bounce messages: .eml files, mbox files, directories, globs, - for stdin.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per recipient."),
+) -> None:
+    """Show the failed recipients of bounce messages, each failure classified."""
+    from mailtrace.errors import InputError
+    from mailtrace.failures import read_bounces
+
+    problems: list[InputError] = []
+    rows = read_bounces(files, on_error=problems.append)
+    for problem in problems:
+        render.error(str(problem))
+    render.bounces(rows, as_json=as_json)
+    if problems:
+        raise typer.Exit(EXIT_INPUT if not rows else EXIT_PARTIAL)
+
+
 # --- transcripts: mailtrace transcript FILE… -----------------------------------------------------
 
 
@@ -230,35 +255,39 @@ def transcript(
     files: list[str] = typer.Argument(
         ...,
         metavar="FILE…",
-        help="swaks output, smtplib debug output, C:/S: dialogues or bounces with a transcript.",
+        help="swaks output, smtplib debug output, C:/S: dialogues, bounces with a transcript; "
+        "directories, globs, - for stdin.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the rows (and failures) as JSON."),
     fmt: str = typer.Option(
         "auto", "--format", help="auto, swaks, smtplib or dialogue (>>>/<<<, C:/S:, In:/Out:)."
     ),
+    day: str | None = typer.Option(
+        None, "--date", metavar="YYYY-MM-DD", help="The day of smtplib level-2 times (UTC)."
+    ),
 ) -> None:
     """Show SMTP transcripts as command/reply pairs, each failed reply classified."""
+    from datetime import date
+
     from mailtrace.errors import InputError
-    from mailtrace.logs.transcript import FORMATS, read_transcript
+    from mailtrace.logs.transcript import FORMATS, read_transcripts
 
     if fmt not in FORMATS:
         raise UsageError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
-    shown: list[tuple[str, Any]] = []
-    problems = 0
-    for name in files:
-        try:
-            table = read_transcript(name, format=fmt)
-        except InputError as exc:
-            render.error(str(exc))
-            problems += 1
-            continue
-        if table.num_rows == 0:
-            render.warn(f"{name}: no SMTP dialogue found")
-            problems += 1
-        shown.append((name, table))
-    render.transcripts(shown, as_json=as_json)
-    if problems:
-        raise typer.Exit(EXIT_INPUT if problems == len(files) else EXIT_PARTIAL)
+    try:
+        when = date.fromisoformat(day) if day else None
+    except ValueError:
+        raise UsageError(f"--date {day!r} is not a YYYY-MM-DD date") from None
+    failures: list[InputError] = []
+    results = read_transcripts(files, format=fmt, day=when, on_error=failures.append)
+    for failure in failures:
+        render.error(str(failure))
+    empty = [name for name, table in results if table.num_rows == 0]
+    for name in empty:
+        render.warn(f"{name}: no SMTP dialogue found")
+    render.transcripts(results, as_json=as_json)
+    if failures or empty:
+        raise typer.Exit(EXIT_PARTIAL if len(empty) < len(results) else EXIT_INPUT)
 
 
 @app.command()

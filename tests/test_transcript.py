@@ -563,3 +563,39 @@ def test_cli_missing_and_empty_inputs(tmp_path: Path) -> None:
     assert "gone.txt" in missing.output
     bad = runner.invoke(app, ["transcript", "--format", "telnet", good])
     assert isinstance(bad.exception, UsageError)  # main() turns it into exit code 2
+
+
+def test_swaks_arrow_variants_and_unexpected_sends() -> None:
+    text = (
+        "<-- 220 mx.example.com\n --> EHLO a.example.org\n<-- 250 ok\n"
+        "**> RCPT TO:<b@example.com>\n<** 503 5.5.1 need MAIL"
+    )
+    got = parse_transcript(text).to_pylist()
+    assert [(r["command"], r["reply_code"]) for r in got] == [
+        ("CONNECT", 220),
+        ("EHLO", 250),
+        ("RCPT", 503),
+    ]
+
+
+def test_cli_reads_stdin_directories_and_dates(tmp_path: Path) -> None:
+    piped = runner.invoke(app, ["transcript", "--json", "-"], input="C: QUIT\nS: 221 2.0.0 Bye\n")
+    assert piped.exit_code == 0, piped.output
+    assert [(d["session"], d["command"]) for d in json.loads(piped.output)] == [("<stdin>", "QUIT")]
+    folder = runner.invoke(app, ["transcript", "--json", str(TRANSCRIPTS)])
+    assert folder.exit_code == 0, folder.output
+    sessions = {d["session"].split("#")[0] for d in json.loads(folder.output)}
+    assert sessions == {p.name for p in TRANSCRIPTS.iterdir()}
+    dated = runner.invoke(
+        app,
+        [
+            "transcript",
+            "--json",
+            "--date",
+            "2026-03-09",
+            str(TRANSCRIPTS / "smtplib-debug2-starttls.txt"),
+        ],
+    )
+    assert json.loads(dated.output)[0]["ts"] == "2026-03-09 09:30:05.104725+00:00"
+    wrong = runner.invoke(app, ["transcript", "--date", "2026-13-01", "-"], input="")
+    assert isinstance(wrong.exception, UsageError)

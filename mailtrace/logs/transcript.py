@@ -39,7 +39,7 @@ import email
 import email.policy
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
@@ -647,7 +647,9 @@ def parse_transcript_file(
     day: date | None = None,
     tz: tzinfo = UTC,
 ) -> pa.Table:
-    """Read the transcript in ``path`` (a text file or a bounce message); session = file name.
+    """Read the transcript in ``path`` (text or a bounce message, maybe compressed; ``-`` = stdin).
+
+    The session is named after the file unless ``session`` says otherwise.
 
     >>> import tempfile, os
     >>> with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
@@ -656,13 +658,16 @@ def parse_transcript_file(
     [221]
     >>> os.unlink(f.name)
     """
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise InputError(str(path), exc.strerror or str(exc)) from None
+    from mailtrace.sources import STDIN, Source, read_blocks
+
+    text = str(path)
+    source = Source("<stdin>", None) if text == STDIN else Source(text, Path(path))
+    if source.path is not None and not source.path.is_file():
+        raise InputError(text, "no such file" if not source.path.exists() else "not a file")
+    raw = b"".join(read_blocks(source))
+    name = source.path.name if source.path is not None else source.name
     return parse_transcript(
-        transcript_text(raw), p.name if session is None else session, format, day, tz
+        transcript_text(raw), name if session is None else session, format, day, tz
     )
 
 
@@ -697,7 +702,9 @@ def classify_replies(table: pa.Table) -> pa.Table:
     return table
 
 
-def read_transcript(path: str | Path, format: str = "auto") -> pa.Table:
+def read_transcript(
+    path: str | Path, format: str = "auto", day: date | None = None, tz: tzinfo = UTC
+) -> pa.Table:
     """The transcript in ``path`` as REPLIES plus the FAILURES columns (what the CLI shows).
 
     >>> import tempfile, os
@@ -707,4 +714,45 @@ def read_transcript(path: str | Path, format: str = "auto") -> pa.Table:
     ['mailbox_full']
     >>> os.unlink(f.name)
     """
-    return classify_replies(parse_transcript_file(path, format=format))
+    return classify_replies(parse_transcript_file(path, format=format, day=day, tz=tz))
+
+
+def read_transcripts(
+    inputs: Iterable[str | Path],
+    format: str = "auto",
+    day: date | None = None,
+    tz: tzinfo = UTC,
+    on_error: Callable[[InputError], None] | None = None,
+) -> list[tuple[str, pa.Table]]:
+    """Every transcript named by ``inputs`` (files, directories, globs, ``-``), each classified.
+
+    Returns ``(name, table)`` per file. An input that cannot be read is passed to ``on_error``
+    and skipped; without ``on_error`` the InputError is raised.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "a.txt").write_text("S: 220 mx.example.com\\nC: QUIT\\nS: 221 Bye\\n")
+    >>> [(pathlib.Path(n).name, t.num_rows) for n, t in read_transcripts([d])]
+    [('a.txt', 2)]
+    """
+    from mailtrace.sources import STDIN, expand_inputs
+
+    def failed(exc: InputError) -> None:
+        if on_error is None:
+            raise exc
+        on_error(exc)
+
+    results: list[tuple[str, pa.Table]] = []
+    for item in inputs:
+        try:
+            sources = expand_inputs([item])
+        except InputError as exc:
+            failed(exc)
+            continue
+        for source in sources:
+            try:
+                where = STDIN if source.path is None else source.path
+                results.append((source.name, read_transcript(where, format, day, tz)))
+            except InputError as exc:
+                failed(exc)
+    return results
