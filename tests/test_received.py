@@ -137,6 +137,26 @@ def test_exim_local_delivery_keeps_local_lower_case() -> None:
     )
 
 
+def test_opensmtpd_semicolons_between_clauses() -> None:
+    r = parse_received(
+        "from laptop.example.org (laptop.example.org [local]);\n"
+        "\tby smtp.example.org (OpenSMTPD) with ESMTPSA id 1a2b3c4d"
+        " (TLSv1.3:TLS_AES_256_GCM_SHA384:256:NO);\n"
+        "\tfor <henry@example.net>;\n"
+        "\tTue, 3 Mar 2026 10:00:00 +0000 (UTC)"
+    )
+    assert (r.from_host, r.from_ip, r.by_host, r.protocol, r.id, r.for_) == (
+        "laptop.example.org",
+        None,
+        "smtp.example.org",
+        "ESMTPSA",
+        "1a2b3c4d",
+        "henry@example.net",
+    )
+    assert (r.tls_version, r.tls_cipher) == ("TLSv1.3", "TLS_AES_256_GCM_SHA384")
+    assert r.date_utc == utc(2026, 3, 3, 10, 0, 0)
+
+
 def test_qmail_comment_only_header() -> None:
     r = parse_received("(qmail 12345 invoked by uid 89); 3 Mar 2026 10:00:00 -0000")
     assert (r.from_host, r.by_host, r.protocol) == (None, None, None)

@@ -262,10 +262,11 @@ _TLS_VERSION = r"(TLSv1/SSLv3|TLS[-_ ]?v?\d(?:[._]\d)?|SSLv\d)"
 _TLS_PATTERNS = (
     # Postfix: (using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) ...)
     re.compile(r"\busing " + _TLS_VERSION + r" with cipher ([\w-]+)"),
-    # Exim: (TLS1.2:ECDHE_RSA_AES_128_GCM_SHA256:128), (Cipher TLSv1:DES-CBC3-SHA:168)
+    # Exim: (TLS1.2:ECDHE_RSA_AES_128_GCM_SHA256:128), (Cipher TLSv1:DES-CBC3-SHA:168);
+    # OpenSMTPD: (TLSv1.3:TLS_AES_256_GCM_SHA384:256:NO)
     re.compile(
         r"^(?:cipher |tls_cipher )?(TLSv1/SSLv3|TLS[-_ ]?v?\d(?:[._]\d)?|SSLv\d|UNKNOWN)"
-        r":([\w-]+)(?::\d+)?$",
+        r":([\w-]+)(?::\d+(?::\w+)?)?$",
         re.I,
     ),
     # Exim 4.9x: (TLS1.3), the cipher follows as a word of the with clause
