@@ -27,10 +27,10 @@ import os
 import re
 import sys
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from mailtrace.errors import DecompressError, InputError
 
@@ -49,6 +49,12 @@ _MAGIC = (
 )
 
 STDIN = "-"
+
+
+class ByteStream(Protocol):
+    """Anything with a binary ``read``: a file, stdin's buffer, a byte range of a file."""
+
+    def read(self, n: int, /) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -272,10 +278,12 @@ class _ZstdDecoder(_Decoder):
         return None if self._clean else "truncated zstd stream"
 
 
-def _raw_chunks(stream: BinaryIO, name: str, block_size: int) -> Iterator[bytes]:
+def _raw_chunks(
+    stream: ByteStream, name: str, block_size: int, decompress: bool
+) -> Iterator[bytes]:
     """Decompressed data of ``stream`` in pieces of roughly ``block_size`` bytes."""
     head = stream.read(block_size)
-    kind = sniff_compression(head)
+    kind = sniff_compression(head) if decompress else None
     if kind is None:
         data = head
         while data:
@@ -300,13 +308,19 @@ def _raw_chunks(stream: BinaryIO, name: str, block_size: int) -> Iterator[bytes]
 
 
 def iter_blocks(
-    stream: BinaryIO, name: str, block_size: int = BLOCK_SIZE, max_line: int = MAX_LINE
+    stream: ByteStream,
+    name: str,
+    block_size: int = BLOCK_SIZE,
+    max_line: int = MAX_LINE,
+    *,
+    decompress: bool = True,
 ) -> Iterator[bytes]:
     """Blocks of whole lines from ``stream`` (decompressed when it is compressed).
 
     Every block but the last ends with ``\\n``; concatenated, the blocks are the whole data. A line
     longer than ``max_line`` is cut so memory stays bounded. On damaged compressed data the blocks
-    read so far are yielded first, then :class:`DecompressError` is raised.
+    read so far are yielded first, then :class:`DecompressError` is raised. ``decompress=False``
+    reads the bytes as they are (a byte range in the middle of a plain file).
 
     >>> import io
     >>> list(iter_blocks(io.BytesIO(b"a\\nbb\\nccc"), "x", block_size=3))
@@ -314,7 +328,7 @@ def iter_blocks(
     """
     pending = b""
     try:
-        for piece in _raw_chunks(stream, name, block_size):
+        for piece in _raw_chunks(stream, name, block_size, decompress):
             data = pending + piece if pending else piece
             cut = data.rfind(b"\n") + 1
             if cut:
@@ -346,7 +360,7 @@ def check_not_binary(first_block: bytes, name: str) -> None:
         raise InputError(name, "binary data, not a text log (NUL bytes in the first block)")
 
 
-def read_blocks(source: Source, block_size: int = BLOCK_SIZE) -> Iterator[bytes]:
+def read_blocks(source: Source, block_size: int = BLOCK_SIZE) -> Generator[bytes, None, None]:
     """Blocks of whole lines of ``source``, checked not to be binary; see :func:`iter_blocks`."""
     stream = open_source(source)
     try:

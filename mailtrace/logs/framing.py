@@ -217,7 +217,7 @@ class SyslogClock:
         self.tz = tz
         self.month = 0
         self._hours: dict[str, int | None] = {}
-        self._cache: dict[str, int | None] = {}
+        self.cache: dict[str, int | None] = {}
 
     def state(self) -> tuple[int | None, int]:
         """(year, month) reached so far: enough to continue in a later chunk of the same file."""
@@ -227,11 +227,11 @@ class SyslogClock:
         """Continue from a :meth:`state` recorded elsewhere."""
         self.year, self.month = year, month
         self._hours.clear()
-        self._cache.clear()
+        self.cache.clear()
 
     def stamp(self, text: str) -> int | None:
         """µs since the epoch of ``text``, or None (unknown year, impossible date)."""
-        cached = self._cache.get(text)
+        cached = self.cache.get(text)
         if cached is not None:
             return cached
         month = _MONTHS.get(text[:3])
@@ -246,7 +246,7 @@ class SyslogClock:
                 if step == 1:
                     self.year = year = year + 1
                     self._hours.clear()
-                    self._cache.clear()
+                    self.cache.clear()
                     self.month = month
                 elif step == -1:
                     return self._compute(text, year - 1)  # straggler: not cached
@@ -254,9 +254,9 @@ class SyslogClock:
                     self.month = month
         value = self._compute(text, year)
         if value is not None and len(text) == 15:  # fractions rarely repeat: keep them out
-            if len(self._cache) > 200_000:
-                self._cache.clear()
-            self._cache[text] = value
+            if len(self.cache) > 200_000:
+                self.cache.clear()
+            self.cache[text] = value
         return value
 
     def _compute(self, text: str, year: int) -> int | None:
