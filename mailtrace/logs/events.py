@@ -133,13 +133,33 @@ def _column(values: list[object], typ: pa.DataType) -> pa.Array:
 def _sparse_column(n: int, rows: list[int], values: list[object], typ: pa.DataType) -> pa.Array:
     if not rows:
         return pa.nulls(n, typ)
-    dense: list[object] = [None] * n
-    for row, value in zip(rows, values, strict=True):
-        dense[row] = value
     if pa.types.is_string(typ):
+        dense: list[object] = [None] * n
+        for row, value in zip(rows, values, strict=True):
+            dense[row] = value
         return pa.array(dense, pa.string())
-    # Numeric columns usually arrive as captured text; cast them in one vectorised step.
-    if any(isinstance(v, str) for v in values):
-        text = pa.array([None if v is None else str(v) for v in dense], pa.string())
+    # Numeric columns usually arrive as captured text: convert only the present values in one
+    # vectorised cast, then scatter them into place with a take whose absent rows are null.
+    present = _numbers(values, typ)
+    index: list[int | None] = [None] * n
+    for i, row in enumerate(rows):
+        index[row] = i
+    return present.take(pa.array(index, pa.int64()))
+
+
+def _numbers(values: list[object], typ: pa.DataType) -> pa.Array:
+    if not any(isinstance(v, str) for v in values):
+        return pa.array(values, typ)
+    text = pa.array([v if isinstance(v, str) else str(v) for v in values], pa.string())
+    try:
         return pc.cast(text, typ)
-    return pa.array(dense, typ)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        # Hostile input ("size=99999999999999999999"): lose that value, not the whole table.
+        return pa.array([_number_or_none(v, typ) for v in text.to_pylist()], typ)
+
+
+def _number_or_none(text: str | None, typ: pa.DataType) -> object:
+    try:
+        return pc.cast(pa.array([text], pa.string()), typ)[0].as_py()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
