@@ -552,6 +552,26 @@ def _dedupe(rows: list[BouncedRecipient]) -> tuple[BouncedRecipient, ...]:
     return (*out.values(), *anonymous)
 
 
+def split_mbox(raw: bytes) -> list[bytes]:
+    """The messages of an mbox (``From `` separator lines); a single message comes back alone.
+
+    >>> [m[:9] for m in split_mbox(b"From a Mon\\nSubject: 1\\n\\nhi\\nFrom b Tue\\nSubject: 2\\n")]
+    [b'Subject: ', b'Subject: ']
+    >>> len(split_mbox(b"Subject: one\\n\\nbody"))
+    1
+    """
+    if not raw.startswith(b"From "):
+        return [raw]
+    out = []
+    for part in _MBOX_SPLIT.split(raw):
+        # Drop the separator line itself; what follows is an RFC 5322 message.
+        if part.startswith(b"From "):
+            part = part[part.find(b"\n") + 1 :] if b"\n" in part else b""
+        if part.strip():
+            out.append(part)
+    return out or [raw]
+
+
 def parse_bounce(raw: bytes) -> Bounce:
     """Read one bounce (or auto-reply, or feedback report) into per-recipient records.
 
@@ -560,13 +580,12 @@ def parse_bounce(raw: bytes) -> Bounce:
     >>> parse_bounce(b"Subject: hello\\n\\nJust a normal note.").kind
     'not_bounce'
     """
-    if raw.startswith(b"From ") and b"\nFrom " in raw:
+    messages = split_mbox(raw)
+    if len(messages) > 1:
         # An mbox holding several messages: read each and put their recipients together.
-        parts = [p for p in _MBOX_SPLIT.split(raw) if p.strip()]
-        if len(parts) > 1:
-            each = [parse_bounce(p if p.startswith(b"From ") else b"From " + p) for p in parts]
-            first = next((b for b in each if b.recipients), each[0])
-            return replace(first, recipients=tuple(r for b in each for r in b.recipients))
+        each = [parse_bounce(m) for m in messages]
+        first = next((b for b in each if b.recipients), each[0])
+        return replace(first, recipients=tuple(r for b in each for r in b.recipients))
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     except Exception as exc:  # the email package has many ways to give up on hostile input

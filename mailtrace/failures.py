@@ -13,14 +13,20 @@ unknown_user recipient P 5
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from mailtrace import codes
-from mailtrace.bounces import BouncedRecipient, parse_bounce
+from mailtrace.bounces import BouncedRecipient, parse_bounce, split_mbox
+from mailtrace.errors import InputError
 from mailtrace.schema import FAILURES
+
+if TYPE_CHECKING:
+    from mailtrace.sources import Source
 
 
 class Family(StrEnum):
@@ -1026,6 +1032,23 @@ def classify_recipient(rcpt: BouncedRecipient, bounce_kind: str = "failure") -> 
     return verdict(category, digit, provider, provider_code)
 
 
+_REPLY_START = re.compile(r"(?<![\d.])[245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3} )?")
+
+
+def server_words(text: str | None) -> str | None:
+    """The remote server's own reply inside a bounce's explanation (from its reply code on).
+
+    >>> server_words("nobody@example.org host mx.example.org said: 550 5.1.1 No such user")
+    '550 5.1.1 No such user'
+    >>> server_words("Mailbox full")
+    'Mailbox full'
+    """
+    if not text:
+        return text
+    m = _REPLY_START.search(text)
+    return text[m.start() :] if m is not None else text
+
+
 def classify_bounce(raw: bytes) -> list[dict[str, object]]:
     """One entry per recipient of a bounce message, each with its failure classified.
 
@@ -1054,7 +1077,7 @@ def classify_bounce(raw: bytes) -> list[dict[str, object]]:
                 "reason": str(c.category),
                 "status": rcpt.status,
                 "reply_code": rcpt.reply_code,
-                "diagnostic": rcpt.diagnostic,
+                "diagnostic": server_words(rcpt.diagnostic),
                 "command": rcpt.command,
                 "remote_host": rcpt.remote_host,
                 "family": str(c.family),
@@ -1068,6 +1091,58 @@ def classify_bounce(raw: bytes) -> list[dict[str, object]]:
             }
         )
     return out
+
+
+def read_bounces(
+    inputs: Iterable[str], on_error: Callable[[InputError], None] | None = None
+) -> list[dict[str, object]]:
+    """:func:`classify_bounce` over files, mbox files, directories and globs (``-`` is stdin).
+
+    Each row gains ``source``: the file name, with ``#n`` for the n-th message of an mbox.
+    An unreadable input raises :class:`~mailtrace.errors.InputError`, or is passed to
+    ``on_error`` and skipped when that is given.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "b.eml").write_bytes(b"From: MAILER-DAEMON@example.net\\nSubject: failure notice"
+    ...     b"\\n\\n<gone@example.org>:\\nRemote host said: 550 5.1.1 No such user\\n")
+    >>> [(r["recipient"], r["reason"]) for r in read_bounces([str(d)])]
+    [('gone@example.org', 'unknown_user')]
+    """
+    from mailtrace.sources import expand_inputs
+
+    rows: list[dict[str, object]] = []
+    for item in inputs:
+        try:
+            sources = expand_inputs([item])
+        except InputError as exc:
+            if on_error is None:
+                raise
+            on_error(exc)
+            continue
+        rows.extend(_read_sources(sources, on_error))
+    return rows
+
+
+def _read_sources(
+    sources: list[Source], on_error: Callable[[InputError], None] | None
+) -> list[dict[str, object]]:
+    from mailtrace.sources import read_blocks
+
+    rows: list[dict[str, object]] = []
+    for source in sources:
+        try:
+            raw = b"".join(read_blocks(source))
+        except InputError as exc:
+            if on_error is None:
+                raise
+            on_error(exc)
+            continue
+        messages = split_mbox(raw)
+        for i, message in enumerate(messages, 1):
+            name = f"{source.name}#{i}" if len(messages) > 1 else source.name
+            rows.extend({"source": name, **row} for row in classify_bounce(message))
+    return rows
 
 
 def _column(table: pa.Table, *names: str) -> list[object]:

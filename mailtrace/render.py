@@ -114,6 +114,50 @@ def transcripts(items: list[tuple[str, Any]], as_json: bool = False) -> None:
         out.print(t)
 
 
+# --- bounces (mailtrace bounce) ---------------------------------------------------------------
+
+_NOT_FAILURE = {"delivered", "auto_reply", "feedback_report"}
+
+
+def bounces(rows: list[dict[str, Any]], as_json: bool = False) -> None:
+    """One line per recipient of each bounce: who, why (category, family), the codes and words."""
+    if as_json:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    if not rows:
+        err.print("mailtrace: no bounced recipients found", style="yellow")
+        return
+    from pathlib import PurePath
+
+    several = len({r["source"] for r in rows}) > 1
+    t = Table(box=None, padding=(0, 1), pad_edge=False, title_justify="left")
+    # Addresses, reasons and codes never wrap; the diagnostic folds into what width is left.
+    columns = ["file"] if several else []
+    columns += ["recipient", "reason", "code", "status", "provider", "diagnostic"]
+    for column in columns:
+        wraps = column in {"diagnostic", "provider"}
+        t.add_column(column, no_wrap=not wraps, overflow="fold", min_width=16 if wraps else None)
+    for r in rows:
+        provider = " ".join(p for p in (r["provider"], r["provider_code"]) if p)
+        style = "dim" if r["reason"] in _NOT_FAILURE else "yellow" if r["nature"] == "T" else None
+        cells = [_clip(PurePath(str(r["source"])).name, 30)] if several else []
+        t.add_row(
+            *cells,
+            _clip(r["recipient"], 60),
+            f"{safe(r['reason'])}\n{safe(r['family'])}",
+            str(r["reply_code"] or ""),
+            _clip(r["status"], 12),
+            _clip(provider, 30),
+            _clip(r["diagnostic"], 200),
+            style=style,
+        )
+    out.print(t)
+    failed = sum(r["reason"] not in _NOT_FAILURE for r in rows)
+    err.print(f"{failed} failed recipient(s), {len(rows) - failed} other report(s)", style="dim")
+
+
 # --- DNS (mailtrace mx / mailtrace dns) -------------------------------------------------------
 
 
@@ -395,17 +439,18 @@ def message_paths(messages: Any, deliveries: Any, events: Any, as_json: bool = F
                 f" {safe(o['dsn'] or '')}"
             )
         table = Table(show_edge=False, pad_edge=False)
-        for col in ("time (UTC)", "+", "host", "program", "queue id", "event"):
-            table.add_column(col, overflow="fold")
+        table.add_column("UTC", no_wrap=True)
+        table.add_column("+", justify="right", no_wrap=True)
+        table.add_column("where", overflow="fold", max_width=18)
+        table.add_column("event", overflow="fold", min_width=24, ratio=1)
         t0 = m["first_seen"]
         for e in by_msg.get(m["message"], []):
             offset = (e["ts"] - t0).total_seconds() if e["ts"] and t0 else None
+            program = (e["program"] or "").removeprefix("postfix/")
             table.add_row(
-                _when(e["ts"]),
+                _when(e["ts"])[5:],
                 safe(duration(offset)),
-                _clip(e["host"], 30),
-                _clip(e["program"], 30),
-                _clip(e["queue_id"], 20),
+                f"{_clip(e['host'], 30)} {_clip(program, 30)}\n{_clip(e['queue_id'], 20)}",
                 _event_summary(e),
             )
         out.print(table)

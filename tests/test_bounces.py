@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailtrace.bounces import parse_bounce
+from mailtrace.errors import MailtraceError
 from mailtrace.failures import classify_bounce
 
 BOUNCES = Path(__file__).resolve().parent.parent / "sample_data" / "bounces"
@@ -161,3 +162,54 @@ def test_damaged_input_never_raises(raw: bytes) -> None:
 def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
     got = classify_bounce(b"From: MAILER-DAEMON@example.com\nSubject: failure notice\n\n" + raw)
     assert all("reason" in r for r in got)
+
+
+def test_bounce_command_reads_directories_and_mbox_files(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from mailtrace.cli import app
+
+    mbox = tmp_path / "bounces.mbox"
+    mbox.write_bytes(
+        b"From MAILER-DAEMON Tue Mar  3 10:15:02 2026\n"
+        + (BOUNCES / "qmail.eml").read_bytes()
+        + b"\nFrom MAILER-DAEMON Wed Mar  4 08:01:12 2026\n"
+        + (BOUNCES / "yahoo.eml").read_bytes()
+    )
+    result = CliRunner().invoke(app, ["bounce", "--json", str(mbox)])
+    assert result.exit_code == 0, result.output
+    got = [
+        (r["source"].rsplit("#", 1)[-1], r["recipient"], r["reason"])
+        for r in json.loads(result.stdout)
+    ]
+    assert got == [
+        ("1", "ivan@example.net", "unknown_user"),
+        ("1", "judy@example.org", "mailbox_full"),
+        ("2", "peggy@example.net", "bad_reputation"),
+    ]
+    table = CliRunner().invoke(app, ["bounce", str(BOUNCES)], env={"COLUMNS": "200"})
+    assert table.exit_code == 0
+    assert "bob.gone@example.net" in table.stdout and "S3150" in table.stdout
+
+
+def test_bounce_command_escapes_markup_and_reports_missing_files(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from mailtrace.cli import app
+
+    evil = tmp_path / "evil.eml"
+    evil.write_bytes(
+        b"From: MAILER-DAEMON@example.net\nSubject: failure notice\n\n"
+        b"<x@example.org>:\nRemote host said: 550 5.1.1 [bold red]No such user[/bold red]\n"
+    )
+    result = CliRunner().invoke(app, ["bounce", str(evil)], env={"COLUMNS": "200"})
+    assert "[bold red]No such user" in result.stdout
+    missing = CliRunner().invoke(app, ["bounce", str(tmp_path / "nope.eml")])
+    assert missing.exit_code == 1
+    assert not isinstance(missing.exception, MailtraceError)
+    assert "no such file or directory" in missing.stderr
+    partial = CliRunner().invoke(app, ["bounce", str(evil), str(tmp_path / "nope.eml")])
+    assert partial.exit_code == 3
+    assert "x@example.org" in partial.stdout
