@@ -237,7 +237,11 @@ def _queue_files(ev: pa.Table, seg: _IntArray) -> dict[str, Any]:
     origin[foreign_from] = "smtp"
     origin[pickup_i >= 0] = "local"
     origin[client_i >= 0] = "smtp"
-    sender = pc.coalesce(_take(ev.column("sender"), from_i), _take(ev.column("sender"), pickup_i))
+    # A message refused before the queue manager saw it is named only by the reject line.
+    senders = ev.column("sender")
+    sender = pc.coalesce(
+        _take(senders, from_i), _take(senders, pickup_i), _take(senders, rejected_i)
+    )
     return {
         "n": nseg,
         "host": _take(ev.column("host"), first),
@@ -694,8 +698,8 @@ def read_events(inputs: list[Path], columns: tuple[str, ...] = COLUMNS) -> pa.Ta
     if logs:
         tables.append(_parse_logs(logs, columns))
     if not tables:
-        return _conform(EVENTS.empty_table(), columns)
-    return pa.concat_tables([_conform(t, columns) for t in tables])
+        return events_columns(EVENTS.empty_table(), columns)
+    return pa.concat_tables([events_columns(t, columns) for t in tables])
 
 
 def _is_dataset(path: Path) -> bool:
@@ -729,8 +733,12 @@ def _parse_logs(paths: list[Path], columns: tuple[str, ...]) -> pa.Table:
     return table.select([c for c in columns if c in table.column_names])
 
 
-def _conform(table: pa.Table, columns: tuple[str, ...]) -> pa.Table:
-    """``table`` with exactly ``columns`` in EVENTS types (missing ones null)."""
+def events_columns(table: pa.Table, columns: tuple[str, ...]) -> pa.Table:
+    """``table`` with exactly ``columns`` in EVENTS types (missing ones null).
+
+    >>> events_columns(pa.table({"kind": ["from"]}), ("kind", "pid")).column("pid").to_pylist()
+    [None]
+    """
     arrays = []
     for name in columns:
         typ = EVENTS.field(name).type

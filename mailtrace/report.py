@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from mailtrace.logs.kinds import Kind
 from mailtrace.paths import COLUMNS as PATH_COLUMNS
-from mailtrace.paths import normalize_reasons, paths_tables
+from mailtrace.paths import events_columns, normalize_reasons, paths_tables
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -83,6 +83,7 @@ def build_report(events: pa.Table | pd.DataFrame, detail: int = 10) -> Report:
     """
     if not isinstance(events, pa.Table):
         events = pa.Table.from_pandas(events, preserve_index=False)
+    events = events_columns(events, COLUMNS)
     messages, deliveries = paths_tables(events)
     ev = events.select(
         [

@@ -1,0 +1,229 @@
+"""Delivery paths: each shape a message's life can take, rebuilt from sample_data logs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from mailtrace.cli import app
+from mailtrace.paths import delivery_paths, read_events, select_paths
+from mailtrace.schema import DELIVERIES, EVENTS, MESSAGES
+from tests.conftest import SAMPLE
+
+LOGS = SAMPLE / "logs"
+DAY = LOGS / "report_day.log"
+EXPECTED = json.loads((LOGS / "report_day.expected.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def day() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return delivery_paths(read_events([DAY]))
+
+
+@pytest.fixture(scope="module")
+def two_hosts() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return delivery_paths(read_events([LOGS / "hostA.log", LOGS / "hostB.log"]))
+
+
+def _message(messages: pd.DataFrame, key: str) -> dict[str, Any]:
+    rows = messages[messages["message"] == key].to_dict("records")
+    assert len(rows) == 1, f"{key}: {len(rows)} rows"
+    return rows[0]
+
+
+def _attempts(deliveries: pd.DataFrame, qid: str, rcpt: str) -> pd.DataFrame:
+    return deliveries[(deliveries["queue_id"] == qid) & (deliveries["recipient"] == rcpt)]
+
+
+def test_tables_have_the_schemas(day: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    messages, deliveries = day
+    assert list(messages.columns) == MESSAGES.names
+    assert list(deliveries.columns) == DELIVERIES.names
+    assert str(deliveries["reply_code"].dtype) == "int16[pyarrow]"
+    assert len(messages) == EXPECTED["messages"]
+
+
+def test_final_status_of_every_recipient(day: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    _, deliveries = day
+    final = deliveries[deliveries["final"]]
+    got: dict[str, dict[str, str]] = {}
+    for qid, rcpt, status in zip(
+        final["queue_id"], final["recipient"], final["status"], strict=True
+    ):
+        got.setdefault(qid, {})[rcpt] = status
+    assert got == EXPECTED["final_status"]
+
+
+def test_content_filter_hop_joins_two_queue_ids(day: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    messages, deliveries = day
+    m = _message(messages, "mx1:2B3C4D5E02")
+    assert list(m["queue_ids"]) == ["2B3C4D5E02", "3C4D5E6F03"]
+    assert m["status"] == "sent" and m["recipients"] == 2 and m["size"] == 5000
+    hops = deliveries[deliveries["queue_id"] == "2B3C4D5E02"]
+    assert set(hops["hop"]) == {"filter"}
+    after = deliveries[deliveries["queue_id"] == "3C4D5E6F03"]
+    assert after["hop"].isna().all() and set(after["message"]) == {"mx1:2B3C4D5E02"}
+    # The re-injected queue file is not a message of its own.
+    assert not (messages["queue_id"] == "3C4D5E6F03").any()
+
+
+def test_deferred_over_days_then_sent(day: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    messages, deliveries = day
+    tries = _attempts(deliveries, "4D5E6F7A04", "frank@slow.example.net")
+    assert tries["status"].tolist() == ["deferred", "deferred", "sent"]
+    assert tries["attempt"].tolist() == [1, 2, 3]
+    assert tries["final"].tolist() == [False, False, True]
+    assert tries["delays_a"].tolist()[-1] == 79199.0
+    m = _message(messages, "mx1:4D5E6F7A04")
+    assert (m["status"], m["deferrals"], m["delay"]) == ("sent", 2, 79200.0)
+
+
+def test_expiry_returns_the_deferred_recipient(day: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    messages, deliveries = day
+    tries = _attempts(deliveries, "7A8B9C0D07", "henry@dead.example.com")
+    assert tries["status"].tolist() == ["deferred", "deferred", "expired"]
+    expired = tries.iloc[-1]
+    assert expired["final"] and expired["category"] == "expired" and expired["dsn"] == "4.4.1"
+    m = _message(messages, "mx1:7A8B9C0D07")
+    assert (m["status"], m["expired"], m["notice"]) == ("expired", 1, "8B9C0D1E08")
+    notice = _message(messages, "mx1:8B9C0D1E08")
+    assert (notice["origin"], notice["parent"], notice["sender"]) == (
+        "bounce",
+        "mx1:7A8B9C0D07",
+        "",
+    )
+
+
+def test_bounce_and_its_notice(day: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    messages, deliveries = day
+    bounced = _attempts(deliveries, "5E6F7A8B05", "nobody@remote.example.org").iloc[0]
+    assert (bounced["status"], bounced["reply_code"], bounced["category"]) == (
+        "bounced",
+        550,
+        "unknown_user",
+    )
+    assert _message(messages, "mx1:5E6F7A8B05")["notice"] == "6F7A8B9C06"
+    notice = _message(messages, "mx1:6F7A8B9C06")
+    assert notice["parent"] == "mx1:5E6F7A8B05" and notice["status"] == "sent"
+
+
+def test_reused_queue_id_is_two_messages(day: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    messages, _ = day
+    first = _message(messages, "mx1:9C0D1E2F09")
+    second = _message(messages, "mx1:9C0D1E2F09#1")
+    assert (first["origin"], first["sender"]) == ("local", "root@mx1.example.com")
+    assert (second["origin"], second["sender"]) == ("smtp", "kate@example.net")
+    assert first["last_seen"] < second["first_seen"]
+
+
+def test_rejected_in_queue_and_noqueue(day: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    messages, _ = day
+    assert _message(messages, "mx1:0D1E2F3A10")["status"] == "rejected"
+    assert _message(messages, "mx1:1E2F3A4B11")["status"] == "rejected"
+    assert not messages["queue_id"].isin(["NOQUEUE"]).any()
+
+
+def test_two_hosts_joined_by_queued_as(two_hosts: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    messages, deliveries = two_hosts
+    assert len(messages) == 1
+    m = messages.iloc[0]
+    assert list(m["queue_ids"]) == ["A1A2A3A4A5", "B7B8B9C0C1"]
+    assert list(m["hosts"]) == ["mxa", "mxb"]
+    assert {o["recipient"]: o["status"] for o in m["outcomes"]} == {
+        "max@partner.example.net": "sent",
+        "nina@example.org": "sent",
+    }
+    assert set(deliveries[deliveries["host"] == "mxa"]["hop"]) == {"relay"}
+    nina = _attempts(deliveries, "B7B8B9C0C1", "nina@example.org")
+    assert nina["status"].tolist() == ["deferred", "sent"]
+    assert nina["category"].tolist()[0] == "mailbox_full"
+    # The delay across both servers: arrival on mxa to delivery on mxb.
+    assert m["delay"] == pytest.approx(3606.8, abs=0.5)
+
+
+def test_one_host_alone_keeps_the_hand_off_as_a_delivery() -> None:
+    messages, deliveries = delivery_paths(read_events([LOGS / "hostA.log"]))
+    assert list(messages["queue_ids"][0]) == ["A1A2A3A4A5"]
+    assert deliveries["hop"].isna().all()
+
+
+def _events(rows: list[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist([{**r, "ts": r["ts"] * 1_000_000} for r in rows], EVENTS)
+
+
+def test_a_queued_as_id_seen_days_later_is_not_the_same_message() -> None:
+    day = 86400
+    ev = _events(
+        [
+            {"ts": 0, "host": "mx", "queue_id": "AAA1", "kind": "client"},
+            {"ts": 1, "host": "mx", "queue_id": "AAA1", "kind": "delivery", "status": "sent",
+             "recipient": "r@example.net", "relay_ip": "198.51.100.9", "next_queue_id": "BBB2"},
+            {"ts": 3 * day, "host": "mx", "queue_id": "BBB2", "kind": "client"},
+        ]
+    )  # fmt: skip
+    messages, deliveries = delivery_paths(ev)
+    assert len(messages) == 2
+    assert deliveries["hop"].isna().all()
+
+
+def test_a_filter_hop_whose_reinjection_is_outside_the_log_is_still_a_hop() -> None:
+    ev = _events(
+        [
+            {"ts": 0, "host": "mx", "queue_id": "AAA1", "kind": "client"},
+            {"ts": 1, "host": "mx", "queue_id": "AAA1", "kind": "delivery", "status": "sent",
+             "recipient": "r@example.com", "relay_ip": "127.0.0.1", "next_queue_id": "CCC3"},
+        ]
+    )  # fmt: skip
+    _, deliveries = delivery_paths(ev)
+    assert deliveries["hop"].tolist() == ["filter"]
+
+
+def test_select_by_message_id_address_and_child_queue_id() -> None:
+    events = read_events([DAY])
+    m, d, e = select_paths(events, "<m3.1200@example.com>")
+    assert m.column("message").to_pylist() == ["mx1:4D5E6F7A04"]
+    assert e.num_rows == 9 and d.num_rows == 3
+    m, _, _ = select_paths(events, "IVAN@example.com")
+    assert m.column("message").to_pylist() == ["mx1:7A8B9C0D07", "mx1:8B9C0D1E08"]
+    m, _, e = select_paths(events, "3C4D5E6F03")
+    assert m.column("message").to_pylist() == ["mx1:2B3C4D5E02"]
+    assert set(e.column("queue_id").to_pylist()) == {"2B3C4D5E02", "3C4D5E6F03"}
+    m, _, e = select_paths(events, "9C0D1E2F09")
+    assert m.num_rows == 2
+    assert e.filter(pa.compute.equal(e.column("message"), "mx1:9C0D1E2F09")).num_rows == 5
+
+
+def test_a_parquet_dataset_reads_like_the_log(tmp_path: Path) -> None:
+    events = read_events([DAY])
+    (tmp_path / "ds").mkdir()
+    pq.write_table(events, tmp_path / "ds" / "part-0.parquet")
+    from_log = delivery_paths(events)[0]
+    from_ds = delivery_paths(read_events([tmp_path / "ds"]))[0]
+    assert from_ds["message"].tolist() == from_log["message"].tolist()
+    assert from_ds["status"].tolist() == from_log["status"].tolist()
+
+
+def test_path_command_json_and_no_match() -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["path", "3C4D5E6F03", str(DAY), "--json"])
+    assert result.exit_code == 0, result.output
+    (only,) = json.loads(result.output)
+    assert only["message"]["queue_ids"] == ["2B3C4D5E02", "3C4D5E6F03"]
+    assert [d["hop"] for d in only["deliveries"]] == ["filter", "filter", None, None]
+    text = runner.invoke(app, ["path", "frank@slow.example.net", str(DAY)])
+    assert text.exit_code == 0 and "4D5E6F7A04" in text.output and "deferred" in text.output
+    missing = runner.invoke(app, ["path", "NOSUCHID", str(DAY)])
+    assert missing.exit_code == 1
+
+
+def test_missing_log_is_a_clean_error() -> None:
+    result = CliRunner().invoke(app, ["path", "X", "/nonexistent/maillog"])
+    assert result.exit_code != 0
+    assert not isinstance(result.exception, KeyError | AttributeError | TypeError)
