@@ -14,6 +14,7 @@ algorithm (and ARC-Seal's chain validation ``cv=`` as the result).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ AUTH_FIELDS = frozenset(
 )
 
 _INT32_MAX = 2**31 - 1
+_SPECIAL = re.compile(r'[()"\\]')
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,38 +57,42 @@ def strip_comments(text: str) -> str:
     >>> strip_comments('a (b (c) d) "e (f)" g')
     'a  "e (f)" g'
     """
+    if "(" not in text:
+        return text
+    # Walk only the characters that matter; the text between them is copied in slices.
     out: list[str] = []
     depth = 0
     quoted = False
-    escaped = False
-    for c in text:
-        if escaped:
-            escaped = False
-            if depth == 0:
-                out.append(c)
-            continue
+    start = 0
+    skip_to = -1
+    for m in _SPECIAL.finditer(text):
+        i = m.start()
+        if i < skip_to:
+            continue  # the character after a backslash
+        c = text[i]
         if c == "\\":
-            escaped = True
-            if depth == 0:
-                out.append(c)
-            continue
-        if quoted:
-            out.append(c)
-            if c == '"':
-                quoted = False
+            skip_to = i + 2
+        elif quoted:
+            quoted = c != '"'
         elif c == "(":
+            if depth == 0:
+                out.append(text[start:i])
             depth += 1
         elif c == ")" and depth:
             depth -= 1
-        elif depth == 0:
-            out.append(c)
-            if c == '"':
-                quoted = True
+            if depth == 0:
+                start = i + 1
+        elif c == '"' and depth == 0:
+            quoted = True
+    if depth == 0:
+        out.append(text[start:])
     return "".join(out)
 
 
 def _split(text: str, sep: str) -> list[str]:
     """Split on ``sep`` outside quoted strings."""
+    if '"' not in text:
+        return text.split(sep)
     parts: list[str] = []
     current: list[str] = []
     quoted = False
@@ -104,6 +110,8 @@ def _split(text: str, sep: str) -> list[str]:
 
 def _tokens(text: str) -> list[str]:
     """Whitespace-separated tokens (quoted strings kept whole), ``a = b`` joined into ``a=b``."""
+    if '"' not in text:
+        return _join_equals(text.split())
     raw: list[str] = []
     current: list[str] = []
     quoted = False
@@ -118,6 +126,10 @@ def _tokens(text: str) -> list[str]:
             current.append(c)
     if current:
         raw.append("".join(current))
+    return _join_equals(raw)
+
+
+def _join_equals(raw: list[str]) -> list[str]:
     tokens: list[str] = []
     for t in raw:
         if tokens and (tokens[-1].endswith("=") or t.startswith("=")):
