@@ -157,6 +157,28 @@ def test_opensmtpd_semicolons_between_clauses() -> None:
     assert r.date_utc == utc(2026, 3, 3, 10, 0, 0)
 
 
+def test_haraka_envelope_and_cipher_words() -> None:
+    r = parse_received(
+        "from mail.example.com (mail.example.com [192.0.2.44])\n"
+        " by mx.example.net (Haraka/3.0.3) with ESMTPS id 5B1C2D3E-0F1A-4B2C-9D8E-7F6A5B4C3D2E.1\n"
+        " envelope-from <ivy@example.com>\n"
+        " (authenticated bits=0)\n"
+        " tls TLS_AES_256_GCM_SHA384;\n"
+        " Tue, 03 Mar 2026 10:00:00 +0000"
+    )
+    assert r.envelope_from == "ivy@example.com"
+    assert r.tls_cipher == "TLS_AES_256_GCM_SHA384"
+    assert r.id == "5B1C2D3E-0F1A-4B2C-9D8E-7F6A5B4C3D2E.1"
+
+
+def test_words_after_tls_are_a_cipher_only_when_they_look_like_one() -> None:
+    r = parse_received(
+        "from a.example.com ([192.0.2.3]) by b.example.net over TLS secured channel with"
+        " Microsoft SMTPSVC(10.0.17763.1697); Tue, 3 Mar 2026 10:00:00 -0800"
+    )
+    assert (r.by_host, r.protocol, r.tls_cipher) == ("b.example.net", "SMTP", None)
+
+
 def test_qmail_comment_only_header() -> None:
     r = parse_received("(qmail 12345 invoked by uid 89); 3 Mar 2026 10:00:00 -0000")
     assert (r.from_host, r.by_host, r.protocol) == (None, None, None)

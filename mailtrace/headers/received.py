@@ -349,6 +349,8 @@ def _words_of(toks: list[_Tok]) -> list[str]:
 
 
 _HELO_WORDS = frozenset({"helo", "ehlo", "lhlo"})
+_ENVELOPE_WORDS = frozenset({"envelope-from", "envelope-sender"})
+_CIPHER_WORD = re.compile(r"[A-Za-z0-9]+(?:[_-][A-Za-z0-9]+){2,}")
 _COMMENT_WORD = re.compile(r"[^\s(),]+")
 
 
@@ -516,26 +518,22 @@ def _parse(value: str, raw: str, problems: list[str]) -> Received:
 
     tls_version = tls_cipher = None
     envelope_from = fields_.get("envelope_from")
+    prev = ""
     for t in toks:
-        if t.kind != "c":
-            continue
-        if tls_version is None and tls_cipher is None:
-            tls_version, tls_cipher = _tls_from_comment(t.text)
-        head = t.text.split(None, 2)
-        if (
-            envelope_from is None
-            and head
-            and head[0].lower().rstrip(":")
-            in {
-                "envelope-from",
-                "envelope-sender",
-            }
-        ):
-            envelope_from = _bare(head[1]) if len(head) > 1 else None
-    # Exim 4.9x writes the cipher as a word: "with esmtps (TLS1.3) tls TLS_AES_256_GCM_SHA384".
-    for i, w in enumerate(with_words[:-1]):
-        if w.lower() == "tls" and tls_cipher is None:
-            tls_cipher = with_words[i + 1]
+        if t.kind == "c":
+            if tls_version is None and tls_cipher is None:
+                tls_version, tls_cipher = _tls_from_comment(t.text)
+            head = t.text.split(None, 2)
+            if envelope_from is None and len(head) > 1 and head[0].lower() in _ENVELOPE_WORDS:
+                envelope_from = _bare(head[1])  # Exim, ecelerity: (envelope-from <a@example>)
+            prev = ""
+        elif t.kind == "w":
+            # Exim 4.9x and Haraka write words: "tls TLS_AES_256_GCM_SHA384", "envelope-from <a>".
+            if prev == "tls" and tls_cipher is None and _CIPHER_WORD.fullmatch(t.text):
+                tls_cipher = t.text
+            elif prev in _ENVELOPE_WORDS and envelope_from is None:
+                envelope_from = _bare(t.text)
+            prev = t.text.lower()
     if with_words and tls_cipher is None:
         parts = with_words[0].split("/")
         if len(parts) >= 3 and parts[1].upper() == "TLS":
