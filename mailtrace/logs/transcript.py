@@ -365,7 +365,9 @@ class _Dialogue:
             "remote_host": self.remote_host,
             "elapsed_s": self.elapsed,
         }
-        return pa.table([pa.array(columns[f.name], type=f.type) for f in REPLIES], schema=REPLIES)
+        return pa.Table.from_arrays(
+            [pa.array(columns[f.name], type=f.type) for f in REPLIES], schema=REPLIES
+        )
 
 
 # -- format detection ---------------------------------------------------------------------------
