@@ -311,6 +311,14 @@ def test_first_clause_wins_and_duplicates_are_kept() -> None:
     assert ("for", "y@example.com") in r.extra
 
 
+def test_several_recipients_in_one_for_clause() -> None:
+    r = parse_received(
+        "by b.example.net for <j@example.net>,<k@example.net>; 3 Mar 2026 10:00:00 +0000"
+    )
+    assert r.for_ == "j@example.net"
+    assert ("for", "k@example.net") in r.extra
+
+
 def test_keywords_are_case_insensitive_and_clauses_may_come_in_any_order() -> None:
     r = parse_received(
         "FROM a.example.com BY b.example.com FOR <z@example.com> WITH SMTP"

@@ -497,13 +497,15 @@ def _parse(value: str, raw: str, problems: list[str]) -> Received:
                 fields_["with"] = None
         elif kw == "via":
             fields_["via"] = " ".join(words) or None
+        elif kw == "for":
+            # "for <a@example>, <b@example>" and "for <a@example>,<b@example>": one list
+            parts = [_bare(p) for w in words for p in w.split(",")]
+            addrs = [p for p in parts if p]
+            fields_["for"] = addrs[0] if addrs else None
+            extra.extend(("for" if "@" in a else "text", a) for a in addrs[1:])
         else:
             fields_[kw] = _bare(words[0]) if words else None
-            for w in words[1:]:
-                if kw == "for" and ("@" in w or w.startswith("<")):
-                    extra.append(("for", _bare(w)))
-                else:
-                    extra.append(("text", w))
+            extra.extend(("text", w) for w in words[1:])
 
     if (
         "from" not in fields_
