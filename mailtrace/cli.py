@@ -290,6 +290,59 @@ def transcript(
         raise typer.Exit(EXIT_PARTIAL if len(empty) < len(results) else EXIT_INPUT)
 
 
+# --- logs: mailtrace logs FILES… [-o OUT] ------------------------------------------------------
+
+
+@app.command()
+def logs(
+    files: list[str] = typer.Argument(
+        ...,
+        metavar="FILES…",
+        help="Mail logs: files (plain, gzip, bzip2, xz, zstd), directories, globs, - for stdin.",
+    ),
+    output: str | None = typer.Option(
+        None, "-o", "--output", metavar="OUT", help="Write a Parquet dataset to this directory."
+    ),
+    fmt: str | None = typer.Option(
+        None, "--format", help="Force one parser for every line: postfix, exim or sendmail."
+    ),
+    year: int | None = typer.Option(
+        None, "--year", help="Year of the first line of RFC 3164 logs (default: from mtime)."
+    ),
+    tz: str | None = typer.Option(
+        None, "--tz", help="Zone of stamps written without one: UTC, +01:00, Europe/Paris …"
+    ),
+    jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes."),
+    errors: str = typer.Option(
+        "raise", "--errors", help="raise: stop at a damaged input; skip: keep what can be read."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
+) -> None:
+    """Read mail logs into events: a Parquet dataset with -o, else a summary of what was read."""
+    import sys
+
+    from mailtrace.logs.batch import run
+
+    if errors not in ("raise", "skip"):
+        raise UsageError(f"--errors must be raise or skip, not {errors!r}")
+    with render.progress_bar(enabled=sys.stderr.isatty()) as progress:
+        summary = run(
+            files,
+            output,
+            format=fmt,
+            year=year,
+            tz=tz,
+            errors="skip" if errors == "skip" else "raise",
+            jobs=jobs,
+            force=force,
+            progress=progress,
+        )
+    render.log_summary(summary, output)
+    c = summary.counts
+    if c.failed_inputs or c.damaged or c.unparsed:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
 @app.command()
 def version() -> None:
     """Print mailtrace's version."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -564,3 +566,66 @@ def report(rep: Any, as_json: bool = False) -> None:
             rows,
             ["category", "count", "codes", "reason"],
         )
+
+
+# --- logs: progress and the summary of `mailtrace logs` --------------------------------------
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A byte progress bar on stderr, given as a ``(done, total)`` callback; None when disabled."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    bar = Progress(
+        "reading logs",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    task = bar.add_task("logs", total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    with bar:
+        yield update
+
+
+def log_summary(summary: Any, output: str | None) -> None:
+    """What `mailtrace logs` read: counts, events by kind and program, and the unreadable lines."""
+    c = summary.counts
+
+    def row(label: str, n: int, indent: bool = False) -> None:
+        text = f"  {safe(label)}" if indent else safe(label)
+        out.print(f"{text:<32}{n:>12,}")
+
+    if output is not None:
+        out.print(f"wrote {len(summary.written)} files to {safe(output)}")
+    row("lines read", c.lines)
+    row("events", c.events)
+    for kind, n in summary.kinds.most_common():
+        row(kind, n, indent=True)
+    if summary.programs:
+        out.print("events by program")
+        for program, n in summary.programs.most_common():
+            row(program, n, indent=True)
+    row("unparsed", c.unparsed)
+    row("other programs and blank lines", c.other)
+    for program, n in sorted(c.other_programs.items(), key=lambda kv: -kv[1])[:10]:
+        row(program, n, indent=True)
+    row("damaged lines (invalid UTF-8)", c.damaged)
+    for problem in c.problems:
+        warn(problem)
+    style = "yellow" if c.unreadable or c.failed_inputs else "green"
+    inputs = f", {c.failed_inputs} input(s) cut short" if c.failed_inputs else ""
+    err.print(
+        f"mailtrace: {c.unreadable:,} lines could not be read "
+        f"({c.unparsed:,} unparsed, {c.damaged:,} damaged){inputs}",
+        style=style,
+        soft_wrap=True,
+    )

@@ -587,6 +587,27 @@ def parse_range(
     )
 
 
+def read_events_table(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    format: str | None = None,
+    year: int | None = None,
+    tz: str | tzinfo | None = None,
+    errors: Errors = "raise",
+) -> pa.Table:
+    """The EVENTS table of the logs at ``paths`` (files, directories, globs, ``-``), oldest first.
+
+    >>> read_events_table([]).num_rows
+    0
+    """
+    items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    tables = [
+        parse_file_tables(source, format=format, year=year, tz=tz, errors=errors).events
+        for source in expand_inputs(items)
+    ]
+    return pa.concat_tables(tables) if tables else EVENTS.empty_table()
+
+
 def read_logs(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     *,
@@ -609,11 +630,6 @@ def read_logs(
     """
     import pandas as pd
 
-    items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
-    tables = [
-        parse_file_tables(source, format=format, year=year, tz=tz, errors=errors).events
-        for source in expand_inputs(items)
-    ]
-    table = pa.concat_tables(tables) if tables else EVENTS.empty_table()
+    table = read_events_table(paths, format=format, year=year, tz=tz, errors=errors)
     frame: pd.DataFrame = table.to_pandas(types_mapper=pd.ArrowDtype)
     return frame
