@@ -233,3 +233,13 @@ def test_any_received_chain_gives_hops(values: list[str], date: str) -> None:
     assert sorted(h.header_index for h in hops) == list(range(len(values)))
     transit_s(hops)
     summarize(MessageHeaders("fuzz", (("Subject", "x"), ("Date", date))), hops)
+
+
+def test_compressed_mbox_and_globs_are_read(tmp_path: Path) -> None:
+    import gzip
+
+    box = (MESSAGES / "mbox" / "several.mbox").read_bytes()
+    (tmp_path / "archive.mbox.gz").write_bytes(gzip.compress(box))
+    (tmp_path / "a.eml").write_bytes((MESSAGES / "qmail.eml").read_bytes())
+    names = [Path(m.source).name for m in read_headers([tmp_path / "*.gz", tmp_path / "*.eml"])]
+    assert names == ["archive.mbox.gz#1", "archive.mbox.gz#2", "archive.mbox.gz#3", "a.eml"]

@@ -14,12 +14,12 @@ as written: decoding of RFC 2047 words is the summary's business.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailtrace.errors import InputError
+from mailtrace.sources import Source, expand_inputs, iter_blocks, open_source
 
 #: Field names that only mail has; a text needs one of them to count as a message.
 MAIL_FIELDS = frozenset(
@@ -298,25 +298,16 @@ def parse_bytes(data: bytes, source: str) -> list[MessageHeaders | InputError]:
     return [parse_headers(data, source)]
 
 
-def _files(path: Path) -> list[Path]:
-    if path.is_dir():
-        return sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        )
-    return [path]
-
-
-def _read(path: Path) -> bytes:
+def _read(source: Source) -> bytes:
+    """The whole (decompressed) content of one input."""
+    stream = open_source(source)
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(str(path), "no such file") from None
-    except IsADirectoryError:
-        raise InputError(str(path), "is a directory") from None
+        return b"".join(iter_blocks(stream, source.name))
     except OSError as exc:
-        raise InputError(str(path), exc.strerror or "cannot be read") from None
+        raise InputError(source.name, f"read error: {exc.strerror or exc}") from None
+    finally:
+        if source.path is not None:
+            stream.close()
 
 
 def read_headers(
@@ -325,7 +316,8 @@ def read_headers(
 ) -> list[MessageHeaders]:
     """Read every message of files, directories (recursively) and ``-`` (stdin).
 
-    Without ``on_error`` the first unreadable input raises its
+    Compressed files (gzip, bzip2, xz, zstd) are read through :mod:`mailtrace.sources`, and
+    globs are expanded. Without ``on_error`` the first unreadable input raises its
     :class:`~mailtrace.errors.InputError`; with it, each one is reported there and skipped.
 
     >>> import tempfile, os
@@ -338,32 +330,23 @@ def read_headers(
     """
     messages: list[MessageHeaders] = []
     for given in paths:
-        if str(given) == "-":
-            inputs: list[tuple[str, Path | None]] = [("<stdin>", None)]
-        else:
-            p = Path(given)
-            if not p.exists():
-                inputs = [(str(p), p)]
-            else:
-                inputs = [(str(f), f) for f in _files(p)]
-                if not inputs:
-                    inputs = [(str(p), None)]
-        for source, file in inputs:
+        found: list[MessageHeaders | InputError] = []
+        try:
+            sources = expand_inputs([given])
+            if not sources:
+                raise InputError(str(given), "directory without any file")
+        except InputError as exc:
+            sources, found = [], [exc]
+        for source in sources:
             try:
-                if file is None and source == "<stdin>":
-                    data = sys.stdin.buffer.read()
-                elif file is None:
-                    raise InputError(source, "directory without any file")
-                else:
-                    data = _read(file)
-                found = parse_bytes(data, source)
+                found.extend(parse_bytes(_read(source), source.name))
             except InputError as exc:
-                found = [exc]
-            for item in found:
-                if isinstance(item, MessageHeaders):
-                    messages.append(item)
-                elif on_error is None:
-                    raise item
-                else:
-                    on_error(item)
+                found.append(exc)
+        for item in found:
+            if isinstance(item, MessageHeaders):
+                messages.append(item)
+            elif on_error is None:
+                raise item
+            else:
+                on_error(item)
     return messages
