@@ -179,6 +179,19 @@ def test_words_after_tls_are_a_cipher_only_when_they_look_like_one() -> None:
     assert (r.by_host, r.protocol, r.tls_cipher) == ("b.example.net", "SMTP", None)
 
 
+def test_semicolons_between_clauses_stay_out_of_values() -> None:
+    r = parse_received(
+        "from a.example.com;\n by b.example.net with ESMTP;\n id Q9;\n"
+        " Tue, 3 Mar 2026 10:00:00 +0000"
+    )
+    assert (r.from_host, r.by_host, r.with_raw, r.id) == (
+        "a.example.com",
+        "b.example.net",
+        "ESMTP",
+        "Q9",
+    )
+
+
 def test_qmail_comment_only_header() -> None:
     r = parse_received("(qmail 12345 invoked by uid 89); 3 Mar 2026 10:00:00 -0000")
     assert (r.from_host, r.by_host, r.protocol) == (None, None, None)

@@ -335,11 +335,13 @@ def _split_clauses(toks: list[_Tok]) -> tuple[list[_Tok], list[_Clause]]:
     lead: list[_Tok] = []
     clauses: list[_Clause] = []
     for t in toks:
+        if t.kind == ";":
+            continue  # OpenSMTPD ends every clause with one; only the last ";" means anything
         if t.kind == "w" and t.text.lower() in KEYWORDS:
             clauses.append(_Clause(t.text.lower(), []))
         elif clauses:
             clauses[-1].toks.append(t)
-        elif t.kind != ";":
+        else:
             lead.append(t)
     return lead, clauses
 
