@@ -335,7 +335,7 @@ _PS_PREGREET = re.compile(
     r"(?P<action>PREGREET) \d+ after (?P<delay>\d+(?:\.\d+)?) from " + _PS_ADDR + r"(?::.*)?$"
 )
 _PS_HANGUP = re.compile(
-    r"(?P<action>HANGUP) after (?P<delay>\d+(?:\.\d+)?) from " + _PS_ADDR + r"(?P<text> .*)?$"
+    r"(?P<action>HANGUP) after (?P<delay>\d+(?:\.\d+)?) from " + _PS_ADDR + r"(?: (?P<text>.*))?$"
 )
 _PS_DNSBL = re.compile(r"(?P<action>DNSBL) (?P<text>rank \d+) for " + _PS_ADDR + "$")
 _CACHE = re.compile(r"cache \S+ (?:full|partial) cleanup: retained=\d+ dropped=\d+ entries$")
@@ -755,8 +755,12 @@ def parse_message(program: str, message: str) -> dict[str, object]:
         out.setdefault("text", "removed")
     if kind == Kind.BOUNCE_NOTICE:
         out["bounce_queue_id"] = fields["next_queue_id"]
+    # The reply as written: the whole parenthesis of a delivery, the part after "said:" else.
+    action = fields.get("action")
     if "text" in out and (
-        kind == Kind.DELIVERY or "reply_code" in out or kind == Kind.CHECK_ACTION
+        kind == Kind.DELIVERY
+        or "reply_code" in out
+        or (isinstance(action, str) and action.startswith("proxy-"))
     ):
         out["response"] = out["text"]
     return out
