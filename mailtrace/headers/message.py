@@ -265,10 +265,14 @@ def _parse_msg(data: bytes, source: str) -> MessageHeaders:
             "Outlook .msg files need the optional extra: pip install 'mailtrace[msg]'",
         ) from None
     try:
-        msg = extract_msg.openMsg(data)
+        msg = extract_msg.openMsg(data)  # accepts the file's bytes as well as a path
         try:
-            header = msg.header
-            text = header.as_string() if header is not None else ""
+            # The transport headers as received; without them extract-msg can only synthesise
+            # a header from the message properties (no Received chain).
+            text = getattr(msg, "headerText", None) or ""
+            text = text.removeprefix("Microsoft Mail Internet Headers Version 2.0").lstrip()
+            if not text and getattr(msg, "header", None) is not None:
+                text = msg.header.as_string()
         finally:
             msg.close()
     except Exception as exc:  # extract-msg raises many unrelated types on damaged files
