@@ -94,6 +94,7 @@ _ORIGINAL_MARKERS = re.compile(
     r"|\[(?:original|returned) message"
     r"|.{0,40}(?:copy|header|headers) of the (?:original |returned |your )?message"
     r"|(?:Original|Returned) message follows"
+    r"|-{2,}[ \t]{0,4}Unsent message follows"
     r"|Below is a copy of"
     r")",
     re.IGNORECASE | re.MULTILINE,
@@ -101,11 +102,13 @@ _ORIGINAL_MARKERS = re.compile(
 
 # A line that names one failed recipient at its start.
 _RCPT_LINE = re.compile(
-    r"^[ \t>]{0,12}(?:[45]\d\d[ -])?(?:"
+    r"^[ \t>*]{0,12}(?:[45]\d\d[ -])?(?:"
     r"<(" + _ADDR + r")>[ \t]{0,4}(?::|\.{3}|$| \()"  # qmail/Yahoo "<x>:", Sendmail "<x>... why"
     r"|\"?(" + _ADDR + r")\"?(?=[ \t]|:|$|\.{3})"
     r"|(?:Original|Final)-Recipient:[ \t]{0,4}(?:rfc822;)?[ \t]{0,4}<?(" + _ADDR + r")>?"
-    r"|[^\n<>@]{3,200}:[ \t]{1,4}<?(" + _ADDR + r")>?[ \t]*$"  # "Mailbox full: x@example.org"
+    # "Mailbox full: x@example.org", but not a quoted header ("From: x") of the original message
+    r"|(?!(?:MAIL FROM|From|Sender|Reply-To|Return-Path|CC|BCC|Errors-To|Delivered-To|To)[ \t]*:)"
+    r"[^\n<>@]{3,200}:[ \t]{1,4}<?(" + _ADDR + r")>?[ \t]*$"
     r")",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -113,7 +116,8 @@ _RCPT_LINE = re.compile(
 # A recipient named inside a sentence: "delivering your mail to <x>", "Your message to x".
 _RCPT_INLINE = re.compile(
     r"(?:deliver(?:ing|ed|y)?(?: your (?:mail|message))?(?: was)?(?: not)? to|"
-    r"(?:message|mail) (?:to|for)|recipient(?: address)?:?|rejected|for|address:?)[ \t]{1,4}"
+    r"(?:message|mail) (?:to|for)|recipient(?: address)?:?|rejected|for|address:?|"
+    r"undeliverable to|RCPT TO:?)[ \t]{1,4}"
     r"<?(" + _ADDR + r")>?",
     re.IGNORECASE,
 )
@@ -157,9 +161,11 @@ _AUTO_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 _DAEMON = re.compile(
-    r"mailer-daemon|postmaster|mail delivery|mail administrator|mdaemon|noreply|no-reply",
+    r"mailer-daemon|post_?master|mail delivery|mail administrator|mdaemon|noreply|no-reply",
     re.IGNORECASE,
 )
+# The local part of a bounce's own sender, never a failed recipient (a postmaster address can be).
+_DAEMON_LOCAL = re.compile(r"mailer-daemon|mdaemon|mail\.delivery", re.IGNORECASE)
 
 
 def _decode(value: object) -> str:
@@ -382,22 +388,30 @@ def _squash(text: str) -> str:
 def _text_recipients(report: str, excluded: set[str]) -> list[tuple[str, str]]:
     """(recipient, its block of explanation) for each recipient named at a line start."""
     found: list[tuple[str, int]] = []
+    own: list[tuple[str, int]] = []  # the bounce's own parties named in a recipient's place
     seen: set[str] = set()
     for m in _RCPT_LINE.finditer(report):
         addr = m[1] or m[2] or m[3] or m[4]
         key = addr.lower()
-        if key in excluded or key in seen or _DAEMON.search(addr.split("@")[0]):
+        if key in seen or _DAEMON_LOCAL.search(addr.split("@")[0]):
             continue
         seen.add(key)
+        if key in excluded:
+            if m[1] or m[3]:  # "<x>:" and Final-Recipient name a recipient whoever it is
+                own.append((addr, m.start()))
+            continue
         found.append((addr, m.start()))
     if not found:
         for m in _RCPT_INLINE.finditer(report):
             addr = m[1]
             key = addr.lower()
-            if key in excluded or key in seen or _DAEMON.search(addr.split("@")[0]):
+            if key in excluded or key in seen or _DAEMON_LOCAL.search(addr.split("@")[0]):
                 continue
             seen.add(key)
             found.append((addr, m.start()))
+    if not found:
+        # A message sent to oneself bounces to the failed address: take it when nothing else.
+        found = own
     out = []
     for i, (addr, start) in enumerate(found):
         end = found[i + 1][1] if i + 1 < len(found) else len(report)
@@ -645,7 +659,7 @@ def parse_bounce(raw: bytes) -> Bounce:
                     diagnostic=_squash(block),
                     command=det["command"],  # type: ignore[arg-type]
                     remote_host=det["remote_host"],  # type: ignore[arg-type]
-                    context=_squash(report),
+                    context=_squash(f"{subject}\n{report}"),
                 )
             )
         original = mail.original or _inline_original(mail)
@@ -662,7 +676,7 @@ def parse_bounce(raw: bytes) -> Bounce:
                         diagnostic=_squash(report),
                         command=det["command"],  # type: ignore[arg-type]
                         remote_host=det["remote_host"],  # type: ignore[arg-type]
-                        context=_squash(report),
+                        context=_squash(f"{subject}\n{report}"),
                     )
                 )
     if rows:

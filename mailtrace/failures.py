@@ -275,6 +275,11 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
         _rx(r"procmail:", r"maildrop:", r"pipe to \|", r"X-Unix;", r"mailer error"),
     ),
     (C.POLICY_REJECTION, _rx(r"RESOLVER\.RST\.(?!\w{0,20}SizeLimit)")),
+    # A listed link inside the message is about the content, not the sending IP.
+    (
+        C.SPAM_CONTENT,
+        _rx(r"(?:black|block)listed (?:URL|link|domain in)", r"\bURIBL\b", r"\bSURBL\b"),
+    ),
     (C.REVERSE_DNS, _rx(r"\bPTR\b", r"mismatch(?:es)? (?:the )?client ip")),
     (
         C.BAD_DOMAIN,
@@ -321,6 +326,11 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"could not deliver for (?:the last )?\d{1,9} (?:seconds|minutes|hours|days)",
             r"envelope expired",
             r"delivery failed (?:after )?\d{1,4} attempts",
+            r"(?:still )?(?:undelivered|undeliverable|not delivered) (?:after|for) \d{1,4} "
+            r"(?:hours?|days?)",
+            r"aborted after \d",
+            r"cannot send (?:this |the )?message for \d{1,4} (?:hours?|days?)",
+            r"unable to deliver (?:this|the) message after \d",
             r"expired after \d",
             r"maximum (?:queue|delivery|retry) (?:time|lifetime|attempts)",
             r"delivery attempts? (?:will )?(?:stop|have failed for|exhausted)",
@@ -948,8 +958,8 @@ def _refine(
         return C.SENDER_REJECTED
     if (
         found == C.UNKNOWN_USER
-        and parts is not None
-        and (parts[1] == 7 or (cmd.endswith("DATA") and parts[1] not in (1, 5)))
+        and (parts is None or parts[1] not in (1, 5))
+        and ((parts is not None and parts[1] == 7) or cmd.endswith("DATA"))
     ):
         # "User unknown" coded as a policy refusal, or only after the content was sent: a
         # filter refused the message, not the address.
@@ -1016,15 +1026,20 @@ def classify_recipient(rcpt: BouncedRecipient, bounce_kind: str = "failure") -> 
     provider = find_provider(text, rcpt.remote_host) or find_provider(rcpt.context)
     provider_code = find_provider_code(provider, text, status)
     found = match_text(text)
-    if found is None or found in (C.REMOTE_SYSTEM_ERROR, C.NETWORK_ERROR):
-        around = match_text(rcpt.context) if rcpt.context and rcpt.context != text else None
-        if around is not None and (found is None or around == C.EXPIRED):
-            found = around
     parts = codes.parse_enhanced(status)
     timed_out = found == C.NETWORK_ERROR and parts is not None and parts[1:] == (4, 1)
-    if action == "failed" and digit == 4 and (found is None or found in _GAVE_UP or timed_out):
+    if action == "expired" or (
+        action == "failed" and digit == 4 and (found is None or found in _GAVE_UP or timed_out)
+    ):
         # A final failure after temporary replies: the sender's MTA gave up retrying.
         return verdict(C.EXPIRED, digit, provider, provider_code)
+    if found is None or found in (C.REMOTE_SYSTEM_ERROR, C.NETWORK_ERROR):
+        around = match_text(rcpt.context) if rcpt.context and rcpt.context != text else None
+        # The explanation around the reply may say the sender gave up ("could not be delivered
+        # for 5 days"); a delay warning says it is still trying, so its reply keeps the say.
+        gave_up = around == C.EXPIRED and (action != "delayed" or found is None)
+        if around is not None and (found is None or gave_up):
+            found = around
     if found is None and (rcpt.recipient or "").lower().endswith("@googlegroups.com"):
         # Google Groups refuses posts from non-members in the reader's language, without a code.
         found = C.SENDER_REJECTED
