@@ -329,6 +329,7 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"(?:still )?(?:undelivered|undeliverable|not delivered) (?:after|for) \d{1,4} "
             r"(?:hours?|days?)",
             r"aborted after \d",
+            r"could not be delivered for \d{1,4} (?:hours?|days?)",
             r"cannot send (?:this |the )?message for \d{1,4} (?:hours?|days?)",
             r"unable to deliver (?:this|the) message after \d",
             r"expired after \d",
@@ -526,6 +527,7 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"(?:disabled|suspended|deactivated|inactive|locked|frozen|closed|expired|terminated|"
             r"discontinued|blocked|on hold|not active|no longer active|de-?activated)",
             r"inactive (?:user|account|mail ?box|email address|address|recipient)",
+            r"(?:is|was|has been) (?:currently )?(?:inactive|disabled|suspended|deactivated)",
             r"(?:disabled|suspended|deactivated|locked|closed|expired) "
             r"(?:mail ?box|account|user|recipient)",
             r"user (?:account )?(?:is )?(?:suspended|disabled)",
@@ -537,6 +539,7 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
         C.BAD_DOMAIN,
         _rx(
             r"host (?:or domain name )?(?:not found|unknown)",
+            r"host \S{1,255} not found",
             r"unknown host",
             r"host not found",
             r"(?:no such|unknown|invalid|non-?existent|unrouteable|unroutable) domain",
@@ -926,6 +929,8 @@ def classify(
 
 # Categories a generic wording lands in; the command or a specific enhanced code may overrule them.
 _WEAK = frozenset({C.UNKNOWN_USER, C.REMOTE_SYSTEM_ERROR, C.PROTOCOL_ERROR})
+# Words about an address: after MAIL FROM the address is the sender's.
+_ABOUT_ADDRESS = frozenset({C.POLICY_REJECTION, C.UNKNOWN_USER, C.BAD_DOMAIN, C.MAILBOX_DISABLED})
 # Enhanced codes specific enough to overrule a generic wording.
 _STRONG_CODES: dict[str, Category] = {
     "1.7": C.SENDER_REJECTED,
@@ -953,7 +958,7 @@ def _refine(
         strong = _STRONG_CODES.get(f"{parts[1]}.{parts[2]}")
         if strong is not None:
             return strong
-    if cmd.startswith("MAIL") and (found is None or found in _WEAK or found == C.POLICY_REJECTION):
+    if cmd.startswith("MAIL") and (found is None or found in _WEAK or found in _ABOUT_ADDRESS):
         # A refusal of MAIL FROM is about the sender, whatever generic words it uses.
         return C.SENDER_REJECTED
     if (
@@ -994,6 +999,10 @@ def by_codes(reply_code: int | None, enhanced: str | None) -> Category:
 
 
 _GAVE_UP = frozenset({C.PROTOCOL_ERROR})
+# What a bare 4.x.x status suggests when it only says "temporary": retried until given up.
+_TRANSIENT_CODES = frozenset(
+    {C.NETWORK_ERROR, C.REMOTE_SYSTEM_ERROR, C.PROTOCOL_ERROR, C.UNCLASSIFIED, C.EXPIRED}
+)
 _HARD = frozenset({C.UNKNOWN_USER, C.MAILBOX_DISABLED, C.BAD_DOMAIN})
 _NOT_FAILURE_KIND = {
     "delivered": C.DELIVERED,
@@ -1028,11 +1037,6 @@ def classify_recipient(rcpt: BouncedRecipient, bounce_kind: str = "failure") -> 
     found = match_text(text)
     parts = codes.parse_enhanced(status)
     timed_out = found == C.NETWORK_ERROR and parts is not None and parts[1:] == (4, 1)
-    if action == "expired" or (
-        action == "failed" and digit == 4 and (found is None or found in _GAVE_UP or timed_out)
-    ):
-        # A final failure after temporary replies: the sender's MTA gave up retrying.
-        return verdict(C.EXPIRED, digit, provider, provider_code)
     if found is None or found in (C.REMOTE_SYSTEM_ERROR, C.NETWORK_ERROR):
         around = match_text(rcpt.context) if rcpt.context and rcpt.context != text else None
         # The explanation around the reply may say the sender gave up ("could not be delivered
@@ -1040,6 +1044,15 @@ def classify_recipient(rcpt: BouncedRecipient, bounce_kind: str = "failure") -> 
         gave_up = around == C.EXPIRED and (action != "delayed" or found is None)
         if around is not None and (found is None or gave_up):
             found = around
+    if action == "expired" or (
+        action == "failed" and digit == 4 and (found is None or found in _GAVE_UP or timed_out)
+    ):
+        # A final failure after temporary replies: the sender's MTA gave up retrying, unless
+        # the status itself names a lasting cause (4.2.2: the mailbox stayed full).
+        coded = by_codes(None, status) if found is None else None
+        if coded is None or coded in _TRANSIENT_CODES or action == "expired":
+            return verdict(C.EXPIRED, digit, provider, provider_code)
+        found = coded
     if found is None and (rcpt.recipient or "").lower().endswith("@googlegroups.com"):
         # Google Groups refuses posts from non-members in the reader's language, without a code.
         found = C.SENDER_REJECTED
