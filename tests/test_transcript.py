@@ -599,3 +599,40 @@ def test_cli_reads_stdin_directories_and_dates(tmp_path: Path) -> None:
     assert json.loads(dated.output)[0]["ts"] == "2026-03-09 09:30:05.104725+00:00"
     wrong = runner.invoke(app, ["transcript", "--date", "2026-13-01", "-"], input="")
     assert isinstance(wrong.exception, UsageError)
+
+
+def test_postfix_bounce_paragraphs() -> None:
+    got = rows("postfix-bounce.eml")
+    assert [(r["command"], r["argument"], r["reply_code"], r["enhanced"]) for r in got] == [
+        (".", None, 550, "5.7.26"),
+        ("RCPT", "TO:<quinn@example.net>", 550, "5.1.1"),
+        ("CONNECT", None, 554, "5.7.1"),  # refused to talk to me: the greeting
+    ]
+    assert [r["remote_host"] for r in got] == ["mx.example.com", "mx.example.net", "mx.example.edu"]
+    # Postfix flattened the two-line reply; it is split back at the repeated code.
+    assert got[0]["text"] == (
+        "This mail is unauthenticated, which poses a security risk to the sender and recipients.\n"
+        "Please set up SPF and DKIM for example.org."
+    )
+    assert got[1]["text"].endswith("User unknown in virtual mailbox table")
+
+
+def test_postfix_connect_failure_paragraph() -> None:
+    text = (
+        "<sam@example.com>: connect to mx.example.com[192.0.2.25]:25: Connection timed\n    out\n"
+    )
+    got = parse_transcript(text).to_pylist()
+    assert [(r["command"], r["argument"], r["reply_code"], r["text"]) for r in got] == [
+        ("CONNECT", "mx.example.com[192.0.2.25]:25", None, "Connection timed out")
+    ]
+
+
+def test_compressed_transcript_and_stray_nul(tmp_path: Path) -> None:
+    import gzip
+
+    packed = tmp_path / "session.txt.gz"
+    packed.write_bytes(gzip.compress((TRANSCRIPTS / "dialogue-arrows.txt").read_bytes()))
+    assert parse_transcript_file(packed).column("reply_code").to_pylist() == [250, 550, 221]
+    nul = tmp_path / "nul.eml"
+    nul.write_bytes(b"Subject: x\n\n\x00\n>>> QUIT\n<<< 221 bye\n")
+    assert parse_transcript_file(nul).column("command").to_pylist() == ["QUIT"]

@@ -10,7 +10,8 @@ Four shapes of transcript are read, and the shape is detected from the text:
   ``connect: to ('host', 25)``) and level 2 (the same lines after an ``HH:MM:SS.ffffff`` time).
 * **dialogues**: ``C:`` / ``S:``, ``>>>`` / ``<<<`` (the "Transcript of session follows" part of
   Sendmail bounces, with ``... while talking to host:``), Postfix's ``In:`` / ``Out:`` postmaster
-  transcripts (wrapped lines joined) and Exim's ``SMTP error from remote mail server after …``.
+  transcripts (wrapped lines joined), and the bounce paragraphs of Postfix (``host … said: …
+  (in reply to RCPT TO command)``) and Exim (``SMTP error from remote mail server after …``).
 
 Replies pair with commands in the order they were sent, so pipelined commands (several sent
 before the first reply) still meet their own replies. The greeting is a pair with command
@@ -91,6 +92,15 @@ _SENDMAIL_NOTE = re.compile(r"\d{3} (?:\d\.\d{1,3}\.\d{1,3} )?<([^<>\s]{1,512})>
 _WRAPPED = re.compile(r"[ \t]{4,}(\S.*)$", re.S)
 _EXIM_AFTER = re.compile(r"\s*SMTP error from remote (?:mail server|mailer) after (.*)$", re.S)
 _REPLY_START = re.compile(r"\d{3}(?:[ -]|$)")
+# Postfix bounce paragraphs: "<rcpt>: host H[ip] said: 550 … (in reply to RCPT TO command)",
+# "… refused to talk to me: 554 …" and "<rcpt>: connect to H[ip]:25: Connection refused".
+_POSTFIX_SAID = re.compile(
+    r"<([^<>\s]{0,512})>(?: \(expanded from <[^<>\s]{0,512}>\))?: "
+    r"(?:host (\S+?)\[([^\]\s]{0,64})\] (said|refused to talk to me):"
+    r"|connect to (\S+?)\[([^\]\s]{0,64})\](:\d{1,5})?:)\s*(.*)$",
+    re.S,
+)
+_IN_REPLY_TO = " (in reply to "
 _EXIM_HOST = re.compile(r"host (\S+) \[([^\]\s]{1,64})\]:?\s*(.*)$", re.S)
 
 _CLIENT_PREFIXES = (">>>", "C:", "In:")
@@ -493,6 +503,14 @@ def _read_dialogue(lines: list[str], d: _Dialogue) -> None:
     after_reply = False  # Sendmail's per-recipient note counts only right after a reply
     exim_host: str | None = None  # Exim names the host on the line before its error paragraph
     exim_indent = 0  # lines indented less than "SMTP error …" end its paragraph
+    said: tuple[re.Match[str], list[str]] | None = None  # a Postfix "host … said:" paragraph
+
+    def said_flush() -> None:
+        nonlocal said
+        if said is not None:
+            _postfix_paragraph(d, said[0], " ".join(said[1]))
+            said = None
+
     exim: list[str] | None = None  # the reply lines of an Exim "SMTP error … after" paragraph
 
     def release() -> None:
@@ -516,6 +534,11 @@ def _read_dialogue(lines: list[str], d: _Dialogue) -> None:
         follows_reply, after_reply = after_reply, False
         if line.startswith("> "):
             line = line[2:]  # a bounce quoted in a forwarded message
+        if said is not None:
+            if line[:2] in {"  ", " \t", "\t"} and line.strip():
+                said[1].append(line.strip())
+                continue
+            said_flush()
         if held is not None and (w := _WRAPPED.match(line)):
             held = (held[0], f"{held[1]} {w.group(1).strip()}")
             continue
@@ -550,6 +573,8 @@ def _read_dialogue(lines: list[str], d: _Dialogue) -> None:
             d.start_session(remote_host=t.group(1))
         elif (n := _SENDMAIL_NOTE.match(line)) and follows_reply:
             d.sendmail_note(n.group(1))
+        elif p := _POSTFIX_SAID.match(line):
+            said = (p, [p.group(8)])
         elif (h := _EXIM_HOST.match(line.strip())) and not h.group(3):
             exim_host = h.group(1)
         elif a := _EXIM_AFTER.match(line):
@@ -569,6 +594,34 @@ def _read_dialogue(lines: list[str], d: _Dialogue) -> None:
             exim = []
     release()
     exim_flush()
+    said_flush()
+
+
+def _postfix_paragraph(d: _Dialogue, m: re.Match[str], text: str) -> None:
+    """One Postfix bounce paragraph as a session of its own: the command and the reply it got."""
+    rcpt, host, _, verb, chost, cip, port, _ = m.groups()
+    if verb is None:  # "connect to H[ip]:25: Connection refused": no reply at all
+        d.start_session(remote_host=chost, connect=f"{chost}[{cip}]{port or ''}")
+        d.note(text)
+        return
+    d.start_session(remote_host=host, connect="" if verb != "said" else None)
+    reply, cut, tail = text.partition(_IN_REPLY_TO)
+    while cut and _IN_REPLY_TO in tail:  # the reply itself may quote the phrase
+        more, cut, tail = tail.partition(_IN_REPLY_TO)
+        reply = f"{reply}{_IN_REPLY_TO}{more}"
+    if verb == "said":
+        command = tail.removesuffix(")").removesuffix(" command").strip() if cut else ""
+        if command.lower() == "end of data":
+            d.pending.append(_Command(".", None, False))
+        elif command.upper().startswith("RCPT"):
+            d.pending.append(_Command("RCPT", f"TO:<{rcpt}>", False))
+        elif command:
+            d.pending.append(_Command(command.split()[0].upper(), None, False))
+    code = reply[:3]
+    # Postfix flattens a multi-line reply into one line: "550-First … 550-Second … 550 Last".
+    pieces = re.split(rf" (?={re.escape(code)}[ -])", reply) if code.isdigit() else [reply]
+    for piece in pieces:
+        d.server(piece)
 
 
 # -- entry points -------------------------------------------------------------------------------
@@ -660,13 +713,21 @@ def parse_transcript_file(
     [221]
     >>> os.unlink(f.name)
     """
-    from mailtrace.sources import STDIN, Source, read_blocks
+    from mailtrace.sources import STDIN, Source, iter_blocks, open_source
 
     text = str(path)
     source = Source("<stdin>", None) if text == STDIN else Source(text, Path(path))
     if source.path is not None and not source.path.is_file():
         raise InputError(text, "no such file" if not source.path.exists() else "not a file")
-    raw = b"".join(read_blocks(source))
+    # Not read_blocks: a bounce may carry a stray NUL and is still worth reading.
+    stream = open_source(source)
+    try:
+        raw = b"".join(iter_blocks(stream, source.name))
+    except OSError as exc:
+        raise InputError(source.name, f"read error: {exc.strerror or exc}") from None
+    finally:
+        if source.path is not None:
+            stream.close()
     name = source.path.name if source.path is not None else source.name
     return parse_transcript(
         transcript_text(raw), name if session is None else session, format, day, tz
