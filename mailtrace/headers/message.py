@@ -13,6 +13,7 @@ as written: decoding of RFC 2047 words is the summary's business.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -182,8 +183,10 @@ def _header_blocks(lines: Iterable[bytes], mbox: bool) -> Iterator[_Block]:
                     in_headers = False
                 continue  # blank lines before the first field (pasted text) are skipped
             block.lines.append(_decode(stripped))
-        elif not block.has_body and not previous_empty:
+        elif not previous_empty:
             block.has_body = True
+            if not mbox:
+                break  # one message: its body is never read
     if block is not None:
         yield block
 
@@ -227,10 +230,30 @@ def parse_headers(raw: bytes | str, source: str = "<text>") -> MessageHeaders:
     """
     data = raw.encode("utf-8", errors="surrogateescape") if isinstance(raw, str) else raw
     _check_text(data, source)
-    mbox = _is_mbox(data)
-    for block in _header_blocks(_lines(data), mbox):
+    lines = _lines(data)
+    if _is_mbox(data):
+        found = _mbox_messages(lines, source)
+        first = found[0] if found else InputError(source, "mbox without any message")
+        if isinstance(first, InputError):
+            raise first
+        return MessageHeaders(source, first.fields, first.problems, first.has_body)
+    return _single(lines, source)
+
+
+def _single(lines: Iterable[bytes], source: str) -> MessageHeaders:
+    for block in _header_blocks(lines, mbox=False):
         return _message(block, source)
     raise InputError(source, "no header fields found: not an email message")
+
+
+def _mbox_messages(lines: Iterable[bytes], source: str) -> list[MessageHeaders | InputError]:
+    out: list[MessageHeaders | InputError] = []
+    for number, block in enumerate(_header_blocks(lines, mbox=True), 1):
+        try:
+            out.append(_message(block, f"{source}#{number}"))
+        except InputError as exc:
+            out.append(exc)
+    return out
 
 
 def parse_mbox(raw: bytes, source: str = "<mbox>") -> list[MessageHeaders | InputError]:
@@ -244,12 +267,7 @@ def parse_mbox(raw: bytes, source: str = "<mbox>") -> list[MessageHeaders | Inpu
     ['one', 'two']
     """
     _check_text(raw, source)
-    out: list[MessageHeaders | InputError] = []
-    for number, block in enumerate(_header_blocks(_lines(raw), mbox=True), 1):
-        try:
-            out.append(_message(block, f"{source}#{number}"))
-        except InputError as exc:
-            out.append(exc)
+    out = _mbox_messages(_lines(raw), source)
     if not out:
         raise InputError(source, "mbox without any message")
     return out
@@ -290,23 +308,43 @@ def parse_bytes(data: bytes, source: str) -> list[MessageHeaders | InputError]:
     >>> [m.source for m in parse_bytes(b"Subject: x\\n", "paste.txt")]
     ['paste.txt']
     """
-    if data.startswith(_OLE_MAGIC):
-        return [_parse_msg(data, source)]
-    _check_text(data, source)
-    if _is_mbox(data):
-        found = parse_mbox(data, source)
-        if len(found) == 1 and isinstance(found[0], MessageHeaders):
-            # A single message saved with its mbox separator is just that message.
-            return [MessageHeaders(source, found[0].fields, found[0].problems, found[0].has_body)]
-        return found
-    return [parse_headers(data, source)]
+    return parse_blocks([data], source)
 
 
-def _read(source: Source) -> bytes:
-    """The whole (decompressed) content of one input."""
+def parse_blocks(blocks: Iterable[bytes], source: str) -> list[MessageHeaders | InputError]:
+    """Like :func:`parse_bytes` for data arriving in blocks cut at line ends (a stream).
+
+    Reads only as far as it must: a single message's body is never consumed, so a 50 MB
+    attachment costs nothing. An mbox is read to its end, keeping headers only.
+
+    >>> [m.get("Subject") for m in parse_blocks([b"Subject: x\\n", b"\\nbody\\n"], "m")]
+    ['x']
+    """
+    it = iter(blocks)
+    first = next(it, b"")
+    if first.startswith(_OLE_MAGIC):
+        return [_parse_msg(first + b"".join(it), source)]
+    if not first.strip():
+        first += b"".join(it)  # only whitespace so far: the verdict needs the rest
+    _check_text(first, source)
+    lines = itertools.chain(_lines(first), (line for block in it for line in _lines(block)))
+    if not _is_mbox(first):
+        return [_single(lines, source)]
+    found = _mbox_messages(lines, source)
+    if not found:
+        raise InputError(source, "mbox without any message")
+    if len(found) == 1 and isinstance(found[0], MessageHeaders):
+        # A single message saved with its mbox separator is just that message.
+        m = found[0]
+        return [MessageHeaders(source, m.fields, m.problems, m.has_body)]
+    return found
+
+
+def _read(source: Source) -> list[MessageHeaders | InputError]:
+    """The messages of one input, streamed (and decompressed) through :mod:`mailtrace.sources`."""
     stream = open_source(source)
     try:
-        return b"".join(iter_blocks(stream, source.name))
+        return parse_blocks(iter_blocks(stream, source.name), source.name)
     except OSError as exc:
         raise InputError(source.name, f"read error: {exc.strerror or exc}") from None
     finally:
@@ -343,7 +381,7 @@ def read_headers(
             sources, found = [], [exc]
         for source in sources:
             try:
-                found.extend(parse_bytes(_read(source), source.name))
+                found.extend(_read(source))
             except InputError as exc:
                 found.append(exc)
         for item in found:
