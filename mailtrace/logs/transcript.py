@@ -503,6 +503,7 @@ def _read_dialogue(lines: list[str], d: _Dialogue) -> None:
     after_reply = False  # Sendmail's per-recipient note counts only right after a reply
     exim_host: str | None = None  # Exim names the host on the line before its error paragraph
     exim_indent = 0  # lines indented less than "SMTP error …" end its paragraph
+    exim: list[str] | None = None  # the reply lines of an Exim "SMTP error … after" paragraph
     said: tuple[re.Match[str], list[str]] | None = None  # a Postfix "host … said:" paragraph
 
     def said_flush() -> None:
@@ -510,8 +511,6 @@ def _read_dialogue(lines: list[str], d: _Dialogue) -> None:
         if said is not None:
             _postfix_paragraph(d, said[0], " ".join(said[1]))
             said = None
-
-    exim: list[str] | None = None  # the reply lines of an Exim "SMTP error … after" paragraph
 
     def release() -> None:
         nonlocal held
