@@ -107,7 +107,8 @@ _RCPT_LINE = re.compile(
     r"|\"?(" + _ADDR + r")\"?(?=[ \t]|:|$|\.{3})"
     r"|(?:Original|Final)-Recipient:[ \t]{0,4}(?:rfc822;)?[ \t]{0,4}<?(" + _ADDR + r")>?"
     # "Mailbox full: x@example.org", but not a quoted header ("From: x") of the original message
-    r"|(?!(?:MAIL FROM|From|Sender|Reply-To|Return-Path|CC|BCC|Errors-To|Delivered-To|To)[ \t]*:)"
+    r"|(?![ \t])"
+    r"(?!(?:MAIL FROM|From|Sender|Reply-To|Return-Path|CC|BCC|Errors-To|Delivered-To|To)[ \t]*:)"
     r"[^\n<>@]{3,200}:[ \t]{1,4}<?(" + _ADDR + r")>?[ \t]*$"
     r")",
     re.IGNORECASE | re.MULTILINE,
@@ -294,6 +295,7 @@ def _collect(msg: email.message.Message, mail: _Mail, depth: int = 0) -> None:
                 if isinstance(sub, email.message.Message):
                     _collect(sub, mail, depth + 1)
         return
+    broken_multipart = msg.get_content_maintype() == "multipart"  # no usable boundary
     if ctype in ("text/plain", "text/html") or msg.get_content_maintype() == "text" or depth == 0:
         disp = (msg.get("Content-Disposition") or "").lower()
         if "attachment" in disp and ctype != "text/plain":
@@ -304,6 +306,8 @@ def _collect(msg: email.message.Message, mail: _Mail, depth: int = 0) -> None:
             text = re.sub(r"&nbsp;", " ", text)
             text = re.sub(r"&lt;", "<", re.sub(r"&gt;", ">", re.sub(r"&amp;", "&", text)))
         mail.texts.append(text)
+    elif broken_multipart:
+        mail.texts.append(_part_text(msg))
 
 
 def _report_text(mail: _Mail) -> str:
@@ -397,8 +401,7 @@ def _text_recipients(report: str, excluded: set[str]) -> list[tuple[str, str]]:
             continue
         seen.add(key)
         if key in excluded:
-            if m[1] or m[3]:  # "<x>:" and Final-Recipient name a recipient whoever it is
-                own.append((addr, m.start()))
+            own.append((addr, m.start()))
             continue
         found.append((addr, m.start()))
     if not found:

@@ -596,6 +596,7 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
         C.RATE_LIMITED,
         _rx(
             r"rate[- ]?limit",
+            r"frequency (?:limit|limited)",
             r"too many (?:\w{1,12} ){0,2}(?:connections?|messages|mails?|recipients|sessions|"
             r"requests|errors|concurrent)",
             r"too (?:fast|frequently|much mail)",
@@ -716,6 +717,7 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"pipe to \|",
             r"procmail|maildrop|dovecot-lda|deliver(?:ing)? to (?:a )?(?:pipe|program|file)",
             r"try again later",
+            r"please try (?:again )?later",
             r"server error",
             r"out of memory",
             r"(?:not|unable to) (?:accept|process)",
@@ -999,6 +1001,8 @@ def by_codes(reply_code: int | None, enhanced: str | None) -> Category:
 
 
 _GAVE_UP = frozenset({C.PROTOCOL_ERROR})
+# Causes the surrounding explanation may name where the reply only said "system error".
+_SHARPER = frozenset({C.BLOCKLISTED, C.BAD_REPUTATION, C.AUTH_FAILURE, C.REVERSE_DNS})
 # What a bare 4.x.x status suggests when it only says "temporary": retried until given up.
 _TRANSIENT_CODES = frozenset(
     {C.NETWORK_ERROR, C.REMOTE_SYSTEM_ERROR, C.PROTOCOL_ERROR, C.UNCLASSIFIED, C.EXPIRED}
@@ -1042,7 +1046,9 @@ def classify_recipient(rcpt: BouncedRecipient, bounce_kind: str = "failure") -> 
         # The explanation around the reply may say the sender gave up ("could not be delivered
         # for 5 days"); a delay warning says it is still trying, so its reply keeps the say.
         gave_up = around == C.EXPIRED and (action != "delayed" or found is None)
-        if around is not None and (found is None or gave_up):
+        # "refused to talk to me" around a bare "service refused" names the cause.
+        sharper = found is not None and around in _SHARPER
+        if around is not None and (found is None or gave_up or sharper):
             found = around
     if action == "expired" or (
         action == "failed" and digit == 4 and (found is None or found in _GAVE_UP or timed_out)
