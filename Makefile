@@ -35,6 +35,7 @@ test: system-deps lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_logs.py
+	$(BIN)/python benchmarks/bench_headers.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
