@@ -180,20 +180,21 @@ class _Engine:
         self.framer = framer
         self.forced = fmt
         self.parsers: dict[str, LineParser | None] = dict(parsers or {})
-        self.dispatch: dict[str, tuple[LineParser | None, str]] = {}
+        # program tag → (parser or None, reason when unrecognised, reason when the parser fails)
+        self.dispatch: dict[str, tuple[LineParser | None, str, str]] = {}
         self.builder = EventBuilder(source)
         self.counts = Counts()
 
-    def _route(self, program: str) -> tuple[LineParser | None, str]:
+    def _route(self, program: str) -> tuple[LineParser | None, str, str]:
         fmt = self.forced or format_of_program(program)
         if fmt is None:
-            return None, ""
+            return None, "", ""
         if fmt not in self.parsers:
             self.parsers[fmt] = load_parser(fmt)
         reason = f"unrecognised {fmt} line"
         if self.parsers[fmt] is None:
             reason += f" (no {fmt} parser available)"
-        return self.parsers[fmt], reason
+        return self.parsers[fmt], reason, f"{fmt} parser failed"
 
     def feed(self, lines: list[str], lineno: int) -> int:
         """Parse ``lines``, the first being number ``lineno + 1``; returns the last number used."""
@@ -229,7 +230,7 @@ class _Engine:
             try:
                 recognised = parse(b, ts, host, program, pid, n, message)
             except Exception as exc:  # a parser bug must cost one line, not the whole file
-                unparsed(n, line, f"{route[1].replace('unrecognised', 'failed on')}: {exc!r}")
+                unparsed(n, line, f"{route[2]}: {exc!r}")
                 continue
             if not recognised:
                 unparsed(n, line, route[1])
