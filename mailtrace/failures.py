@@ -571,7 +571,7 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"no such (?:user|mail ?box|recipient|account|address|person|local user)",
             r"(?:user|recipient|mail ?box|account|address|addressee|e-?mail address) "
             r"(?:\S{1,64} )?(?:was |is )?(?:not found|unknown|not exist|does not exist|"
-            r"doesn't exist|did not exist|not valid|invalid|not recogni[sz]ed|rejected|"
+            r"doesn't exist|did not exist|not valid|invalid|not recogni[sz]ed|"
             r"not listed|not known|unavailable|nonexistent)",
             r"(?:does not|doesn't|do not|don't) (?:have|own) (?:a |an )?(?:\S{1,40} )?account",
             r"(?:invalid|unknown|bad|non-?existent|not a valid) (?:recipient|mail ?box|"
@@ -635,7 +635,7 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
     (
         C.CONTENT_REJECTED,
         _rx(
-            r"RFC ?(?:5322|2822|822|2045|5321)",
+            r"RFC ?(?:5322|2822|822|2045|5321)(?!;)",  # not the DSN's "rfc822;" address type
             r"(?:not|non)[- ](?:RFC|standards?)[- ]compliant",
             r"(?:message|mail) (?:header|body|content)s? (?:\w{1,12} ){0,3}"
             r"(?:invalid|rejected|malformed|not allowed|refused|contains)",
@@ -1056,7 +1056,8 @@ def classify_recipient(rcpt: BouncedRecipient, bounce_kind: str = "failure") -> 
         # A final failure after temporary replies: the sender's MTA gave up retrying, unless
         # the status itself names a lasting cause (4.2.2: the mailbox stayed full).
         coded = by_codes(None, status) if found is None else None
-        if coded is None or coded in _TRANSIENT_CODES or action == "expired":
+        loop = parts is not None and parts[1:] == (4, 6)  # a routing loop never clears by waiting
+        if (coded is None or coded in _TRANSIENT_CODES or action == "expired") and not loop:
             return verdict(C.EXPIRED, digit, provider, provider_code)
         found = coded
     if found is None and (rcpt.recipient or "").lower().endswith("@googlegroups.com"):
