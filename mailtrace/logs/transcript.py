@@ -744,24 +744,21 @@ def classify_replies(table: pa.Table) -> pa.Table:
     >>> t.column("category").to_pylist(), t.column("family").to_pylist()
     ([None, 'unknown_user'], [None, 'recipient'])
     """
-    from mailtrace.failures import classify
+    import pyarrow.compute as pc
+
+    from mailtrace.failures import classify_table
     from mailtrace.schema import FAILURES
 
-    values: dict[str, list[str | None]] = {name: [] for name in FAILURES.names}
-    for row in table.select(
-        ["reply_code", "enhanced", "text", "command", "remote_host"]
-    ).to_pylist():
-        code = row["reply_code"]
-        failed = code >= 400 if code is not None else bool(row["text"])
-        verdict = classify(code, row["enhanced"], row["text"], row["command"], row["remote_host"])
-        values["category"].append(str(verdict.category) if failed else None)
-        values["family"].append(str(verdict.family) if failed else None)
-        values["nature"].append(str(verdict.nature) if failed and verdict.nature else None)
-        values["provider"].append(verdict.provider if failed else None)
-        values["provider_code"].append(verdict.provider_code if failed else None)
+    code = table.column("reply_code")
+    gave_up = pc.and_(pc.is_null(code), pc.invert(pc.is_null(table.column("text"))))
+    failed = pc.fill_null(pc.or_kleene(pc.greater_equal(code, 400), gave_up), False)
+    classified = classify_table(table)
+    # A 250 with an enhanced status is "delivered" to the classifier; here only failures count.
     for f in FAILURES:
-        table = table.append_column(f, pa.array(values[f.name], type=f.type))
-    return table
+        i = classified.schema.get_field_index(f.name)
+        column = pc.if_else(failed, classified.column(i), pa.nulls(len(classified), f.type))
+        classified = classified.set_column(i, f, column)
+    return classified
 
 
 def read_transcript(
