@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from datetime import UTC
@@ -11,9 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mailtrace.logs import postfix
 from mailtrace.logs.events import EventBuilder
 from mailtrace.logs.framing import Framer
 from mailtrace.logs.postfix import parse_line, parse_message
+from mailtrace.schema import EVENTS
 
 # One line per shape: (daemon, message, fields parse_message must return). Numbers stay the
 # captured text here; EventBuilder casts them when the table is built.
@@ -626,6 +629,53 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
         "said: 535 5.7.8 Error: authentication failed",
         {"kind": "sasl_failure", "reply_code": "535", "relay_host": "smarthost.example.net"},
     ),
+    (
+        "smtp",
+        "E3F4A5B6C7: conversation with mx4.example.edu[203.0.113.84] timed out while sending end "
+        "of data -- message may be sent more than once",
+        {"kind": "timeout", "command": "end of data", "relay_host": "mx4.example.edu"},
+    ),
+    (
+        "smtp",
+        "F4A5B6C7D8: SASL authentication failed; cannot authenticate to server "
+        "smarthost.example.net[198.51.100.32]: no mechanism available",
+        {"kind": "sasl_failure", "relay_ip": "198.51.100.32", "text": "no mechanism available"},
+    ),
+    (
+        "smtp",
+        "F4A5B6C7D8: Cannot start TLS: handshake failure",
+        {"kind": "tls_error", "queue_id": "F4A5B6C7D8"},
+    ),
+    (
+        "smtp",
+        "Trusted TLS connection reused to mx.example.org[192.0.2.20]:25: TLSv1.3 with cipher "
+        "TLS_AES_256_GCM_SHA384 (256/256 bits)",
+        {"kind": "tls", "tls_version": "TLSv1.3"},
+    ),
+    (
+        "smtp",
+        "setting up TLS connection to mx.example.org[192.0.2.20]:25",
+        {"kind": "info", "relay_host": "mx.example.org", "relay_port": "25"},
+    ),
+    (
+        "smtp",
+        "mx.example.org[192.0.2.20]:25: re-using session with untrusted peer credential",
+        {
+            "kind": "info",
+            "relay_ip": "192.0.2.20",
+            "text": "re-using session with untrusted peer credential",
+        },
+    ),
+    (
+        "smtpd",
+        "setting up TLS connection from mail.example.org[192.0.2.10]",
+        {"kind": "info", "client_ip": "192.0.2.10"},
+    ),
+    (
+        "smtpd",
+        "mail.example.org[192.0.2.10]: subject_CN=mail.example.org, issuer_CN=Example CA",
+        {"kind": "info", "text": "subject_CN=mail.example.org, issuer_CN=Example CA"},
+    ),
     # --- statistics and administration
     (
         "anvil",
@@ -677,6 +727,16 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
     ),
     ("postmap", "error: open database /etc/postfix/x.db: No such file", {"kind": "error"}),
 ]
+
+
+def test_every_named_group_is_an_events_column() -> None:
+    # A capture named after no EVENTS column would make EventBuilder.add fail on real lines;
+    # the few helper captures below are folded into columns before the row is added.
+    helpers = {"bare_to", "bare_orig", "relay_name", "raw", "what"}
+    patterns = {n: v for n, v in vars(postfix).items() if isinstance(v, re.Pattern)}
+    assert len(patterns) > 30
+    for name, pattern in patterns.items():
+        assert set(pattern.groupindex) - set(EVENTS.names) - helpers == set(), name
 
 
 @pytest.mark.parametrize(("daemon", "message", "expected"), SHAPES)

@@ -82,7 +82,7 @@ def _split_qid(msg: str) -> tuple[str | None, int]:
 # --------------------------------------------------------------------------- replies
 # "host X[ip] said: 550 5.1.1 <a@b>: text (in reply to RCPT TO command)" and bare replies.
 _REPLY = re.compile(
-    rf"(?:host [^\s\[\]]*\[[^\s\]]*\](?::\d+)? said: )?(?P<code>[245]\d\d)[ -](?:{_DSN} )?"
+    rf"(?:host [^\s\[\]]*\[[^\s\]]*\](?::\d+)? said: )?(?P<reply_code>[245]\d\d)[ -](?:{_DSN} )?"
 )
 _NEXT_ID = re.compile(r"(?:queued as|forwarded as) (\w+)")
 
@@ -99,7 +99,7 @@ def _reply(fields: dict[str, object], text: str, keep_command: bool) -> None:
                 fields["text"] = text[:k]
     m = _REPLY.match(text)
     if m is not None:
-        fields["reply_code"] = m.group("code")
+        fields["reply_code"] = m.group("reply_code")
         fields["reply_text"] = text[m.end() : end]
     if "d as " in text:
         n = _NEXT_ID.search(text)
@@ -262,11 +262,13 @@ _AFTER = re.compile(
     r"after (?P<command>[^\s:]+)(?: \(\d+ bytes\))? from " + _CLIENT + "(?::.*)?$", re.S
 )
 _TLS_IN = re.compile(
-    r"(?P<text>\w+) TLS connection established from "
+    r"(?P<text>\w+) TLS connection (?:established|reused) from "
     + _CLIENT
     + r": (?P<tls_version>\S+) with cipher (?P<tls_cipher>\S+)"
 )
 _TLS_TRUST = ("Anonymous TLS ", "Trusted TLS ", "Untrusted TLS ", "Verified TLS ")
+_SETUP_TLS_IN = re.compile(r"setting up TLS connection from " + _CLIENT + "$")
+_CLIENT_NOTE = re.compile(_CLIENT.replace(")?", ")", 1) + r": (?P<text>.*)$")
 _SSL_ACCEPT = re.compile(r"SSL_accept error from " + _CLIENT + r": (?P<text>.*)$")
 # "lost connection after RCPT from …" and its siblings: phrase -> (kind, text kept)
 _AFTER_PHRASES = (
@@ -317,7 +319,16 @@ def _smtpd(msg: str) -> Result | None:
         return _proxy(msg, None, 0)
     if msg.startswith("discarding EHLO keywords: "):
         return Kind.INFO, None, {"text": msg}
-    return _level(msg)
+    if msg.startswith("setting up TLS"):
+        m = _SETUP_TLS_IN.match(msg)
+        return (Kind.INFO, None, m.groupdict()) if m else None
+    r = _level(msg)
+    if r is None:
+        # TLS detail lines of smtpd_tls_loglevel >= 1: "client.example[192.0.2.1]: subject_CN=…"
+        m = _CLIENT_NOTE.match(msg)
+        if m is not None:
+            return Kind.INFO, None, m.groupdict()
+    return r
 
 
 # --------------------------------------------------------------------------- postscreen
@@ -387,25 +398,31 @@ def _tlsproxy(msg: str) -> Result | None:
 
 # --------------------------------------------------------------------------- smtp / lmtp
 _TLS_OUT = re.compile(
-    r"(?P<text>\w+) TLS connection established to "
+    r"(?P<text>\w+) TLS connection (?:established|reused) to "
     + _RELAY
     + r": (?P<tls_version>\S+) with cipher (?P<tls_cipher>\S+)"
 )
 _CONNECT_TO = re.compile(r"connect to " + _RELAY + r": (?P<text>.*)$")
 _SAID = re.compile(r"host " + _RELAY + r" said: (?P<text>.*)$")
 _REFUSED = re.compile(r"host " + _RELAY + r" refused to talk to me: (?P<text>.*)$")
-_LOST_WITH = re.compile(
-    r"lost connection with " + _RELAY + r" while (?:sending (?P<command>.+)|(?P<text>.+))$"
-)
-_CONV_TIMEOUT = re.compile(
-    r"conversation with " + _RELAY + r" timed out while (?:sending (?P<command>.+)|(?P<text>.+))$"
-)
+# "while sending end of data -- message may be sent more than once": command = "end of data".
+_WHILE = r" while (?:sending (?P<command>.+?)(?: -- .*)?|(?P<text>.+))$"
+_LOST_WITH = re.compile(r"lost connection with " + _RELAY + _WHILE)
+_CONV_TIMEOUT = re.compile(r"conversation with " + _RELAY + r" timed out" + _WHILE)
 _CERT = re.compile(
     r"(?:server )?certificate verification failed for " + _RELAY + r": (?P<text>.*)$"
 )
 _SSL_CONNECT = re.compile(r"SSL_connect error to " + _RELAY + r": (?P<text>.*)$")
 _PIX = re.compile(r"enabling PIX workarounds: (?P<text>.*) for " + _RELAY + "$")
 _SASL_OUT = re.compile(r"SASL authentication failed; server " + _RELAY + r" said: (?P<text>.*)$")
+_SASL_OUT_OTHER = re.compile(
+    r"SASL authentication failed; (?:cannot authenticate to server " + _RELAY + r": )?"
+    r"(?P<text>.*)$"
+)
+_STARTTLS_FAIL = re.compile(r"(?P<text>Cannot start TLS: .*)$")
+# TLS detail lines of smtp_tls_loglevel >= 1: "mx.example.net[192.0.2.1]:25: subject_CN=…"
+_RELAY_NOTE = re.compile(_RELAY.replace(")?", ")", 1) + r": (?P<text>.*)$")
+_SETUP_TLS = re.compile(r"setting up TLS connection to " + _RELAY + "$")
 
 
 def _smtp_said(
@@ -436,7 +453,14 @@ def _smtp(msg: str) -> Result | None:
             m = _CONV_TIMEOUT.match(msg, pos)
             return (Kind.TIMEOUT, qid, m.groupdict()) if m else None
         if msg.startswith("SASL authentication failed", pos):
-            return _smtp_said(_SASL_OUT, Kind.SASL_FAILURE, msg, qid, pos)
+            r = _smtp_said(_SASL_OUT, Kind.SASL_FAILURE, msg, qid, pos)
+            if r is None:
+                m = _SASL_OUT_OTHER.match(msg, pos)
+                return (Kind.SASL_FAILURE, qid, m.groupdict()) if m else None
+            return r
+        if msg.startswith("Cannot start TLS", pos):
+            m = _STARTTLS_FAIL.match(msg, pos)
+            return (Kind.TLS_ERROR, qid, m.groupdict()) if m else None
         if msg.startswith("enabling PIX", pos):
             m = _PIX.match(msg, pos)
             return (Kind.INFO, qid, m.groupdict()) if m else None
@@ -456,7 +480,15 @@ def _smtp(msg: str) -> Result | None:
     if msg.startswith("SSL_connect error"):
         m = _SSL_CONNECT.match(msg)
         return (Kind.TLS_ERROR, None, m.groupdict()) if m else None
-    return _level(msg)
+    if msg.startswith("setting up TLS"):
+        m = _SETUP_TLS.match(msg)
+        return (Kind.INFO, None, m.groupdict()) if m else None
+    r = _level(msg)
+    if r is None:
+        m = _RELAY_NOTE.match(msg)
+        if m is not None:
+            return Kind.INFO, None, m.groupdict()
+    return r
 
 
 # --------------------------------------------------------------------------- cleanup
