@@ -243,3 +243,14 @@ def test_compressed_mbox_and_globs_are_read(tmp_path: Path) -> None:
     (tmp_path / "a.eml").write_bytes((MESSAGES / "qmail.eml").read_bytes())
     names = [Path(m.source).name for m in read_headers([tmp_path / "*.gz", tmp_path / "*.eml"])]
     assert names == ["archive.mbox.gz#1", "archive.mbox.gz#2", "archive.mbox.gz#3", "a.eml"]
+
+
+@pytest.mark.parametrize("unit", ["(", '"', "[", "from ", "=?"])
+def test_megabyte_of_one_token_in_every_field_is_bounded(unit: str) -> None:
+    v = unit * (1_000_000 // len(unit))
+    names = ("Received", "Subject", "From", "Date", "DKIM-Signature", "Authentication-Results")
+    raw = "".join(f"{n}: {v}\n" for n in names) + "X-Spam-Status: " + v + "\n"
+    start = time.perf_counter()
+    report = analyze(parse_headers(raw, "hostile.eml"))
+    assert time.perf_counter() - start < 10
+    assert len(report.hops) == 1
