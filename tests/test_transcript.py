@@ -636,3 +636,18 @@ def test_compressed_transcript_and_stray_nul(tmp_path: Path) -> None:
     nul = tmp_path / "nul.eml"
     nul.write_bytes(b"Subject: x\n\n\x00\n>>> QUIT\n<<< 221 bye\n")
     assert parse_transcript_file(nul).column("command").to_pylist() == ["QUIT"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=400), st.sampled_from([b"base64", b"quoted-printable", b"x-uuencode"]))
+def test_mime_bounces_never_raise(body: bytes, encoding: bytes) -> None:
+    raw = (
+        b"From: MAILER-DAEMON@example.org\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/report; boundary="b"\n\n--b\n'
+        b"Content-Type: text/plain; charset=x-unknown\nContent-Transfer-Encoding: "
+        + encoding
+        + b"\n\n"
+        + body
+        + b"\n--b--\n"
+    )
+    assert parse_transcript(transcript_text(raw)).schema == REPLIES
