@@ -1,0 +1,154 @@
+"""Batch runs: the Parquet dataset, atomic writes, byte-range splits, the process pool."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from mailtrace.errors import InputError, UsageError
+from mailtrace.logs.batch import UNPARSED_DIR, run
+from mailtrace.logs.events import EventBuilder
+from mailtrace.logs.reader import parse_file_tables, parse_range, plan_file
+from mailtrace.schema import EVENTS, UNPARSED
+
+
+def fake_parse(
+    b: EventBuilder,
+    ts: int | None,
+    host: str | None,
+    program: str,
+    pid: int | None,
+    line: int,
+    message: str,
+) -> bool:
+    """A stand-in Postfix parser: "N: removed" lines are events with a numeric size."""
+    qid, _, rest = message.partition(": ")
+    if rest != "removed":
+        return False
+    b.add("removed", ts, host, program, pid, line, qid, {"size": qid[1:], "reply_code": "250"})
+    return True
+
+
+FAKE = {"postfix": fake_parse}
+
+
+def _log(n: int, start_month: str = "Dec") -> str:
+    """``n`` lines crossing New Year half way, with some unparsed and other-program lines."""
+    out = []
+    for i in range(n):
+        month, day = (start_month, 31) if i < n // 2 else ("Jan", 1)
+        stamp = f"{month} {day:>2} {i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
+        if i % 7 == 0:
+            out.append(f"{stamp} mx CRON[{i}]: (root) CMD (true)")
+        elif i % 11 == 0:
+            out.append(f"{stamp} mx postfix/smtpd[{i}]: something else")
+        else:
+            out.append(f"{stamp} mx postfix/qmgr[{i}]: Q{i}: removed")
+    return "\n".join(out) + "\n"
+
+
+def test_dataset_layout_and_round_trip_types(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "maillog").write_text(_log(200))
+    (tmp_path / "in" / "maillog.1.gz").write_bytes(gzip.compress(_log(100).encode()))
+    out = tmp_path / "out"
+    summary = run([tmp_path / "in"], out, year=2025, tz="UTC", jobs=1, parsers=FAKE)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        "_unparsed",
+        "_unparsed/maillog.1.gz.parquet",
+        "_unparsed/maillog.parquet",
+        "maillog.1.gz.parquet",
+        "maillog.parquet",
+    ]
+    c = summary.counts
+    assert c.lines == 300 and c.events + c.unparsed + c.other == c.lines
+    assert summary.kinds["removed"] == c.events
+    table = pq.read_table(out)
+    assert table.schema.remove_metadata() == EVENTS and table.num_rows == c.events
+    assert pq.read_table(out / UNPARSED_DIR).schema.remove_metadata() == UNPARSED
+    df = pd.read_parquet(out, dtype_backend="pyarrow")
+    assert df["reply_code"].dtype == pd.ArrowDtype(pa.int16())
+    assert str(df["ts"].dtype) == "timestamp[us, tz=UTC][pyarrow]"
+    assert df["size"].dtype == pd.ArrowDtype(pa.int64())
+    assert df["reply_code"].eq(250).all()
+
+
+def test_duckdb_reads_the_dataset_with_the_same_types(tmp_path: Path) -> None:
+    duckdb = pytest.importorskip("duckdb")
+    (tmp_path / "maillog").write_text(_log(50))
+    run([tmp_path / "maillog"], tmp_path / "out", year=2025, tz="UTC", jobs=1, parsers=FAKE)
+    rel = duckdb.sql(f"SELECT reply_code, ts FROM read_parquet('{tmp_path}/out/*.parquet')")
+    assert [str(t) for t in rel.types] == ["SMALLINT", "TIMESTAMP WITH TIME ZONE"]
+
+
+def test_existing_output_is_kept_unless_forced(tmp_path: Path) -> None:
+    (tmp_path / "maillog").write_text(_log(20))
+    out = tmp_path / "out"
+    run([tmp_path / "maillog"], out, year=2025, jobs=1, parsers=FAKE)
+    before = (out / "maillog.parquet").read_bytes()
+    with pytest.raises(UsageError, match="exists"):
+        run([tmp_path / "maillog"], out, year=2025, jobs=1, parsers=FAKE)
+    assert (out / "maillog.parquet").read_bytes() == before
+    run([tmp_path / "maillog"], out, year=2025, jobs=1, force=True, parsers=FAKE)
+    assert not list(out.rglob(".*"))  # no temporary file left behind
+
+
+def test_damaged_input_is_not_written_in_raise_mode_and_kept_in_skip_mode(tmp_path: Path) -> None:
+    data = gzip.compress(_log(40_000).encode())
+    (tmp_path / "maillog.2.gz").write_bytes(data[: len(data) // 2])
+    (tmp_path / "maillog").write_text(_log(10))
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="truncated gzip stream"):
+        run([tmp_path], out, year=2025, jobs=1, parsers=FAKE)
+    assert not (out / "maillog.2.gz.parquet").exists()
+    assert not out.exists() or not list(out.rglob(".*"))
+    summary = run([tmp_path], out, year=2025, jobs=1, errors="skip", force=True, parsers=FAKE)
+    assert summary.counts.failed_inputs == 1
+    assert pq.read_table(out / "maillog.2.gz.parquet").num_rows > 0
+
+
+def test_byte_ranges_give_exactly_the_single_pass_result(tmp_path: Path) -> None:
+    path = tmp_path / "maillog"
+    path.write_text(_log(6000))
+    whole = parse_file_tables(path, year=2025, tz="UTC", parsers=FAKE)
+    plan = plan_file(path, year=2025, tz="UTC", chunk_bytes=20_000)
+    assert len(plan.chunks) > 5
+    parts = [parse_range(plan, i, parsers=FAKE) for i in range(len(plan.chunks))]
+    events = pa.concat_tables(p.events for p in parts)
+    assert events.equals(whole.events)
+    assert sum(p.counts.lines for p in parts) == whole.counts.lines == 6000
+    years = {t.year for t in events.column("ts").to_pylist()}
+    assert years == {2025, 2026}
+
+
+def test_year_is_inferred_from_the_whole_file_before_splitting(tmp_path: Path) -> None:
+    import os
+    from datetime import UTC, datetime
+
+    path = tmp_path / "maillog"
+    path.write_text(_log(6000))
+    mtime = datetime(2026, 1, 2, tzinfo=UTC).timestamp()
+    os.utime(path, (mtime, mtime))
+    plan = plan_file(path, tz="UTC", chunk_bytes=20_000)
+    first = parse_range(plan, 0, parsers=FAKE).events.column("ts")[0].as_py()
+    last = parse_range(plan, len(plan.chunks) - 1, parsers=FAKE).events.column("ts")[-1].as_py()
+    assert (first.year, last.year) == (2025, 2026)
+
+
+@pytest.mark.slow
+def test_process_pool_splits_one_large_file_and_writes_it_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "maillog"
+    path.write_text(_log(120_000))
+    out = tmp_path / "out"
+    summary = run([path], out, year=2025, tz="UTC", jobs=2, split_bytes=1 << 20, parsers=FAKE)
+    single = parse_file_tables(path, year=2025, tz="UTC", parsers=FAKE)
+    written = pq.read_table(out / "maillog.parquet")
+    assert written.schema.remove_metadata() == EVENTS
+    assert written.column("line").to_pylist() == single.events.column("line").to_pylist()
+    assert written.column("ts").equals(single.events.column("ts"))
+    assert summary.counts.lines == 120_000
