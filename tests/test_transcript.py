@@ -651,3 +651,11 @@ def test_mime_bounces_never_raise(body: bytes, encoding: bytes) -> None:
         + b"\n--b--\n"
     )
     assert parse_transcript(transcript_text(raw)).schema == REPLIES
+
+
+def test_smtplib_older_connect_line_and_ipv6() -> None:
+    text = "connect: ('2001:db8::25', 25)\nreply: b'220 mx.example.com ESMTP\\r\\n'\n"
+    got = parse_transcript(text).to_pylist()
+    assert [(r["command"], r["argument"], r["remote_host"], r["reply_code"]) for r in got] == [
+        ("CONNECT", "[2001:db8::25]:25", "2001:db8::25", 220)
+    ]
