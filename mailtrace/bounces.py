@@ -23,6 +23,7 @@ import email.message
 import email.policy
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from email.header import decode_header, make_header
 from email.utils import getaddresses
@@ -215,10 +216,24 @@ def _fields(text: str) -> list[dict[str, str]]:
         if m is None:
             continue
         last = m[1].lower()
-        cur[last] = (cur[last] + "\n" + m[2].strip()) if last in cur else m[2].strip()
+        if last in cur:  # a repeated field starts the next recipient's block
+            blocks.append(cur)
+            cur = {}
+        cur[last] = m[2].strip()
     if cur:
         blocks.append(cur)
     return blocks
+
+
+def _blocks(items: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
+    """Field blocks, a new one whenever a field repeats (DSNs that omit the blank lines)."""
+    blocks: list[dict[str, str]] = [{}]
+    for name, value in items:
+        key = name.lower()
+        if key in blocks[-1]:
+            blocks.append({})
+        blocks[-1][key] = value
+    return [b for b in blocks if b]
 
 
 def _typed(value: str | None) -> str | None:
@@ -259,7 +274,7 @@ def _collect(msg: email.message.Message, mail: _Mail, depth: int = 0) -> None:
         if isinstance(payload, list):
             for sub in payload:
                 if isinstance(sub, email.message.Message):
-                    mail.dsn.append({k.lower(): _decode(v).strip() for k, v in sub.items()})
+                    mail.dsn.extend(_blocks((k, _decode(v).strip()) for k, v in sub.items()))
         else:
             mail.dsn.extend(_fields(_part_text(msg)))
         return

@@ -275,6 +275,8 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
         _rx(r"procmail:", r"maildrop:", r"pipe to \|", r"X-Unix;", r"mailer error"),
     ),
     (C.POLICY_REJECTION, _rx(r"RESOLVER\.RST\.(?!\w{0,20}SizeLimit)")),
+    # Microsoft 365 directory-based edge blocking: the address is not in the tenant's directory.
+    (C.UNKNOWN_USER, _rx(r"AS\(201806281\)")),
     # A listed link inside the message is about the content, not the sending IP.
     (
         C.SPAM_CONTENT,
@@ -960,6 +962,10 @@ def _refine(
         strong = _STRONG_CODES.get(f"{parts[1]}.{parts[2]}")
         if strong is not None:
             return strong
+    if found == C.POLICY_REJECTION and parts is not None and parts[1:] == (4, 1):
+        # "5.4.1 Recipient address rejected: Access denied" is Microsoft 365 refusing an
+        # address its directory does not hold (directory-based edge blocking).
+        return C.UNKNOWN_USER
     if cmd.startswith("MAIL") and (found is None or found in _WEAK or found in _ABOUT_ADDRESS):
         # A refusal of MAIL FROM is about the sender, whatever generic words it uses.
         return C.SENDER_REJECTED
