@@ -48,6 +48,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mailtrace.errors import InputError, MailtraceError, UsageError
+from mailtrace.logs.framing import parse_tz
 from mailtrace.logs.reader import (
     FORMATS,
     Counts,
@@ -309,7 +310,8 @@ def run(
         raise UsageError(f"unknown log format {format!r} (one of {', '.join(FORMATS)})")
     if errors not in ("raise", "skip"):
         raise UsageError(f"--errors must be raise or skip, not {errors!r}")
-    options = Options(format, year, tz, errors, parsers)
+    zone = parse_tz(tz)  # a bad --tz is a usage error before any work starts
+    options = Options(format, year, zone, errors, parsers)
     sources = expand_inputs(inputs)
     outs: list[Target | None] = [None] * len(sources)
     if out is not None:
@@ -323,7 +325,7 @@ def run(
     for source, target in zip(sources, outs, strict=True):
         size = _size(source)
         if workers > 1 and size >= split_bytes and is_plain_file(source):
-            plan = plan_file(source, year=year, tz=tz, chunk_bytes=_chunk_size(size, workers))
+            plan = plan_file(source, year=year, tz=zone, chunk_bytes=_chunk_size(size, workers))
             split = _Split(plan, target)
             jobs_list.extend((split, i) for i in range(len(plan.chunks)))
         else:
