@@ -120,18 +120,48 @@ def paths_tables(events: pa.Table | pd.DataFrame) -> tuple[pa.Table, pa.Table]:
     >>> [t.num_rows for t in paths_tables(EVENTS.empty_table())]
     [0, 0]
     """
-    table = _as_table(events)
-    # Postfix writes NOQUEUE where a refusal came before any queue file existed.
-    qid = table.column("queue_id")
-    ev = table.filter(pc.fill_null(pc.not_equal(qid, "NOQUEUE"), False))
-    if ev.num_rows == 0:
+    ev = _View(_as_table(events))
+    if ev.n == 0:
         return MESSAGES.empty_table(), DELIVERIES.empty_table()
-    ev = _sorted(ev)
     seg = _segments(ev)
     files = _queue_files(ev, seg)
     dl = _deliveries(ev, seg, files)
     _link(ev, dl, files)
     return _messages(files, dl)
+
+
+class _View:
+    """The rows of an EVENTS table that name a queue file, in time order, without copying.
+
+    Lines of one second keep their order in the log. Columns are read through :meth:`take`
+    with row numbers of this view, so only the values the paths need are ever gathered.
+    """
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        qcode, qdict = _codes(table.column("queue_id"))
+        # Postfix writes NOQUEUE where a refusal came before any queue file existed.
+        noqueue = np.flatnonzero(_bool(pc.equal(qdict, "NOQUEUE")))
+        keep = np.flatnonzero((qcode >= 0) & ~np.isin(qcode, noqueue))
+        ts = _ts_us(table.column("ts"))[keep]
+        self.order = keep[np.lexsort((keep, ts))]
+        self.n = len(self.order)
+        hcode, hdict = _codes(pc.fill_null(table.column("host"), ""))
+        self.file_code = (qcode * max(len(hdict), 1) + hcode)[self.order]
+        kcode, kdict = _codes(table.column("kind"))
+        self._kind = kcode[self.order]
+        self._kinds = {v: i for i, v in enumerate(kdict.to_pylist())}
+
+    def mask(self, *kinds: str) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """Rows whose kind is one of ``kinds``."""
+        lut = np.zeros(len(self._kinds) + 1, dtype=bool)  # the extra slot is code -1: null
+        lut[[self._kinds[k] for k in kinds if k in self._kinds]] = True
+        return lut[self._kind]
+
+    def take(self, name: str, idx: _IntArray) -> pa.Array:
+        """Column ``name`` at view rows ``idx`` (-1 gives null)."""
+        rows = np.where(idx >= 0, self.order[np.maximum(idx, 0)], -1)
+        return _take(self.table.column(name), rows)
 
 
 def _as_table(events: pa.Table | pd.DataFrame) -> pa.Table:
@@ -141,18 +171,11 @@ def _as_table(events: pa.Table | pd.DataFrame) -> pa.Table:
     for name in missing:
         # A partial EVENTS table (an Exim-only parse, a projection) still works: absent = null.
         events = events.append_column(name, pa.nulls(events.num_rows, _events_type(name)))
-    return events.select(list(COLUMNS)).combine_chunks()
+    return events.select(list(COLUMNS))
 
 
 def _events_type(name: str) -> pa.DataType:
     return EVENTS.field(name).type
-
-
-def _sorted(ev: pa.Table) -> pa.Table:
-    """Events in time order; lines of one second keep their order in the log."""
-    ts = _ts_us(ev.column("ts"))
-    order = np.lexsort((np.arange(len(ts)), ts))
-    return ev.take(pa.array(order))
 
 
 def _ts_us(col: pa.ChunkedArray | pa.Array) -> _IntArray:
@@ -169,11 +192,6 @@ def _codes(col: pa.ChunkedArray | pa.Array) -> tuple[_IntArray, pa.Array]:
     return idx, enc.dictionary
 
 
-def _kind_mask(ev: pa.Table, *kinds: str) -> np.ndarray[Any, np.dtype[np.bool_]]:
-    mask = pc.is_in(ev.column("kind"), pa.array(kinds, pa.string()))
-    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
 def _first_index(seg: _IntArray, mask: np.ndarray[Any, Any], nseg: int) -> _IntArray:
     """Per queue file, the row index of its first row where ``mask`` holds (-1 if none)."""
     out = np.full(nseg, -1, dtype=np.int64)
@@ -183,12 +201,10 @@ def _first_index(seg: _IntArray, mask: np.ndarray[Any, Any], nseg: int) -> _IntA
     return out
 
 
-def _segments(ev: pa.Table) -> _IntArray:
-    """Queue-file number of each (sorted) event: (host, queue id), split after ``removed``."""
-    host = pc.fill_null(ev.column("host"), "")
-    key = pc.binary_join_element_wise(host, ev.column("queue_id"), "\x1f")
-    code, _ = _codes(key)
-    removed = _kind_mask(ev, Kind.REMOVED).astype(np.int64)
+def _segments(ev: _View) -> _IntArray:
+    """Queue-file number of each view row: (host, queue id), split after ``removed``."""
+    code = ev.file_code
+    removed = ev.mask(Kind.REMOVED).astype(np.int64)
     # Removals before each row within its (host, queue id): a stable sort by code keeps time order.
     order = np.argsort(code, kind="stable")
     rem_sorted = removed[order]
@@ -203,7 +219,7 @@ def _segments(ev: pa.Table) -> _IntArray:
     return np.asarray(seg, dtype=np.int64)
 
 
-def _queue_files(ev: pa.Table, seg: _IntArray) -> dict[str, Any]:
+def _queue_files(ev: _View, seg: _IntArray) -> dict[str, Any]:
     """One record per queue file: who sent it, when, how big, and how it ended."""
     nseg = int(seg.max()) + 1
     n = len(seg)
@@ -211,65 +227,55 @@ def _queue_files(ev: pa.Table, seg: _IntArray) -> dict[str, Any]:
     np.minimum.at(first, seg, np.arange(n))
     last = np.zeros(nseg, dtype=np.int64)
     np.maximum.at(last, seg, np.arange(n))
-    client_i = _first_index(seg, _kind_mask(ev, Kind.CLIENT), nseg)
-    pickup_i = _first_index(seg, _kind_mask(ev, Kind.PICKUP), nseg)
-    from_i = _first_index(seg, _kind_mask(ev, Kind.FROM), nseg)
-    msgid_i = _first_index(seg, _kind_mask(ev, Kind.MESSAGE_ID), nseg)
-    removed_i = _first_index(seg, _kind_mask(ev, Kind.REMOVED), nseg)
-    expired_m = _kind_mask(ev, Kind.EXPIRED)
-    status = ev.column("status")
-    expired_m |= _kind_mask(ev, Kind.DELIVERY) & np.asarray(
-        pc.fill_null(pc.equal(status, "expired"), False).to_numpy(zero_copy_only=False), dtype=bool
-    )
+    client_i = _first_index(seg, ev.mask(Kind.CLIENT), nseg)
+    pickup_i = _first_index(seg, ev.mask(Kind.PICKUP), nseg)
+    from_i = _first_index(seg, ev.mask(Kind.FROM), nseg)
+    msgid_i = _first_index(seg, ev.mask(Kind.MESSAGE_ID), nseg)
+    removed_i = _first_index(seg, ev.mask(Kind.REMOVED), nseg)
+    expired_m = ev.mask(Kind.EXPIRED)
+    dl_rows = np.flatnonzero(ev.mask(Kind.DELIVERY))
+    st_expired = pc.fill_null(pc.equal(ev.take("status", dl_rows), "expired"), False)
+    expired_m[dl_rows[np.asarray(st_expired.to_numpy(zero_copy_only=False), dtype=bool)]] = True
     expired_i = _first_index(seg, expired_m, nseg)
-    rejected_i = _first_index(seg, _kind_mask(ev, Kind.REJECT, Kind.DISCARD), nseg)
+    rejected_i = _first_index(seg, ev.mask(Kind.REJECT, Kind.DISCARD), nseg)
     # Exim and Sendmail name the client on the line that says the message arrived.
     info_i = np.where(client_i >= 0, client_i, from_i)
-    program = ev.column("program")
-    foreign_from = (from_i >= 0) & np.asarray(
-        [
-            p is not None and not p.startswith("postfix")
-            for p in _take(program, np.maximum(from_i, 0)).to_pylist()
-        ],
-        dtype=bool,
-    )
+    postfix = pc.starts_with(pc.fill_null(ev.take("program", from_i), "postfix"), "postfix")
+    foreign_from = (from_i >= 0) & ~np.asarray(postfix.to_numpy(zero_copy_only=False), dtype=bool)
     origin = np.full(nseg, "unknown", dtype=object)
     origin[foreign_from] = "smtp"
     origin[pickup_i >= 0] = "local"
     origin[client_i >= 0] = "smtp"
     # A message refused before the queue manager saw it is named only by the reject line.
-    senders = ev.column("sender")
     sender = pc.coalesce(
-        _take(senders, from_i), _take(senders, pickup_i), _take(senders, rejected_i)
+        ev.take("sender", from_i), ev.take("sender", pickup_i), ev.take("sender", rejected_i)
     )
     return {
         "n": nseg,
-        "host": _take(ev.column("host"), first),
-        "queue_id": _take(ev.column("queue_id"), first),
-        "first_ts": _ts_us(_take(ev.column("ts"), first)),
-        "last_ts": _ts_us(_take(ev.column("ts"), last)),
-        "client_host": _take(ev.column("client_host"), info_i),
-        "client_ip": _take(ev.column("client_ip"), info_i),
+        "host": ev.take("host", first),
+        "queue_id": ev.take("queue_id", first),
+        "first_ts": _ts_us(ev.take("ts", first)),
+        "last_ts": _ts_us(ev.take("ts", last)),
+        "client_host": ev.take("client_host", info_i),
+        "client_ip": ev.take("client_ip", info_i),
         "sender": sender,
-        "size": _take(ev.column("size"), from_i),
-        "nrcpt": _take(ev.column("nrcpt"), from_i),
-        "message_id": _take(ev.column("message_id"), msgid_i),
+        "size": ev.take("size", from_i),
+        "nrcpt": ev.take("nrcpt", from_i),
+        "message_id": ev.take("message_id", msgid_i),
         "removed": removed_i >= 0,
         "expired_i": expired_i,
         "rejected": rejected_i >= 0,
         "origin": origin,
-        "segn": _reuse_number(ev, seg, first),
+        "segn": _reuse_number(ev, first),
         "parent": np.full(nseg, -1, dtype=np.int64),  # hand-off parent (same message)
         "notice_parent": np.full(nseg, -1, dtype=np.int64),  # bounce notice about this file
         "_seg_of_row": seg,
     }
 
 
-def _reuse_number(ev: pa.Table, seg: _IntArray, first: _IntArray) -> _IntArray:
+def _reuse_number(ev: _View, first: _IntArray) -> _IntArray:
     """0 for the first queue file of a (host, queue id), 1 for its reuse, and so on."""
-    host = pc.fill_null(_take(ev.column("host"), first), "")
-    key = pc.binary_join_element_wise(host, _take(ev.column("queue_id"), first), "\x1f")
-    code, _ = _codes(key)
+    code = ev.file_code[first]
     order = np.lexsort((first, code))
     counts = np.zeros(len(code), dtype=np.int64)
     starts = np.r_[True, code[order][1:] != code[order][:-1]]
@@ -280,6 +286,8 @@ def _reuse_number(ev: pa.Table, seg: _IntArray, first: _IntArray) -> _IntArray:
 
 def _take(col: pa.ChunkedArray | pa.Array, idx: _IntArray) -> pa.Array:
     """``col[idx]`` with -1 meaning null."""
+    if len(col) == 0:
+        return pa.nulls(len(idx), col.type)
     mask = pa.array(idx < 0)
     taken = pc.take(col, pa.array(np.maximum(idx, 0)))
     if isinstance(taken, pa.ChunkedArray):
@@ -287,11 +295,11 @@ def _take(col: pa.ChunkedArray | pa.Array, idx: _IntArray) -> pa.Array:
     return pc.if_else(mask, pa.nulls(len(idx), taken.type), taken)
 
 
-def _deliveries(ev: pa.Table, seg: _IntArray, files: dict[str, Any]) -> dict[str, Any]:
+def _deliveries(ev: _View, seg: _IntArray, files: dict[str, Any]) -> dict[str, Any]:
     """Recipient attempts as columns, plus one ``expired`` row per recipient an expiry returned."""
-    rows = np.flatnonzero(_kind_mask(ev, Kind.DELIVERY))
+    rows = np.flatnonzero(ev.mask(Kind.DELIVERY))
     cols: dict[str, Any] = {
-        name: _take(ev.column(name), rows)
+        name: ev.take(name, rows)
         for name in (
             "host",
             "queue_id",
@@ -324,17 +332,17 @@ def _deliveries(ev: pa.Table, seg: _IntArray, files: dict[str, Any]) -> dict[str
     rcode, _ = _codes(pc.fill_null(cols["recipient"], ""))
     final = _last_of_group(dseg, rcode)
     # A queue file that expired returns every recipient still deferred: one row says so.
-    status = np.asarray(cols["status"].to_pylist(), dtype=object)
+    deferred = _bool(pc.equal(cols["status"], "deferred"))
     exp_i = files["expired_i"][dseg]
-    returned = np.flatnonzero(final & (exp_i >= 0) & (status == "deferred"))
+    returned = np.flatnonzero(final & (exp_i >= 0) & deferred)
     if len(returned):
         extra = {k: pc.take(v, pa.array(returned)) for k, v in cols.items()}
         extra["status"] = pa.array(["expired"] * len(returned), pa.string())
-        extra["ts"] = _take(ev.column("ts"), exp_i[returned])
+        extra["ts"] = ev.take("ts", exp_i[returned])
         for name in ("delay", "delays_a", "delays_b", "delays_c", "delays_d"):
             extra[name] = pa.nulls(len(returned), pa.float64())
-        extra["line"] = _take(ev.column("line"), exp_i[returned])
-        extra["source"] = _take(ev.column("source"), exp_i[returned])
+        extra["line"] = ev.take("line", exp_i[returned])
+        extra["source"] = ev.take("source", exp_i[returned])
         final[returned] = False
         cols = {k: pa.concat_arrays([v, extra[k]]) for k, v in cols.items()}
         dseg = np.r_[dseg, dseg[returned]]
@@ -343,7 +351,7 @@ def _deliveries(ev: pa.Table, seg: _IntArray, files: dict[str, Any]) -> dict[str
         order = np.lexsort((np.arange(len(dseg)), _ts_us(cols["ts"])))
         cols = {k: pc.take(v, pa.array(order)) for k, v in cols.items()}
         dseg, rcode, final = dseg[order], rcode[order], final[order]
-    cols["attempt"] = _attempt_numbers(dseg, rcode, np.asarray(cols["status"].to_pylist()))
+    cols["attempt"] = _attempt_numbers(dseg, rcode, _bool(pc.equal(cols["status"], "expired")))
     cols["final"] = final
     cols["seg"] = dseg
     return cols
@@ -359,9 +367,11 @@ def _last_of_group(a: _IntArray, b: _IntArray) -> np.ndarray[Any, np.dtype[np.bo
     return out
 
 
-def _attempt_numbers(dseg: _IntArray, rcode: _IntArray, status: np.ndarray[Any, Any]) -> pa.Array:
+def _attempt_numbers(
+    dseg: _IntArray, rcode: _IntArray, expired: np.ndarray[Any, np.dtype[np.bool_]]
+) -> pa.Array:
     """1, 2 … per recipient within a queue file; an expiry row repeats the last attempt's number."""
-    real = (status != "expired").astype(np.int64)
+    real = (~expired).astype(np.int64)
     order = np.lexsort((np.arange(len(dseg)), rcode, dseg))
     sd, sr, sreal = dseg[order], rcode[order], real[order]
     starts = np.r_[True, (sd[1:] != sd[:-1]) | (sr[1:] != sr[:-1])]
@@ -372,17 +382,15 @@ def _attempt_numbers(dseg: _IntArray, rcode: _IntArray, status: np.ndarray[Any, 
     return pa.array(out, pa.int32())
 
 
-def _link(ev: pa.Table, dl: dict[str, Any], files: dict[str, Any]) -> None:
+def _link(ev: _View, dl: dict[str, Any], files: dict[str, Any]) -> None:
     """Find each hand-off's and each bounce notice's child queue file; fills hop and parents."""
     import pandas as pd
 
     qcodes, qdict = _codes(files["queue_id"])
     by_qid = pd.DataFrame({"q": qcodes, "child": np.arange(files["n"]), "cts": files["first_ts"]})
-    lookup = {v: i for i, v in enumerate(qdict.to_pylist())}
-    hop = np.full(len(dl["seg"]), None, dtype=object)
 
-    def resolve(next_ids: list[str | None], ts: _IntArray, parent: _IntArray) -> _IntArray:
-        q = np.array([lookup.get(x, -2) if x is not None else -2 for x in next_ids], dtype=np.int64)
+    def resolve(next_ids: pa.Array, ts: _IntArray, parent: _IntArray) -> _IntArray:
+        q = np.asarray(pc.fill_null(pc.index_in(next_ids, value_set=qdict), -2).to_numpy())
         links = pd.DataFrame({"link": np.arange(len(q)), "q": q, "ts": ts, "parent": parent})
         m = links[links["q"] >= 0].merge(by_qid, on="q")
         m = m[(m["child"] != m["parent"]) & ((m["cts"] - m["ts"]).abs() <= LINK_WINDOW_US)]
@@ -393,30 +401,36 @@ def _link(ev: pa.Table, dl: dict[str, Any], files: dict[str, Any]) -> None:
         return out
 
     # Hand-offs: a sent attempt whose reply names a queue id found in the logs.
-    status = np.asarray(dl["status"].to_pylist(), dtype=object)
-    nxt = dl["next_queue_id"].to_pylist()
-    cand = np.flatnonzero((status == "sent") & np.array([x is not None for x in nxt], dtype=bool))
+    sent = pc.and_(pc.equal(dl["status"], "sent"), pc.is_valid(dl["next_queue_id"]))
+    cand = np.flatnonzero(np.asarray(pc.fill_null(sent, False).to_numpy(zero_copy_only=False)))
+    hop = np.full(len(dl["seg"]), None, dtype=object)
     if len(cand):
-        child = resolve([nxt[i] for i in cand], _ts_us(dl["ts"])[cand], dl["seg"][cand])
-        hosts = files["host"].to_pylist()
-        relay_ip = dl["relay_ip"].to_pylist()
-        text = dl["reply_text"].to_pylist()
-        for i, c in zip(cand.tolist(), child.tolist(), strict=True):
-            p = int(dl["seg"][i])
-            forwarded = (text[i] or "").startswith("forwarded as")
-            if c >= 0 and files["parent"][c] < 0:
-                files["parent"][c] = p
-            if c >= 0 and hosts[c] != hosts[p]:
-                hop[i] = "relay"
-            elif c >= 0 or relay_ip[i] in _LOOPBACK:
-                # A filter's re-injection whose own lines are outside the logs is still a hop.
-                hop[i] = "forward" if forwarded else "filter"
+        sel = pa.array(cand)
+        child = resolve(pc.take(dl["next_queue_id"], sel), _ts_us(dl["ts"])[cand], dl["seg"][cand])
+        parent = dl["seg"][cand]
+        found = child >= 0
+        # Several attempts may name one child: the earliest is its parent.
+        first = np.flatnonzero(found)[::-1]
+        files["parent"][child[first]] = parent[first]
+        hcode, _ = _codes(pc.fill_null(files["host"], ""))
+        other_host = found & (hcode[np.maximum(child, 0)] != hcode[parent])
+        loopback = pc.fill_null(pc.is_in(pc.take(dl["relay_ip"], sel), pa.array(_LOOPBACK)), False)
+        forwarded = pc.fill_null(
+            pc.starts_with(pc.take(dl["reply_text"], sel), "forwarded as"), False
+        )
+        loop = np.asarray(loopback.to_numpy(zero_copy_only=False), dtype=bool)
+        fwd = np.asarray(forwarded.to_numpy(zero_copy_only=False), dtype=bool)
+        # A filter's re-injection whose own lines are outside the logs is still a hop.
+        local = ~other_host & (found | loop)
+        hop[cand[other_host]] = "relay"
+        hop[cand[local & fwd]] = "forward"
+        hop[cand[local & ~fwd]] = "filter"
     dl["hop"] = pa.array(hop, pa.string())
     # Bounce notices: a new message about an old one.
-    notice = np.flatnonzero(_kind_mask(ev, Kind.BOUNCE_NOTICE))
+    notice = np.flatnonzero(ev.mask(Kind.BOUNCE_NOTICE))
     if len(notice):
-        nxt_n = _take(ev.column("next_queue_id"), notice).to_pylist()
-        nts = _ts_us(_take(ev.column("ts"), notice))
+        nxt_n = ev.take("next_queue_id", notice)
+        nts = _ts_us(ev.take("ts", notice))
         # The notice's parent is the queue file of the notice line itself.
         nseg = files["_seg_of_row"][notice]
         child = resolve(nxt_n, nts, nseg)
@@ -425,15 +439,26 @@ def _link(ev: pa.Table, dl: dict[str, Any], files: dict[str, Any]) -> None:
     files["notice_qid"] = _notice_ids(files, ev, notice)
 
 
-def _notice_ids(files: dict[str, Any], ev: pa.Table, notice: _IntArray) -> list[str | None]:
-    out: list[str | None] = [None] * files["n"]
-    if len(notice):
-        segs = files["_seg_of_row"][notice]
-        for s, q in zip(
-            segs.tolist(), _take(ev.column("next_queue_id"), notice).to_pylist(), strict=True
-        ):
-            out[s] = q
-    return out
+def _notice_ids(files: dict[str, Any], ev: _View, notice: _IntArray) -> pa.Array:
+    """Per queue file, the queue id of the bounce notice it caused (null if none)."""
+    rows = np.full(files["n"], -1, dtype=np.int64)
+    rows[files["_seg_of_row"][notice]] = notice
+    return ev.take("next_queue_id", rows)
+
+
+def _names(files: dict[str, Any]) -> pa.Array:
+    """``host:queue_id`` of each queue file, ``#n`` added for the n-th reuse of the id."""
+    qid = files["queue_id"]
+    host = files["host"]
+    named = pc.binary_join_element_wise(host, qid, ":")
+    base = pc.if_else(pc.fill_null(pc.not_equal(host, ""), False), named, qid)
+    segn = pa.array(files["segn"])
+    suffix = pc.if_else(
+        pc.greater(segn, 0),
+        pc.binary_join_element_wise("#", pc.cast(segn, pa.string()), ""),
+        pa.scalar("", pa.string()),
+    )
+    return pc.binary_join_element_wise(base, suffix, "")
 
 
 def _roots(parent: _IntArray) -> _IntArray:
@@ -448,22 +473,19 @@ def _roots(parent: _IntArray) -> _IntArray:
     return root
 
 
-def _messages(files: dict[str, Any], dl: dict[str, Any]) -> tuple[pa.Table, pa.Table]:
-    import pandas as pd
+def _bool(arr: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
 
+
+def _messages(files: dict[str, Any], dl: dict[str, Any]) -> tuple[pa.Table, pa.Table]:
     n = files["n"]
     root = _roots(files["parent"])
-    qids = files["queue_id"].to_pylist()
-    hosts = files["host"].to_pylist()
-    segn = files["segn"]
-    names = np.array(
-        [
-            (f"{h}:{q}" if h else str(q)) + (f"#{k}" if k else "")
-            for h, q, k in zip(hosts, qids, segn.tolist(), strict=True)
-        ],
-        dtype=object,
-    )
-    msg_of_seg = names[root]
+    roots = np.flatnonzero(root == np.arange(n))
+    nmsg = len(roots)
+    rootpos = np.full(n, -1, dtype=np.int64)
+    rootpos[roots] = np.arange(nmsg)
+    mpos = rootpos[root]  # each queue file's message row
+    names = _names(files)
     first_ts = files["first_ts"]
     # Delivery columns that need the message: key, total delay, failure classes.
     dseg = dl["seg"]
@@ -472,76 +494,57 @@ def _messages(files: dict[str, Any], dl: dict[str, Any]) -> tuple[pa.Table, pa.T
     delay = np.asarray(pc.fill_null(dl["delay"], np.nan).to_numpy(zero_copy_only=False))
     arrived_before = (first_ts[dseg] - root_first[dseg]) / 1e6
     total = np.where(np.isnan(delay), (dts - root_first[dseg]) / 1e6, delay + arrived_before)
-    failures = classify_columns(dl["status"], dl["reply_code"], dl["dsn"], dl["reply_text"])
+    failures = classify_columns(
+        dl["status"],
+        dl["reply_code"],
+        dl["dsn"],
+        dl["reply_text"],
+        command=dl["command"],
+        relay_host=dl["relay_host"],
+    )
+    computed = {
+        "message": pc.take(names, pa.array(root[dseg])),
+        "total_delay": pa.array(total, pa.float64()),
+        "final": pa.array(dl["final"], pa.bool_()),
+        **failures,
+    }
     deliveries = pa.Table.from_arrays(
         [
-            pa.array(msg_of_seg[dseg], pa.string())
-            if name == "message"
-            else pa.array(total, pa.float64())
-            if name == "total_delay"
-            else pa.array(dl["final"], pa.bool_())
-            if name == "final"
-            else failures[name]
-            if name in failures
-            else dl[name].cast(DELIVERIES.field(name).type)
+            computed[name] if name in computed else pc.cast(dl[name], DELIVERIES.field(name).type)
             for name in DELIVERIES.names
         ],
         schema=DELIVERIES,
     )
     # Per-message outcome: the final word on each recipient, not counting hand-offs.
-    status = np.asarray(dl["status"].to_pylist(), dtype=object)
-    hop_valid = np.asarray(pc.is_valid(dl["hop"]).to_numpy(zero_copy_only=False), dtype=bool)
-    outcome = dl["final"] & ~hop_valid
-    out_rows = np.flatnonzero(outcome)
-    d = pd.DataFrame(
-        {
-            "root": root[dseg[out_rows]],
-            "status": status[out_rows],
-            "ts": dts[out_rows],
-            "total": total[out_rows],
-            "recipient": np.asarray(dl["recipient"].to_pylist(), dtype=object)[out_rows],
-            "dsn": np.asarray(dl["dsn"].to_pylist(), dtype=object)[out_rows],
-        }
-    )
-    d = d.sort_values(["root", "ts"], kind="stable")
-    roots = np.flatnonzero(root == np.arange(n))
-    counts = {
-        s: d[d["status"] == s].groupby("root").size().reindex(roots, fill_value=0).to_numpy()
-        for s in ("sent", "deferred", "bounced", "expired")
-    }
-    deferrals = (
-        pd.Series((status == "deferred")[: len(dseg)].astype(np.int64))
-        .groupby(root[dseg])
-        .sum()
-        .reindex(roots, fill_value=0)
-        .to_numpy()
-    )
-    nout = d.groupby("root").size().reindex(roots, fill_value=0).to_numpy()
-    last_total = d.groupby("root")["total"].max().reindex(roots).to_numpy()
-    offsets = np.r_[0, np.cumsum(nout)]
+    status = dl["status"]
+    is_status = {s: _bool(pc.equal(status, s)) for s in ("sent", "deferred", "bounced", "expired")}
+    out_rows = np.flatnonzero(dl["final"] & ~_bool(pc.is_valid(dl["hop"])))
+    out_msg = mpos[dseg[out_rows]]
+    out_sorted = out_rows[np.lexsort((dts[out_rows], out_msg))]
+    nout = np.bincount(out_msg, minlength=nmsg)
+    counts = {s: np.bincount(out_msg[m[out_rows]], minlength=nmsg) for s, m in is_status.items()}
+    deferrals = np.bincount(mpos[dseg[is_status["deferred"]]], minlength=nmsg)
+    last_total = np.full(nmsg, np.nan)
+    np.fmax.at(last_total, out_msg, total[out_rows])
+    sel = pa.array(out_sorted, pa.int64())
     outcomes = pa.ListArray.from_arrays(
-        pa.array(offsets, pa.int32()),
+        pa.array(np.r_[0, np.cumsum(nout)], pa.int32()),
         pa.StructArray.from_arrays(
-            [
-                pa.array(d["recipient"].to_numpy(dtype=object), pa.string(), from_pandas=True),
-                pa.array(d["status"].to_numpy(dtype=object), pa.string(), from_pandas=True),
-                pa.array(d["dsn"].to_numpy(dtype=object), pa.string(), from_pandas=True),
-            ],
+            [pc.take(dl[c], sel) for c in ("recipient", "status", "dsn")],
             names=["recipient", "status", "dsn"],
         ),
     )
     # Chains: every queue file of a message, in order of arrival.
-    chain = pd.DataFrame({"root": root, "ts": first_ts, "seg": np.arange(n)}).sort_values(
-        ["root", "ts", "seg"], kind="stable"
-    )
-    chain_len = chain.groupby("root").size().reindex(roots).to_numpy()
-    chain_off = pa.array(np.r_[0, np.cumsum(chain_len)], pa.int32())
-    cseg = chain["seg"].to_numpy()
-    last_seen = pd.Series(files["last_ts"]).groupby(root).max().reindex(roots).to_numpy()
-    rejected = pd.Series(files["rejected"]).groupby(root).any().reindex(roots).to_numpy()
-    last_of_chain = chain.groupby("root")["seg"].last().reindex(roots).to_numpy()
-    msg_status = np.full(len(roots), "queued", dtype=object)
-    single = np.zeros(len(roots), dtype=bool)
+    cseg = np.lexsort((np.arange(n), first_ts, mpos))
+    chain_len = np.bincount(mpos, minlength=nmsg)
+    ends = np.cumsum(chain_len)
+    chain_off = pa.array(np.r_[0, ends], pa.int32())
+    last_of_chain = cseg[ends - 1]
+    last_seen = np.full(nmsg, np.iinfo(np.int64).min)
+    np.maximum.at(last_seen, mpos, files["last_ts"])
+    rejected = np.bincount(mpos, weights=files["rejected"], minlength=nmsg) > 0
+    msg_status = np.full(nmsg, "queued", dtype=object)
+    single = np.zeros(nmsg, dtype=bool)
     for s in ("expired", "deferred", "bounced", "sent"):
         only = (counts[s] == nout) & (nout > 0)
         msg_status[only] = s
@@ -549,28 +552,33 @@ def _messages(files: dict[str, Any], dl: dict[str, Any]) -> tuple[pa.Table, pa.T
     msg_status[(nout > 0) & ~single] = "mixed"
     msg_status[rejected & (nout == 0)] = "rejected"
     notice_parent = files["notice_parent"][roots]
-    notice_qid = files["notice_qid"]
-    chain_notice = pd.Series([notice_qid[s] for s in range(n)], dtype=object).groupby(root).first()
-    message_id = pc.coalesce(
-        files["message_id"].take(pa.array(roots)),
-        _chain_first(files["message_id"], root, roots),
-    )
+    at_roots = pa.array(roots)
+
+    def along_chain(col: pa.Array) -> pa.Array:
+        """The first value of ``col`` along each message's chain (its own queue file first)."""
+        valid = _bool(pc.is_valid(col))[cseg]
+        pos = np.full(nmsg, len(cseg), dtype=np.int64)
+        hits = np.flatnonzero(valid)
+        np.minimum.at(pos, mpos[cseg[hits]], hits)
+        pick = np.where(pos < len(cseg), cseg[np.minimum(pos, len(cseg) - 1)], -1)
+        return _take(col, pick)
+
     messages = pa.Table.from_arrays(
         [
-            pa.array(names[roots], pa.string()),
-            files["host"].take(pa.array(roots)),
-            files["queue_id"].take(pa.array(roots)),
+            pc.take(names, at_roots),
+            files["host"].take(at_roots),
+            files["queue_id"].take(at_roots),
             pa.ListArray.from_arrays(chain_off, files["queue_id"].take(pa.array(cseg))),
             pa.ListArray.from_arrays(
                 chain_off, pc.cast(files["host"], pa.string()).take(pa.array(cseg))
             ),
             pa.array(np.where(notice_parent >= 0, "bounce", files["origin"][roots]), pa.string()),
-            files["client_host"].take(pa.array(roots)),
-            files["client_ip"].take(pa.array(roots)),
-            message_id,
-            _chain_first(files["sender"], root, roots),
-            pc.cast(files["size"].take(pa.array(roots)), pa.int64()),
-            pc.cast(files["nrcpt"].take(pa.array(roots)), pa.int32()),
+            files["client_host"].take(at_roots),
+            files["client_ip"].take(at_roots),
+            along_chain(files["message_id"]),
+            along_chain(files["sender"]),
+            pc.cast(files["size"].take(at_roots), pa.int64()),
+            pc.cast(files["nrcpt"].take(at_roots), pa.int32()),
             pa.array(nout, pa.int32()),
             pa.array(first_ts[roots], pa.int64()).cast(MESSAGES.field("first_seen").type),
             pa.array(last_seen, pa.int64()).cast(MESSAGES.field("last_seen").type),
@@ -581,35 +589,30 @@ def _messages(files: dict[str, Any], dl: dict[str, Any]) -> tuple[pa.Table, pa.T
             pa.array(deferrals, pa.int32()),
             pa.array(rejected, pa.bool_()),
             pa.array(files["removed"][last_of_chain], pa.bool_()),
-            pa.array(chain_notice.reindex(roots).to_numpy(), pa.string(), from_pandas=True),
-            pa.array(
-                np.where(notice_parent >= 0, msg_of_seg[np.maximum(notice_parent, 0)], None),
-                pa.string(),
-            ),
+            along_chain(files["notice_qid"]),
+            _take(names, np.where(notice_parent >= 0, root[np.maximum(notice_parent, 0)], -1)),
         ],
         schema=MESSAGES,
     )
     return messages, deliveries
 
 
-def _chain_first(col: pa.Array, root: _IntArray, roots: _IntArray) -> pa.Array:
-    """The first non-null value of ``col`` along each chain (the root's own value first)."""
-    import pandas as pd
-
-    s = pd.Series(col.to_pylist(), dtype=object)
-    first = s.groupby(root).first().reindex(roots)
-    own = pd.Series(col.take(pa.array(roots)).to_pylist(), dtype=object, index=roots)
-    return pa.array(own.where(own.notna(), first).to_numpy(), col.type, from_pandas=True)
-
-
 def classify_columns(
-    status: pa.Array, reply_code: pa.Array, dsn: pa.Array, text: pa.Array
+    status: pa.Array,
+    reply_code: pa.Array,
+    dsn: pa.Array,
+    text: pa.Array,
+    reasons: pa.Array | None = None,
+    command: pa.Array | None = None,
+    relay_host: pa.Array | None = None,
 ) -> dict[str, pa.Array]:
     """The FAILURES columns for attempts: sent is ``delivered``, expired is ``expired``, the rest
-    classified from the reply.
+    classified from the reply by ``failures.classify_table``.
 
     Replies differ in addresses, IPs and ids far more often than in cause, so each distinct
-    (code, status, reply with those parts blanked) is classified once.
+    (code, status, reply with those parts blanked, command, host) is classified once.
+    ``reasons`` are the texts already blanked by :func:`normalize_reasons`, when the caller has
+    them.
 
     >>> cols = classify_columns(pa.array(["sent", "bounced"]), pa.array([250, 550], pa.int16()),
     ...                         pa.array(["2.0.0", "5.2.2"]), pa.array(["ok", "Mailbox full"]))
@@ -619,32 +622,44 @@ def classify_columns(
     from mailtrace import failures
 
     n = len(status)
-    st = np.asarray(pc.fill_null(status, "").to_numpy(zero_copy_only=False), dtype=object)
-    out = {f.name: np.full(n, None, dtype=object) for f in FAILURES}
-    sent = st == "sent"
-    out["category"][sent] = str(failures.Category.DELIVERED)
-    out["family"][sent] = str(failures.Family.NOT_FAILURE)
-    expired = failures.verdict(failures.Category.EXPIRED)
-    rows = np.flatnonzero(~sent)
+    sent = _bool(pc.equal(status, "sent"))
+    is_expired = _bool(pc.equal(status, "expired"))
+    rows = np.flatnonzero(~sent & ~is_expired)
     sel = pa.array(rows, pa.int64())
-    codes = pc.take(reply_code, sel).to_pylist()
-    dsns = pc.take(dsn, sel).to_pylist()
-    reasons = normalize_reasons(pc.take(text, sel)).to_pylist()
-    cache: dict[tuple[Any, ...], failures.Classification] = {}
-    for j, i in enumerate(rows.tolist()):
-        key = (codes[j], dsns[j], reasons[j])
-        if st[i] == "expired":
-            c = expired
-        elif key in cache:
-            c = cache[key]
-        else:
-            c = cache[key] = failures.classify(codes[j], dsns[j], reasons[j] or None)
-        out["category"][i] = str(c.category)
-        out["family"][i] = str(c.family)
-        out["nature"][i] = None if c.nature is None else str(c.nature)
-        out["provider"][i] = c.provider
-        out["provider_code"][i] = c.provider_code
-    return {k: pa.array(v, pa.string(), from_pandas=True) for k, v in out.items()}
+    blanked = normalize_reasons(pc.take(text, sel)) if reasons is None else pc.take(reasons, sel)
+    nulls = pa.nulls(n, pa.string())
+    keys = {
+        "reply_code": pc.take(reply_code, sel),
+        "dsn": pc.take(dsn, sel),
+        "reply_text": blanked,
+        "command": pc.take(nulls if command is None else command, sel),
+        "relay_host": pc.take(nulls if relay_host is None else relay_host, sel),
+    }
+    # One row per distinct reply, classified once, spread back over the attempts.
+    seen: dict[tuple[Any, ...], int] = {}
+    columns = [v.to_pylist() for v in keys.values()]
+    index = [seen.setdefault(k, len(seen)) for k in zip(*columns, strict=True)]
+    distinct = list(seen)
+    uniq = pa.table(
+        {name: pa.array([d[j] for d in distinct], keys[name].type) for j, name in enumerate(keys)}
+    )
+    verdicts = failures.classify_table(uniq)
+    back = pa.array(index, pa.int64())
+    where = np.full(n, -1, dtype=np.int64)
+    where[rows] = np.arange(len(rows))
+    out: dict[str, pa.Array] = {}
+    fixed = {
+        "category": (str(failures.Category.DELIVERED), str(failures.Category.EXPIRED)),
+        "family": (str(failures.Family.NOT_FAILURE), str(failures.Family.TERMINAL)),
+        "nature": (None, str(failures.Nature.TERMINAL)),
+    }
+    for f in FAILURES:
+        spread = _take(pc.take(verdicts.column(f.name), back), where)
+        when_sent, when_expired = fixed.get(f.name, (None, None))
+        spread = pc.if_else(pa.array(sent), pa.scalar(when_sent, pa.string()), spread)
+        spread = pc.if_else(pa.array(is_expired), pa.scalar(when_expired, pa.string()), spread)
+        out[f.name] = spread
+    return out
 
 
 # Variable parts of a reply blanked before grouping, in order (RE2 syntax, linear time).
@@ -652,12 +667,9 @@ _BLANKS = (
     (r"^host \S+ said: ", ""),
     (r"name=\S+ type=", "name=… type="),
     (r"<[^<>\s]*>", "<…>"),
-    (r"\d{4}-\d\d-\d\dT[\d:.]+Z?", "…"),
-    (r"\[?\b\d{1,3}(?:\.\d{1,3}){3}\b\]?", "[…]"),
-    (r"\[[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*\]", "[…]"),
-    (r"[A-Za-z0-9+=_-]{14,}", "…"),
-    (r"\b\d{4,}\b", "…"),
-    (r"\s+", " "),
+    (r"\[?\b\d{1,3}(?:\.\d{1,3}){3}\b\]?|\[[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*\]", "[…]"),
+    (r"\d{4}-\d\d-\d\dT[\d:.]+Z?|[A-Za-z0-9+=_-]{14,}|\b\d{4,}\b", "…"),
+    (r"\s\s+", " "),
 )
 _REASON_MAX = 300
 

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from mailtrace.logs.kinds import Kind
 from mailtrace.paths import COLUMNS as PATH_COLUMNS
-from mailtrace.paths import events_columns, normalize_reasons, paths_tables
+from mailtrace.paths import classify_columns, events_columns, normalize_reasons, paths_tables
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,103 +85,100 @@ def build_report(events: pa.Table | pd.DataFrame, detail: int = 10) -> Report:
         events = pa.Table.from_pandas(events, preserve_index=False)
     events = events_columns(events, COLUMNS)
     messages, deliveries = paths_tables(events)
-    ev = events.select(
-        [
-            c
-            for c in (
-                "ts",
-                "host",
-                "program",
-                "pid",
-                "kind",
-                "action",
-                "client_host",
-                "client_ip",
-                "reply_code",
-                "dsn",
-                "reply_text",
-                "command",
-                "text",
-                "status",
-            )
-            if c in events.column_names
-        ]
-    )
+    data = _Data(events, messages, deliveries)
     rep = Report(detail=detail)
-    _totals(rep, ev, messages, deliveries)
-    _traffic(rep, ev, messages, deliveries)
-    _domains(rep, messages, deliveries)
-    _smtpd(rep, ev)
-    _problems(rep, ev, deliveries)
+    _totals(rep, data)
+    _traffic(rep, data)
+    _domains(rep, data)
+    _senders(rep, data)
+    _smtpd(rep, data)
+    _problems(rep, data)
     return rep
 
 
-def _np(col: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, Any]:
-    return np.asarray(col.to_numpy(zero_copy_only=False))
+_Bool = np.ndarray[Any, np.dtype[np.bool_]]
 
 
-def _kinds(ev: pa.Table, *kinds: str) -> np.ndarray[Any, np.dtype[np.bool_]]:
-    if "kind" not in ev.column_names:
-        return np.zeros(ev.num_rows, dtype=bool)
-    m = pc.fill_null(pc.is_in(ev.column("kind"), pa.array(kinds, pa.string())), False)
-    return np.asarray(_np(m), dtype=bool)
+def _bool(arr: pa.Array | pa.ChunkedArray) -> _Bool:
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _received_mask(messages: pa.Table) -> np.ndarray[Any, np.dtype[np.bool_]]:
-    # Received = arrived from a client or a local submission and started its own chain: a
-    # filter's re-injection is part of its parent's chain, a bounce notice is ours.
-    origin = pc.fill_null(pc.is_in(messages.column("origin"), pa.array(["smtp", "local"])), False)
-    return np.asarray(_np(origin), dtype=bool)
+def _ints(arr: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, np.dtype[np.int64]]:
+    filled = pc.fill_null(pc.cast(arr, pa.int64()), 0)
+    return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _delivered(deliveries: pa.Table) -> pa.Table:
-    sent = pc.and_(
-        pc.equal(deliveries.column("status"), "sent"), pc.is_null(deliveries.column("hop"))
-    )
-    return deliveries.filter(pc.fill_null(sent, False))
+def _codes(col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray[Any, Any], list[Any]]:
+    """Integer codes (-1 for null) and the distinct values of a column."""
+    enc = pc.dictionary_encode(col)
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks() if enc.num_chunks else pa.array([], enc.type)
+    idx = np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return idx, enc.dictionary.to_pylist()
 
 
-def _sizes(messages: pa.Table, keys: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, Any]:
-    """The size of the message each ``keys`` row belongs to (0 when unknown)."""
-    idx = pc.index_in(keys, messages.column("message"))
-    size = pc.fill_null(pc.take(messages.column("size"), idx), 0)
-    return np.asarray(_np(size), dtype=np.int64)
+class _Data:
+    """The tables once, with the masks every section shares computed once."""
+
+    def __init__(self, events: pa.Table, messages: pa.Table, deliveries: pa.Table) -> None:
+        self.events = events
+        self.messages = messages
+        self.deliveries = deliveries
+        self._kind, names = _codes(events.column("kind"))
+        self._kinds = {v: i for i, v in enumerate(names)}
+        # Received = arrived from a client or by local submission and started its own chain:
+        # a filter's re-injection is part of its parent's chain, a bounce notice is ours.
+        self.received = _bool(pc.is_in(messages.column("origin"), pa.array(["smtp", "local"])))
+        status = deliveries.column("status")
+        self.status = {
+            s: _bool(pc.equal(status, s)) for s in ("sent", "deferred", "bounced", "expired")
+        }
+        self.handed_on = _bool(pc.is_valid(deliveries.column("hop")))
+        self.delivered = self.status["sent"] & ~self.handed_on
+        # Bytes of each attempt: the size of its message as received.
+        idx = pc.index_in(deliveries.column("message"), messages.column("message"))
+        self.attempt_bytes = _ints(pc.take(messages.column("size"), idx))
+
+    def kinds(self, *kinds: str) -> _Bool:
+        """Events whose kind is one of ``kinds``."""
+        lut = np.zeros(len(self._kinds) + 1, dtype=bool)  # the extra slot is code -1: null
+        lut[[self._kinds[k] for k in kinds if k in self._kinds]] = True
+        mask: _Bool = lut[self._kind]
+        return mask
 
 
-def _totals(rep: Report, ev: pa.Table, messages: pa.Table, deliveries: pa.Table) -> None:
-    received = _received_mask(messages)
-    status = deliveries.column("status")
-    hop = deliveries.column("hop")
-    delivered = _delivered(deliveries)
-    deferred_rows = pc.fill_null(pc.equal(status, "deferred"), False)
-    expired_events = int(_kinds(ev, Kind.EXPIRED).sum())
+def _count_distinct(arr: pa.Array | pa.ChunkedArray) -> int:
+    return int(pc.count_distinct(arr, mode="only_valid").as_py())
+
+
+def _totals(rep: Report, d: _Data) -> None:
+    dl, msgs = d.deliveries, d.messages
     t = rep.totals
-    t["received"] = int(received.sum())
-    t["delivered"] = delivered.num_rows
-    t["forwarded"] = int(_np(pc.fill_null(pc.equal(hop, "forward"), False)).sum())
-    t["deferred"] = len(set(deliveries.filter(deferred_rows).column("message").to_pylist()))
-    t["deferrals"] = int(_np(deferred_rows).sum())
-    t["bounced"] = int(_np(pc.fill_null(pc.equal(status, "bounced"), False)).sum())
-    t["rejected"] = int(_kinds(ev, Kind.REJECT).sum())
-    t["reject_warnings"] = int(_kinds(ev, Kind.REJECT_WARNING).sum())
-    t["held"] = int(_kinds(ev, Kind.HOLD).sum())
-    t["discarded"] = int(_kinds(ev, Kind.DISCARD).sum())
-    t["expired"] = expired_events
-    t["expired_recipients"] = int(_np(pc.fill_null(pc.equal(status, "expired"), False)).sum())
-    t["bounce_notices"] = int(_kinds(ev, Kind.BOUNCE_NOTICE).sum())
-    sizes = np.asarray(_np(pc.fill_null(messages.column("size"), 0)), dtype=np.int64)
-    t["bytes_received"] = int(sizes[received].sum())
-    t["bytes_delivered"] = int(_sizes(messages, delivered.column("message")).sum())
-    senders = messages.filter(pa.array(received)).column("sender")
-    t["senders"] = len(pc.unique(pc.drop_null(senders)))
-    t["sending_domains"] = len(pc.unique(pc.drop_null(_domain(senders))))
-    recips = delivered.column("recipient")
-    t["recipients"] = len(pc.unique(pc.drop_null(recips)))
-    t["recipient_domains"] = len(pc.unique(pc.drop_null(_domain(recips))))
+    t["received"] = int(d.received.sum())
+    t["delivered"] = int(d.delivered.sum())
+    t["forwarded"] = int(_bool(pc.equal(dl.column("hop"), "forward")).sum())
+    t["deferred"] = _count_distinct(dl.column("message").filter(pa.array(d.status["deferred"])))
+    t["deferrals"] = int(d.status["deferred"].sum())
+    t["bounced"] = int(d.status["bounced"].sum())
+    t["rejected"] = int(d.kinds(Kind.REJECT).sum())
+    t["reject_warnings"] = int(d.kinds(Kind.REJECT_WARNING).sum())
+    t["held"] = int(d.kinds(Kind.HOLD).sum())
+    t["discarded"] = int(d.kinds(Kind.DISCARD).sum())
+    t["expired"] = int(d.kinds(Kind.EXPIRED).sum())
+    t["expired_recipients"] = int(d.status["expired"].sum())
+    t["bounce_notices"] = int(d.kinds(Kind.BOUNCE_NOTICE).sum())
+    t["bytes_received"] = int(_ints(msgs.column("size"))[d.received].sum())
+    t["bytes_delivered"] = int(d.attempt_bytes[d.delivered].sum())
+    senders = msgs.column("sender").filter(pa.array(d.received))
+    t["senders"] = _count_distinct(senders)
+    t["sending_domains"] = _count_distinct(_domain(senders))
+    recips = dl.column("recipient").filter(pa.array(d.delivered))
+    t["recipients"] = _count_distinct(recips)
+    t["recipient_domains"] = _count_distinct(_domain(recips))
     # pflogsumm counts failed SASL logins among the warnings, as Postfix logs them.
-    t["warnings"] = int(_kinds(ev, Kind.WARNING, Kind.SASL_FAILURE).sum())
-    t["fatal"] = int(_kinds(ev, Kind.FATAL).sum())
-    t["panic"] = int(_kinds(ev, Kind.PANIC).sum())
+    t["warnings"] = int(d.kinds(Kind.WARNING, Kind.SASL_FAILURE).sum())
+    t["fatal"] = int(d.kinds(Kind.FATAL).sum())
+    t["panic"] = int(d.kinds(Kind.PANIC).sum())
 
 
 def _domain(addresses: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -191,7 +188,9 @@ def _domain(addresses: pa.Array | pa.ChunkedArray) -> pa.Array:
     ['example.com', None, None]
     """
     if isinstance(addresses, pa.ChunkedArray):
-        addresses = addresses.combine_chunks()
+        addresses = (
+            addresses.combine_chunks() if addresses.num_chunks else pa.array([], pa.string())
+        )
     pattern = r"@(?P<d>[^@]+)$"
     dom = pc.struct_field(pc.extract_regex(addresses, pattern), "d")
     has = pc.fill_null(pc.match_substring_regex(addresses, pattern), False)
@@ -199,175 +198,149 @@ def _domain(addresses: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def _day_hour(ts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    us = np.asarray(_np(pc.fill_null(pc.cast(ts, pa.int64()), 0)), dtype=np.int64)
-    day = us // 86_400_000_000
-    hour = (us // 3_600_000_000) % 24
-    return day, hour
+    us = _ints(ts)
+    return us // 86_400_000_000, (us // 3_600_000_000) % 24
 
 
-def _traffic(rep: Report, ev: pa.Table, messages: pa.Table, deliveries: pa.Table) -> None:
-    import pandas as pd
-
-    received = _received_mask(messages)
+def _traffic(rep: Report, d: _Data) -> None:
+    dl = d.deliveries
     series = {
-        "received": messages.column("first_seen").filter(pa.array(received)),
-        "delivered": _delivered(deliveries).column("ts"),
-        "deferred": deliveries.filter(
-            pc.fill_null(pc.equal(deliveries.column("status"), "deferred"), False)
-        ).column("ts"),
-        "bounced": deliveries.filter(
-            pc.fill_null(pc.equal(deliveries.column("status"), "bounced"), False)
-        ).column("ts"),
-        "rejected": ev.column("ts").filter(pa.array(_kinds(ev, Kind.REJECT))),
+        "received": d.messages.column("first_seen").filter(pa.array(d.received)),
+        "delivered": dl.column("ts").filter(pa.array(d.delivered)),
+        "deferred": dl.column("ts").filter(pa.array(d.status["deferred"])),
+        "bounced": dl.column("ts").filter(pa.array(d.status["bounced"])),
+        "rejected": d.events.column("ts").filter(pa.array(d.kinds(Kind.REJECT))),
     }
-    frames = []
-    for name, ts in series.items():
-        day, hour = _day_hour(ts)
-        frames.append(pd.DataFrame({"what": name, "day": day, "hour": hour}))
-    allf = pd.concat(frames, ignore_index=True)
-    names = list(series)
-    by_day = (
-        allf.groupby(["day", "what"])
-        .size()
-        .unstack(fill_value=0)
-        .reindex(columns=names, fill_value=0)
-    )
-    for day, counts in zip(by_day.index.tolist(), by_day.to_numpy().tolist(), strict=True):
-        date = str(np.datetime64(0, "D") + np.timedelta64(int(day), "D"))
-        rep.per_day.append({"date": date, **dict(zip(names, counts, strict=True))})
-    by_hour = allf.groupby(["hour", "what"]).size().unstack(fill_value=0)
-    by_hour = by_hour.reindex(index=range(24), columns=names, fill_value=0)
-    for h, counts in enumerate(by_hour.to_numpy().tolist()):
-        rep.per_hour.append({"hour": h, **dict(zip(names, counts, strict=True))})
+    split = {name: _day_hour(ts) for name, ts in series.items()}
+    days = np.unique(np.concatenate([day for day, _ in split.values()]))
+    for day in days.tolist():
+        date = str(np.datetime64(0, "D") + np.timedelta64(day, "D"))
+        rep.per_day.append(
+            {"date": date, **{k: int((v[0] == day).sum()) for k, v in split.items()}}
+        )
+    hours = {k: np.bincount(v[1], minlength=24) for k, v in split.items()}
+    rep.per_hour = [{"hour": h, **{k: int(c[h]) for k, c in hours.items()}} for h in range(24)]
 
 
-def _top(frame: pd.DataFrame, by: str, n: int) -> list[dict[str, Any]]:
-    rows = frame.sort_values([by, frame.columns[0]], ascending=[False, True]).head(n)
-    return [{str(k): _plain(v) for k, v in r.items()} for r in rows.to_dict("records")]
+def _top(
+    keys: list[Any], columns: dict[str, np.ndarray[Any, Any]], by: str, n: int, key: str
+) -> list[dict[str, Any]]:
+    """The ``n`` rows with the largest ``by`` (ties by key), as dicts."""
+    values = np.asarray(columns[by])
+    # Ties at the cut keep first appearance; the shown rows then sort by value, then key.
+    best = np.argsort(-values, kind="stable")[:n].tolist()
+    order = sorted(best, key=lambda i: (-values[i], str(keys[i])))
+    return [{key: keys[i], **{c: _plain(v[i]) for c, v in columns.items()}} for i in order]
 
 
 def _plain(v: Any) -> Any:
     if isinstance(v, np.integer):
         return int(v)
-    if isinstance(v, np.floating):
+    if isinstance(v, np.floating | float):
         return None if np.isnan(v) else round(float(v), 3)
     return v
 
 
-def _domains(rep: Report, messages: pa.Table, deliveries: pa.Table) -> None:
+def _tally(
+    keys: pa.Array | pa.ChunkedArray, weights: np.ndarray[Any, Any]
+) -> tuple[list[Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Distinct keys with their count and summed weight (null keys left out)."""
+    code, names = _codes(keys)
+    ok = code >= 0
+    count = np.bincount(code[ok], minlength=len(names))
+    total = np.bincount(code[ok], weights=weights[ok], minlength=len(names)).astype(np.int64)
+    return names, count, total
+
+
+def _domains(rep: Report, d: _Data) -> None:
+    """Per recipient domain: deliveries, bytes, deferrals, bounces and delay percentiles."""
     import pandas as pd
 
-    n = rep.detail
-    delivered = _delivered(deliveries)
-    d = pd.DataFrame(
-        {
-            "recipient": delivered.column("recipient").to_numpy(zero_copy_only=False),
-            "domain": _domain(delivered.column("recipient")).to_numpy(zero_copy_only=False),
-            "delay": _np(pc.fill_null(delivered.column("total_delay"), np.nan)),
-            "bytes": _sizes(messages, delivered.column("message")),
-        }
+    dl = d.deliveries
+    rows = d.delivered | d.status["deferred"] | d.status["bounced"]
+    sub = dl.filter(pa.array(rows))
+    code, names = _codes(_domain(sub.column("recipient")))
+    ok = code >= 0
+    nd = len(names)
+    kinds = {
+        "delivered": d.delivered[rows],
+        "deferrals": d.status["deferred"][rows],
+        "bounced": d.status["bounced"][rows],
+    }
+    cols: dict[str, np.ndarray[Any, Any]] = {
+        k: np.bincount(code[ok & m], minlength=nd) for k, m in kinds.items()
+    }
+    sent = ok & kinds["delivered"]
+    cols["bytes"] = np.bincount(code[sent], weights=d.attempt_bytes[rows][sent], minlength=nd)
+    cols["bytes"] = cols["bytes"].astype(np.int64)
+    delay = np.asarray(
+        pc.fill_null(sub.column("total_delay"), np.nan).to_numpy(zero_copy_only=False)
     )
-    status = deliveries.column("status")
-    bad = pd.DataFrame(
-        {
-            "domain": _domain(deliveries.column("recipient")).to_numpy(zero_copy_only=False),
-            "status": status.to_numpy(zero_copy_only=False),
-        }
-    )
-    defers = bad[bad["status"] == "deferred"].groupby("domain").size()
-    bounces = bad[bad["status"] == "bounced"].groupby("domain").size()
-    g = d.groupby("domain")
-    dom = pd.DataFrame(
-        {
-            "delivered": g.size(),
-            "bytes": g["bytes"].sum(),
-            "avg_delay": g["delay"].mean(),
-            "p50_delay": g["delay"].quantile(0.5),
-            "p95_delay": g["delay"].quantile(0.95),
-            "max_delay": g["delay"].max(),
-        }
-    )
-    dom = dom.join(defers.rename("deferrals"), how="outer").join(
-        bounces.rename("bounced"), how="outer"
-    )
-    dom = dom.fillna({"delivered": 0, "bytes": 0, "deferrals": 0, "bounced": 0})
-    for c in ("delivered", "bytes", "deferrals", "bounced"):
-        dom[c] = dom[c].astype(np.int64)
-    dom = dom.rename_axis("domain").reset_index()
+    g = pd.DataFrame({"d": code[sent], "delay": delay[sent]}).groupby("d")["delay"]
+    stats = {
+        "avg_delay": g.mean(),
+        "p50_delay": g.quantile(0.5),
+        "p95_delay": g.quantile(0.95),
+        "max_delay": g.max(),
+    }
+    for k, series in stats.items():
+        cols[k] = series.reindex(range(nd)).to_numpy(dtype=float)
+    order = ["delivered", "bytes", "deferrals", "bounced", *stats]
     rep.recipient_domains = _top(
-        dom[
-            [
-                "domain",
-                "delivered",
-                "bytes",
-                "deferrals",
-                "bounced",
-                "avg_delay",
-                "p50_delay",
-                "p95_delay",
-                "max_delay",
-            ]
-        ],
-        "delivered",
-        n,
+        names, {k: cols[k] for k in order}, "delivered", rep.detail, "domain"
     )
-    rc = d.groupby("recipient").agg(count=("bytes", "size"), bytes=("bytes", "sum")).reset_index()
-    rep.top_recipients = _top(rc, "count", n)
-    rep.top_recipients_by_size = _top(rc, "bytes", n)
-    rec = messages.filter(pa.array(_received_mask(messages)))
-    m = pd.DataFrame(
-        {
-            "sender": pc.fill_null(rec.column("sender"), "").to_numpy(zero_copy_only=False),
-            "domain": pc.fill_null(_domain(rec.column("sender")), "(none)").to_numpy(
-                zero_copy_only=False
-            ),
-            "client": _client_names(rec),
-            "bytes": _np(pc.fill_null(rec.column("size"), 0)).astype(np.int64),
-        }
+    recips = dl.column("recipient").filter(pa.array(d.delivered))
+    names, count, total = _tally(recips, d.attempt_bytes[d.delivered])
+    rep.top_recipients = _top(
+        names, {"count": count, "bytes": total}, "count", rep.detail, "recipient"
     )
-    m["sender"] = m["sender"].replace("", "<>")
-    for key, target in (("domain", "sender_domains"), ("client", "clients")):
-        agg = m.groupby(key).agg(received=("bytes", "size"), bytes=("bytes", "sum")).reset_index()
-        setattr(rep, target, _top(agg, "received", n))
-    sc = m.groupby("sender").agg(count=("bytes", "size"), bytes=("bytes", "sum")).reset_index()
-    rep.top_senders = _top(sc, "count", n)
-    rep.top_senders_by_size = _top(sc, "bytes", n)
+    rep.top_recipients_by_size = _top(
+        names, {"count": count, "bytes": total}, "bytes", rep.detail, "recipient"
+    )
 
 
-def _client_names(rec: pa.Table) -> np.ndarray[Any, Any]:
+def _senders(rep: Report, d: _Data) -> None:
+    """Received mail per sender, sender domain and client."""
+    rec = d.messages.filter(pa.array(d.received))
+    size = _ints(rec.column("size"))
+    n = rep.detail
+    sender = pc.if_else(pc.equal(rec.column("sender"), ""), pa.scalar("<>"), rec.column("sender"))
+    names, count, total = _tally(sender, size)
+    rep.top_senders = _top(names, {"count": count, "bytes": total}, "count", n, "sender")
+    rep.top_senders_by_size = _top(names, {"count": count, "bytes": total}, "bytes", n, "sender")
+    domain = pc.fill_null(_domain(rec.column("sender")), "(none)")
+    names, count, total = _tally(domain, size)
+    rep.sender_domains = _top(names, {"received": count, "bytes": total}, "received", n, "domain")
+    names, count, total = _tally(_client_names(rec), size)
+    rep.clients = _top(names, {"received": count, "bytes": total}, "received", n, "client")
+
+
+def _client_names(rec: pa.Table) -> pa.Array:
     host = pc.fill_null(rec.column("client_host"), "unknown")
     ip = rec.column("client_ip")
     joined = pc.binary_join_element_wise(host, pc.fill_null(ip, ""), "[")
     named = pc.if_else(pc.is_valid(ip), pc.binary_join_element_wise(joined, "]", ""), host)
-    origin = rec.column("origin")
-    out = pc.if_else(pc.equal(origin, "local"), pa.scalar("(local)"), named)
-    return np.asarray(_np(out), dtype=object)
+    return pc.if_else(pc.equal(rec.column("origin"), "local"), pa.scalar("(local)"), named)
 
 
-def _smtpd(rep: Report, ev: pa.Table) -> None:
+def _smtpd(rep: Report, d: _Data) -> None:
     """Inbound SMTP sessions: connections, distinct clients, time connected."""
-    import pandas as pd
-
-    prog = pc.fill_null(pc.match_substring(pc.fill_null(ev.column("program"), ""), "smtpd"), False)
-    sess = ev.filter(pc.and_(prog, pa.array(_kinds(ev, Kind.CONNECT, Kind.DISCONNECT))))
-    f = pd.DataFrame(
-        {
-            "host": pc.fill_null(sess.column("host"), "").to_numpy(zero_copy_only=False),
-            "pid": _np(pc.fill_null(sess.column("pid"), -1)),
-            "kind": sess.column("kind").to_numpy(zero_copy_only=False),
-            "ts": _np(pc.fill_null(pc.cast(sess.column("ts"), pa.int64()), 0)),
-            "client": pc.fill_null(sess.column("client_ip"), "").to_numpy(zero_copy_only=False),
-        }
-    )
-    conn = f[f["kind"] == Kind.CONNECT]
-    f = f.sort_values(["host", "pid", "ts"], kind="stable")
-    nxt = f.shift(-1)
-    pair = (f["kind"] == Kind.CONNECT) & (nxt["kind"] == Kind.DISCONNECT)
-    pair &= (nxt["host"] == f["host"]) & (nxt["pid"] == f["pid"])
-    secs = (nxt["ts"][pair] - f["ts"][pair]) / 1e6
+    ev = d.events
+    smtpd = _bool(pc.match_substring(ev.column("program"), "smtpd"))
+    conn = d.kinds(Kind.CONNECT) & smtpd
+    sess = np.flatnonzero(conn | (d.kinds(Kind.DISCONNECT) & smtpd))
+    take = pa.array(sess)
+    host, _ = _codes(pc.take(ev.column("host"), take))
+    pid = _ints(pc.take(ev.column("pid"), take))
+    ts = _ints(pc.take(ev.column("ts"), take))
+    is_conn = conn[sess]
+    order = np.lexsort((np.arange(len(sess)), ts, pid, host))
+    h, p, t, c = host[order], pid[order], ts[order], is_conn[order]
+    pair = c[:-1] & ~c[1:] & (h[:-1] == h[1:]) & (p[:-1] == p[1:])
+    secs = (t[1:] - t[:-1])[pair] / 1e6
     rep.smtpd = {
-        "connections": len(conn),
-        "clients": int(conn["client"].nunique()),
+        "connections": int(conn.sum()),
+        "clients": _count_distinct(ev.column("client_ip").filter(pa.array(conn))),
         "completed_sessions": int(pair.sum()),
         "avg_connect_s": round(float(secs.mean()), 3) if len(secs) else None,
         "max_connect_s": round(float(secs.max()), 3) if len(secs) else None,
@@ -375,81 +348,75 @@ def _smtpd(rep: Report, ev: pa.Table) -> None:
     }
 
 
-def _grouped(frame: pd.DataFrame, n: int) -> list[dict[str, Any]]:
-    """Rows (category, reason, code) counted; the top ``n`` reasons of every category."""
-    if frame.empty:
+def _grouped(category: pa.Array, reason: pa.Array, code: pa.Array, n: int) -> list[dict[str, Any]]:
+    """(category, reason) counted with the codes seen; the top ``n`` reasons of every category."""
+    if len(category) == 0:
         return []
-    g = frame.groupby(["category", "reason"], dropna=False).agg(
-        count=("reason", "size"), codes=("code", _codes_seen)
-    )
-    g = g.reset_index()
-    totals = g.groupby("category")["count"].transform("sum")
-    g = g.assign(category_total=totals).sort_values(
-        ["category_total", "category", "count", "reason"], ascending=[False, True, False, True]
-    )
-    g = g.groupby("category", sort=False).head(n)
-    return [{str(k): _plain(v) for k, v in r.items()} for r in g.to_dict("records")]
+    table = pa.table({"category": pc.fill_null(category, "-"), "reason": reason, "code": code})
+    g = table.group_by(["category", "reason"]).aggregate([([], "count_all"), ("code", "distinct")])
+    rows = g.to_pylist()
+    per_cat: dict[str, int] = {}
+    for r in rows:
+        per_cat[r["category"]] = per_cat.get(r["category"], 0) + r["count_all"]
+    rows.sort(key=lambda r: (-per_cat[r["category"]], r["category"], -r["count_all"], r["reason"]))
+    out: list[dict[str, Any]] = []
+    shown: dict[str, int] = {}
+    for r in rows:
+        if shown.get(r["category"], 0) >= n:
+            continue
+        shown[r["category"]] = shown.get(r["category"], 0) + 1
+        out.append(
+            {
+                "category": r["category"],
+                "reason": r["reason"],
+                "count": r["count_all"],
+                "codes": ",".join(sorted(c for c in r["code_distinct"] if c)),
+                "category_total": per_cat[r["category"]],
+            }
+        )
+    return out
 
 
-def _codes_seen(codes: pd.Series) -> str:
-    return ",".join(sorted({str(c) for c in codes if c}))
+def _code_text(table: pa.Table) -> pa.Array:
+    code = pc.coalesce(table.column("dsn"), pc.cast(table.column("reply_code"), pa.string()))
+    return pc.fill_null(code, "")
 
 
-def _problem_frame(table: pa.Table, categories: pa.Array | None) -> pd.DataFrame:
-    import pandas as pd
-
-    text_col = "reply_text" if "reply_text" in table.column_names else "text"
-    text = table.column(text_col)
-    if "text" in table.column_names and text_col == "reply_text":
-        text = pc.coalesce(text, table.column("text"))
-    dsn = (
-        table.column("dsn")
-        if "dsn" in table.column_names
-        else pa.nulls(table.num_rows, pa.string())
-    )
-    code = (
-        table.column("reply_code")
-        if "reply_code" in table.column_names
-        else pa.nulls(table.num_rows, pa.int16())
-    )
-    code_txt = pc.coalesce(dsn, pc.cast(code, pa.string()))
-    return pd.DataFrame(
-        {
-            "category": (
-                categories if categories is not None else pa.nulls(table.num_rows, pa.string())
-            ).to_numpy(zero_copy_only=False),
-            "reason": normalize_reasons(text).to_numpy(zero_copy_only=False),
-            "code": pc.fill_null(code_txt, "").to_numpy(zero_copy_only=False),
-        }
-    ).fillna({"category": "-"})
-
-
-def _problems(rep: Report, ev: pa.Table, deliveries: pa.Table) -> None:
-    from mailtrace.paths import classify_columns
-
+def _problems(rep: Report, d: _Data) -> None:
     n = rep.detail
-    status = deliveries.column("status")
+    dl = d.deliveries
     for name, st in (("deferrals", "deferred"), ("bounces", "bounced"), ("expired", "expired")):
-        rows = deliveries.filter(pc.fill_null(pc.equal(status, st), False))
-        rep.problems[name] = _grouped(_problem_frame(rows, rows.column("category")), n)
-    rejects = ev.filter(pa.array(_kinds(ev, Kind.REJECT, Kind.REJECT_WARNING)))
+        rows = dl.filter(pa.array(d.status[st]))
+        reasons = normalize_reasons(rows.column("reply_text"))
+        rep.problems[name] = _grouped(rows.column("category"), reasons, _code_text(rows), n)
+    ev = d.events
+    rejects = ev.filter(pa.array(d.kinds(Kind.REJECT, Kind.REJECT_WARNING)))
+    text = pc.coalesce(rejects.column("reply_text"), rejects.column("text"))
+    reasons = normalize_reasons(text)
     cats = classify_columns(
-        pa.array(["rejected"] * rejects.num_rows, pa.string()),
+        pa.nulls(rejects.num_rows, pa.string()),
         rejects.column("reply_code"),
         rejects.column("dsn"),
-        pc.coalesce(rejects.column("reply_text"), rejects.column("text")),
+        text,
+        reasons,
     )["category"]
-    kinds = rejects.column("kind").to_pylist()
-    frame = _problem_frame(rejects, cats)
-    warn = np.array([k == Kind.REJECT_WARNING for k in kinds], dtype=bool)
-    rep.problems["rejects"] = _grouped(frame[~warn], n)
-    rep.problems["reject_warnings"] = _grouped(frame[warn], n)
+    warn = _bool(pc.equal(rejects.column("kind"), Kind.REJECT_WARNING))
+    codes = _code_text(rejects)
+    for name, mask in (("rejects", ~warn), ("reject_warnings", warn)):
+        keep = pa.array(mask)
+        rep.problems[name] = _grouped(
+            cats.filter(keep), reasons.filter(keep), codes.filter(keep), n
+        )
     for name, kinds in (
         ("warnings", (Kind.WARNING, Kind.SASL_FAILURE)),
         ("fatal", (Kind.FATAL,)),
         ("panic", (Kind.PANIC,)),
     ):
-        rows = ev.filter(pa.array(_kinds(ev, *kinds)))
+        rows = ev.filter(pa.array(d.kinds(*kinds)))
         # Warnings have no reply to classify: the program that logged them is the grouping.
-        frame = _problem_frame(rows.drop_columns(["reply_text"]), rows.column("program"))
-        rep.problems[name] = _grouped(frame, n)
+        rep.problems[name] = _grouped(
+            rows.column("program"),
+            normalize_reasons(rows.column("text")),
+            pa.array([""] * rows.num_rows, pa.string()),
+            n,
+        )
