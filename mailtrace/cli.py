@@ -140,6 +140,14 @@ def headers(
         help="Write the HOPS table to PATH and the AUTH table to PATH's stem + .auth.parquet.",
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite existing --parquet outputs."),
+    check_dns: bool = typer.Option(
+        False, "--dns", help="Look up PTR names of hop IPs and check they resolve back (FCrDNS)."
+    ),
+    dnsbl: list[str] = typer.Option(
+        [], "--dnsbl", metavar="ZONE", help="Check hop IPs against this DNS blocklist (repeatable)."
+    ),
+    nameserver: str | None = typer.Option(None, help=_NAMESERVER_HELP),
+    timeout: float = typer.Option(5.0, help=_TIMEOUT_HELP),
 ) -> None:
     """Show each message's Received chain with per-hop delays, authentication and a summary."""
     from pathlib import Path
@@ -159,6 +167,13 @@ def headers(
     reports = [analyze(m) for m in read_headers(files, on_error=failures.append)]
     for failure in failures:
         render.error(str(failure))
+    ip_checks: dict[str, Any] = {}
+    if check_dns or dnsbl:  # the only network access of this command, and only when asked
+        from mailtrace import dns as mdns
+
+        resolver = mdns.Resolver(nameserver, timeout)
+        hop_ips = [h.received.from_ip for r in reports for h in r.hops if h.received.from_ip]
+        ip_checks = mdns.check_ips(hop_ips, dnsbl, resolver)
     if parquet is not None:
         from mailtrace.output import write_parquet
 
@@ -171,16 +186,25 @@ def headers(
             f"{auth_table.num_rows} auth rows to {auth_path}"
         )
     if as_json:
-        render.print_json([report_dict(r) for r in reports])
+        render.print_json([_with_dns(report_dict(r), r, ip_checks) for r in reports])
     elif as_csv:
         render.print_csv(reports_hops_table(reports))
     elif parquet is None:
-        render.header_reports(reports)
+        render.header_reports(reports, ip_checks)
     if failures:
         if not reports:
             raise typer.Exit(EXIT_INPUT)
         render.warn(f"{len(failures)} input(s) or message(s) could not be read")
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def _with_dns(report: dict[str, Any], analysed: Any, ip_checks: dict[str, Any]) -> dict[str, Any]:
+    if not ip_checks:
+        return report
+    from dataclasses import asdict
+
+    ips = dict.fromkeys(h.received.from_ip for h in analysed.hops if h.received.from_ip)
+    return {**report, "dns": [asdict(ip_checks[ip]) for ip in ips if ip in ip_checks]}
 
 
 # --- paths and report: mailtrace path ID LOGS…, mailtrace report LOGS… -------------------------

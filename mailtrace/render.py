@@ -281,68 +281,101 @@ def _transport(r: Any) -> str:
     return text
 
 
-def header_reports(reports: list[Any]) -> None:
-    """Per message: the hop table (origin first), the summary, authentication and vendor notes."""
+def header_reports(reports: list[Any], ip_checks: dict[str, Any] | None = None) -> None:
+    """Per message: the hop table (origin first), the summary, authentication and vendor notes;
+    with ``ip_checks`` (from ``headers --dns``) a table of each hop address's DNS findings."""
+    for report in reports:
+        _header_report(report)
+        if ip_checks:
+            _hop_dns(report, ip_checks)
+        out.print()
+
+
+def _hop_dns(report: Any, ip_checks: dict[str, Any]) -> None:
     from rich.table import Table
 
-    for report in reports:
-        s = report.summary
-        table = Table(title=f"{safe(report.source)}", title_justify="left", expand=False)
-        for name, justify in (
-            ("hop", "right"),
-            ("delay", "right"),
-            ("from", "left"),
-            ("by", "left"),
-            ("protocol / TLS", "left"),
-            ("time (UTC)", "left"),
-        ):
-            table.add_column(name, justify=justify)  # type: ignore[arg-type]
-        for h in report.hops:
-            r = h.received
-            when = r.date_utc.strftime("%Y-%m-%d %H:%M:%S") if r.date_utc else ""
-            if when and r.utc_offset:
-                when += f" ({_clip(r.utc_offset, 12)})"
-            delay = safe(duration(h.delay_s))
-            table.add_row(
-                str(h.hop),
-                f"[red]{delay}[/red]" if h.clock_skew else delay,
-                _sender(r),
-                _clip(r.by_host, 60),
-                _transport(r),
-                when,
-            )
+    table = Table(title="Hop addresses in DNS", title_justify="left")
+    for column in ("hop", "ip", "claims", "PTR", "FCrDNS", "blocklists"):
+        table.add_column(column)
+    for h in report.hops:
+        check = ip_checks.get(h.received.from_ip or "")
+        if check is None:
+            continue
+        reverse = check.reverse
+        ptr = ", ".join(reverse.names) if reverse.names else str(reverse.status)
+        listed = [f"{r.zone} ({', '.join(r.codes)})" for r in check.dnsbl if r.listed]
+        unknown = [f"{r.zone}: {r.status}" for r in check.dnsbl if r.status != "ok"]
+        table.add_row(
+            str(h.hop),
+            safe(check.ip),
+            safe(h.received.from_helo or h.received.from_host or ""),
+            safe(ptr),
+            "[green]yes[/green]" if reverse.fcrdns else "[red]no[/red]",
+            "[red]" + safe("; ".join(listed)) + "[/red]" if listed else safe("; ".join(unknown)),
+        )
+    if table.row_count:
         out.print(table)
-        origin = earliest = ""
-        if s.originating_ip:
-            origin = f"{safe(s.originating_ip)} (hop {s.originating_hop})"
-        if s.earliest_ip and s.earliest_ip != s.originating_ip:
-            earliest = f"{safe(s.earliest_ip)} (hop {s.earliest_hop}, as that hop claims)"
-        for label, value in (
-            ("From", _clip(s.from_)),
-            ("To", _clip(s.to)),
-            ("Subject", _clip(s.subject)),
-            ("Date", _clip(s.date)),
-            ("Message-ID", _clip(s.message_id)),
-            ("Return-Path", _clip(s.return_path)),
-            ("Originating IP", origin),
-            ("Earliest public IP", earliest),
-            ("Transit", safe(duration(s.transit_s))),
-        ):
-            if value:
-                out.print(f"[bold]{label}:[/bold] {value}")
-        verdicts = [
-            f"{_clip(a.method, 40)}={_clip(a.result, 20)}"
-            for a in report.auth
-            if a.result and a.header.lower() == "authentication-results"
-        ]
-        if verdicts:
-            out.print(f"[bold]Authentication:[/bold] {' '.join(dict.fromkeys(verdicts))}")
-        for v in report.vendors:
-            meaning = f" — {_clip(v.meaning)}" if v.meaning else ""
-            out.print(f"  {safe(v.vendor)} {_clip(v.field, 40)}={_clip(v.value, 80)}{meaning}")
-        for note in s.anomalies:
-            out.print(f"  [yellow]! {_clip(note)}[/yellow]")
-        out.print()
+
+
+def _header_report(report: Any) -> None:
+    from rich.table import Table
+
+    s = report.summary
+    table = Table(title=f"{safe(report.source)}", title_justify="left", expand=False)
+    for name, justify in (
+        ("hop", "right"),
+        ("delay", "right"),
+        ("from", "left"),
+        ("by", "left"),
+        ("protocol / TLS", "left"),
+        ("time (UTC)", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for h in report.hops:
+        r = h.received
+        when = r.date_utc.strftime("%Y-%m-%d %H:%M:%S") if r.date_utc else ""
+        if when and r.utc_offset:
+            when += f" ({_clip(r.utc_offset, 12)})"
+        delay = safe(duration(h.delay_s))
+        table.add_row(
+            str(h.hop),
+            f"[red]{delay}[/red]" if h.clock_skew else delay,
+            _sender(r),
+            _clip(r.by_host, 60),
+            _transport(r),
+            when,
+        )
+    out.print(table)
+    origin = earliest = ""
+    if s.originating_ip:
+        origin = f"{safe(s.originating_ip)} (hop {s.originating_hop})"
+    if s.earliest_ip and s.earliest_ip != s.originating_ip:
+        earliest = f"{safe(s.earliest_ip)} (hop {s.earliest_hop}, as that hop claims)"
+    for label, value in (
+        ("From", _clip(s.from_)),
+        ("To", _clip(s.to)),
+        ("Subject", _clip(s.subject)),
+        ("Date", _clip(s.date)),
+        ("Message-ID", _clip(s.message_id)),
+        ("Return-Path", _clip(s.return_path)),
+        ("Originating IP", origin),
+        ("Earliest public IP", earliest),
+        ("Transit", safe(duration(s.transit_s))),
+    ):
+        if value:
+            out.print(f"[bold]{label}:[/bold] {value}")
+    verdicts = [
+        f"{_clip(a.method, 40)}={_clip(a.result, 20)}"
+        for a in report.auth
+        if a.result and a.header.lower() == "authentication-results"
+    ]
+    if verdicts:
+        out.print(f"[bold]Authentication:[/bold] {' '.join(dict.fromkeys(verdicts))}")
+    for v in report.vendors:
+        meaning = f" — {_clip(v.meaning)}" if v.meaning else ""
+        out.print(f"  {safe(v.vendor)} {_clip(v.field, 40)}={_clip(v.value, 80)}{meaning}")
+    for note in s.anomalies:
+        out.print(f"  [yellow]! {_clip(note)}[/yellow]")
 
 
 def print_csv(table: Any) -> None:

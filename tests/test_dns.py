@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -143,6 +145,7 @@ def _mailtrace(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
         check=False,
+        env={**os.environ, "COLUMNS": "200"},
     )
 
 
@@ -176,3 +179,48 @@ def test_check_ips_skips_private_addresses_and_checks_public_ones(resolver: mdns
     assert reports["192.0.2.10"].reverse.fcrdns and reports["192.0.2.10"].listed_in == []
     assert reports["192.0.2.99"].listed_in == ["bl.test"]
     assert not reports["192.0.2.99"].reverse.fcrdns
+
+
+HOPS_MESSAGE = """\
+Received: from mx1.good.test (mx1.good.test [192.0.2.10])
+\tby inbound.example.net (Postfix) with ESMTPS id 4AbC1
+\tfor <bob@example.net>; Tue, 3 Mar 2026 10:00:05 +0000
+Received: from spammy.example (unknown [192.0.2.99])
+\tby mx1.good.test (Postfix) with ESMTP id 9XyZ2
+\tfor <bob@example.net>; Tue, 3 Mar 2026 10:00:03 +0000
+Received: from laptop (unknown [10.1.2.3])
+\tby spammy.example with ESMTP; Tue, 3 Mar 2026 10:00:01 +0000
+From: a@spammy.example
+To: bob@example.net
+Subject: enrichment
+Date: Tue, 3 Mar 2026 10:00:00 +0000
+
+body
+"""
+
+
+def test_cli_headers_dns_enriches_public_hops(nameserver: str, tmp_path: Path) -> None:
+    message = tmp_path / "m.eml"
+    message.write_text(HOPS_MESSAGE, encoding="utf-8")
+    args = ("headers", str(message), "--dns", "--dnsbl", "bl.test", "--nameserver", nameserver)
+    run = _mailtrace(*args, "--json")
+    assert run.returncode == 0, run.stderr
+    (report,) = json.loads(run.stdout)
+    checks = {c["ip"]: c for c in report["dns"]}
+    assert sorted(checks) == ["192.0.2.10", "192.0.2.99"]  # the private hop is not looked up
+    assert checks["192.0.2.10"]["reverse"]["confirmed"] == ["mx1.good.test"]
+    assert [r["zone"] for r in checks["192.0.2.99"]["dnsbl"] if r["listed"]] == ["bl.test"]
+    table = _mailtrace(*args)
+    assert table.returncode == 0, table.stderr
+    assert "Hop addresses in DNS" in table.stdout and "bl.test (127.0.0.2)" in table.stdout
+
+
+def test_cli_headers_without_dns_flag_does_no_lookups(tmp_path: Path) -> None:
+    from tests.dnsserver import free_port
+
+    message = tmp_path / "m.eml"
+    message.write_text(HOPS_MESSAGE, encoding="utf-8")
+    # A nameserver that never answers: any lookup would show up as a timeout note.
+    run = _mailtrace("headers", str(message), "--json", "--nameserver", f"127.0.0.1:{free_port()}")
+    assert run.returncode == 0, run.stderr
+    assert "dns" not in json.loads(run.stdout)[0]
