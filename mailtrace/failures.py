@@ -301,6 +301,8 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"host not found, try again",
             r"network error",
             r"too many hops|hop count exceeded",
+            r"requests to connect",
+            r"socket error",
         ),
     ),
     (
@@ -727,7 +729,14 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
     ),
     # Generic refusals of an address, read only when nothing more specific was said.
     (C.BLOCKLISTED, _rx(r"client host (?:\[?[\w.:-]{1,64}\]? )?rejected")),
-    (C.UNKNOWN_USER, _rx(r"recipient (?:address )?rejected", r"could not be found")),
+    (
+        C.UNKNOWN_USER,
+        _rx(
+            r"recipient (?:address )?rejected",
+            r"could not be found",
+            r"@[\w.-]{1,255}>?:? (?:was |is )?rejected\b",  # "542 <x@example.org> Rejected"
+        ),
+    ),
     (
         C.PROTOCOL_ERROR,
         _rx(
@@ -1007,6 +1016,10 @@ def by_codes(reply_code: int | None, enhanced: str | None) -> Category:
 
 
 _GAVE_UP = frozenset({C.PROTOCOL_ERROR})
+_NEVER_CONNECTED = re.compile(
+    r"\bconnect to\b|connection (?:timed out|refused)|requests to connect", re.IGNORECASE
+)
+_PERMANENT = re.compile(r"failed permanently|permanent (?:error|failure)", re.IGNORECASE)
 # Causes the surrounding explanation may name where the reply only said "system error".
 _SHARPER = frozenset({C.BLOCKLISTED, C.BAD_REPUTATION, C.AUTH_FAILURE, C.REVERSE_DNS})
 # What a bare 4.x.x status suggests when it only says "temporary": retried until given up.
@@ -1056,6 +1069,15 @@ def classify_recipient(rcpt: BouncedRecipient, bounce_kind: str = "failure") -> 
         sharper = found is not None and around in _SHARPER
         if around is not None and (found is None or gave_up or sharper):
             found = around
+    if (
+        found == C.NETWORK_ERROR
+        and reply is None
+        and _NEVER_CONNECTED.search(text)
+        and (action == "failed" or _PERMANENT.search(rcpt.context or ""))
+    ):
+        # A connection that never succeeded, reported as a final failure: the sending MTA
+        # kept trying until its queue lifetime ran out.
+        return verdict(C.EXPIRED, digit, provider, provider_code)
     if action == "expired" or (
         action == "failed" and digit == 4 and (found is None or found in _GAVE_UP or timed_out)
     ):
