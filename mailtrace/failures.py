@@ -1208,13 +1208,17 @@ def _read_sources(
     return rows
 
 
-def _column(table: pa.Table, *names: str) -> list[object]:
-    """The first of ``names`` the table has, as a Python list (``None``s when it has none)."""
+def _column(table: pa.Table, *names: str) -> pa.Array:
+    """The first of ``names`` the table has, as one Arrow array (all nulls when it has none)."""
     for name in names:
         if name in table.column_names:
-            values: list[object] = table.column(name).to_pylist()
-            return values
-    return [None] * table.num_rows
+            return table.column(name).combine_chunks()
+    return pa.nulls(table.num_rows, pa.string())
+
+
+# Parts of a reply text that differ between otherwise equal replies (IPv4 addresses, queue ids,
+# session tokens): masked in the grouping key only, so equal replies are classified once.
+_VOLATILE = r"\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Za-z_-]*[0-9][0-9A-Za-z_-]{7,}"
 
 
 def classify_table(table: pa.Table) -> pa.Table:
@@ -1222,8 +1226,9 @@ def classify_table(table: pa.Table) -> pa.Table:
 
     Reads ``reply_code``, ``dsn`` or ``enhanced``, ``reply_text`` or ``text``, ``command`` and
     ``relay_host`` (EVENTS, DELIVERIES and REPLIES all carry some of them). Rows without any
-    reply (no code, no status, no text) get nulls. Each distinct (code, status, normalised text,
-    command, host) is classified once, so millions of rows cost only their distinct replies.
+    reply (no code, no status, no text) get nulls. Rows are grouped by (code, status, text with
+    addresses and ids masked, command, host) with Arrow kernels and each group is classified
+    once, so millions of rows cost only their distinct replies.
 
     >>> import pyarrow as pa
     >>> t = pa.table({"reply_code": pa.array([550, None, 550], pa.int16()),
@@ -1232,44 +1237,44 @@ def classify_table(table: pa.Table) -> pa.Table:
     >>> classify_table(t).column("category").to_pylist()
     ['unknown_user', None, 'unknown_user']
     """
-    n = table.num_rows
-    reply = _column(table, "reply_code")
-    status = _column(table, "dsn", "enhanced")
-    text = _column(table, "reply_text", "text")
-    command = _column(table, "command")
-    host = _column(table, "relay_host", "remote_host")
-    cache: dict[tuple[object, ...], Classification | None] = {}
-    out: dict[str, list[str | None]] = {f.name: [None] * n for f in FAILURES}
-    for i in range(n):
-        t = text[i]
-        key = (
-            reply[i],
-            status[i],
-            normalise_text(t) if isinstance(t, str) else None,
-            command[i],
-            host[i],
-        )
-        c = cache.get(key, _MISSING)
-        if c is _MISSING:
-            c = _classify_row(reply[i], status[i], t, command[i], host[i])
-            cache[key] = c
-        if c is None or isinstance(c, _Missing):
-            continue
-        out["category"][i] = str(c.category)
-        out["family"][i] = str(c.family)
-        out["nature"][i] = str(c.nature) if c.nature else None
-        out["provider"][i] = c.provider
-        out["provider_code"][i] = c.provider_code
+    import numpy as np
+    import pyarrow.compute as pc
+
+    columns = [
+        _column(table, "reply_code"),
+        _column(table, "dsn", "enhanced"),
+        _column(table, "reply_text", "text"),
+        _column(table, "command"),
+        _column(table, "relay_host", "remote_host"),
+    ]
+    if table.num_rows == 0:
+        for f in FAILURES:
+            table = table.append_column(f, pa.array([], f.type))
+        return table
+    parts = []
+    for k, col in enumerate(columns):
+        text = pc.cast(col, pa.string())
+        if k == 2:
+            text = pc.replace_substring_regex(text, _VOLATILE, "#")
+        parts.append(pc.fill_null(text, "\x00"))
+    key = pc.binary_join_element_wise(*parts, "\x1f")
+    encoded = pc.dictionary_encode(key)
+    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    _, first = np.unique(indices, return_index=True)  # one representative row per group
+    firsts = pa.array(first)
+    reps = [pc.take(col, firsts).to_pylist() for col in columns]
+    out: dict[str, list[str | None]] = {f.name: [] for f in FAILURES}
+    for reply, status, text, command, host in zip(*reps, strict=True):
+        c = _classify_row(reply, status, text, command, host)
+        out["category"].append(str(c.category) if c else None)
+        out["family"].append(str(c.family) if c else None)
+        out["nature"].append(str(c.nature) if c and c.nature else None)
+        out["provider"].append(c.provider if c else None)
+        out["provider_code"].append(c.provider_code if c else None)
+    # np.unique returns the group numbers sorted, so out[...][g] is group g's verdict.
     for f in FAILURES:
-        table = table.append_column(f, pa.array(out[f.name], f.type))
+        table = table.append_column(f, pc.take(pa.array(out[f.name], f.type), encoded.indices))
     return table
-
-
-class _Missing:
-    """Marks a cache miss (``None`` is a cached 'no reply here')."""
-
-
-_MISSING = _Missing()
 
 
 def _classify_row(
