@@ -1247,22 +1247,26 @@ def classify_table(table: pa.Table) -> pa.Table:
         _column(table, "command"),
         _column(table, "relay_host", "remote_host"),
     ]
-    if table.num_rows == 0:
-        for f in FAILURES:
-            table = table.append_column(f, pa.array([], f.type))
-        return table
-    parts = []
+    # Each column becomes small integer codes (dictionary encoding; null is its own code); the
+    # text's dictionary is masked and re-encoded so equal replies differing only by ids share a
+    # code. The codes combine into one integer key per row: no string work per row.
+    key = np.zeros(table.num_rows, dtype=np.int64)
     for k, col in enumerate(columns):
-        text = pc.cast(col, pa.string())
-        if k == 2:
-            text = pc.replace_substring_regex(text, _VOLATILE, "#")
-        parts.append(pc.fill_null(text, "\x00"))
-    key = pc.binary_join_element_wise(*parts, "\x1f")
-    encoded = pc.dictionary_encode(key)
-    indices = encoded.indices.to_numpy(zero_copy_only=False)
-    _, first = np.unique(indices, return_index=True)  # one representative row per group
-    firsts = pa.array(first)
-    reps = [pc.take(col, firsts).to_pylist() for col in columns]
+        encoded = pc.dictionary_encode(col, null_encoding="encode")
+        codes_ = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        size = len(encoded.dictionary)
+        if k == 2 and size:
+            masked = pc.replace_substring_regex(
+                pc.cast(encoded.dictionary, pa.string()), _VOLATILE, "#"
+            )
+            remap = pc.dictionary_encode(masked, null_encoding="encode").indices
+            codes_ = remap.to_numpy(zero_copy_only=False).astype(np.int64)[codes_]
+        if int(key.max(initial=0)) >= (1 << 62) // (size + 1):
+            # Keep the combined key dense before it could overflow 64 bits.
+            key = np.unique(key, return_inverse=True)[1].astype(np.int64)
+        key = key * (size + 1) + codes_
+    _, first, group = np.unique(key, return_index=True, return_inverse=True)
+    reps = [pc.take(col, pa.array(first)).to_pylist() for col in columns]
     out: dict[str, list[str | None]] = {f.name: [] for f in FAILURES}
     for reply, status, text, command, host in zip(*reps, strict=True):
         c = _classify_row(reply, status, text, command, host)
@@ -1271,9 +1275,9 @@ def classify_table(table: pa.Table) -> pa.Table:
         out["nature"].append(str(c.nature) if c and c.nature else None)
         out["provider"].append(c.provider if c else None)
         out["provider_code"].append(c.provider_code if c else None)
-    # np.unique returns the group numbers sorted, so out[...][g] is group g's verdict.
+    rows = pa.array(group.astype(np.int64))
     for f in FAILURES:
-        table = table.append_column(f, pc.take(pa.array(out[f.name], f.type), encoded.indices))
+        table = table.append_column(f, pc.take(pa.array(out[f.name], f.type), rows))
     return table
 
 
