@@ -501,3 +501,15 @@ def test_classify_table_costs_only_the_distinct_replies() -> None:
         {"values": "unknown_user", "counts": n // 2},
         {"values": "mailbox_full", "counts": n // 2},
     ]
+
+
+def test_classify_table_on_an_empty_table_and_on_ids_that_differ() -> None:
+    empty = classify_table(pa.table({"reply_code": pa.array([], pa.int16())}))
+    assert empty.num_rows == 0
+    assert empty.column_names == ["reply_code", *FAILURES.names]
+    texts = [
+        f"450 4.7.1 Client host [192.0.2.{i}] blocked using zen.spamhaus.org; id={i:09d}"
+        for i in range(50)
+    ]
+    out = classify_table(pa.table({"reply_text": texts}))
+    assert set(out.column("category").to_pylist()) == {"blocklisted"}
