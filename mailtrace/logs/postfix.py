@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from mailtrace.logs.events import EventBuilder
 from mailtrace.logs.kinds import Kind
@@ -112,31 +113,27 @@ def _split_qid(msg: str) -> tuple[str | None, int]:
 
 
 # --------------------------------------------------------------------------- replies
-# "host X[ip] said: 550 5.1.1 <a@b>: text (in reply to RCPT TO command)" and bare replies.
-_REPLY = re.compile(
-    rf"(?:host [^\s\[\]]*\[[^\s\]]*\](?::\d+)? said: )?(?P<reply_code>[245]\d\d)[ -](?:{_DSN} )?"
-)
+# A quoted SMTP reply: "550 5.1.1 <a@b>: text (in reply to RCPT TO command)". The enhanced code
+# inside the reply is not kept: the delivery's own dsn= is the one Postfix acted on.
+_REPLY = rf"(?P<text>(?:(?P<reply_code>[245]\d\d)[ -](?:{_DSN} )?)?(?P<reply_text>.*))"
 _NEXT_ID = re.compile(r"(?:queued as|forwarded as) (\w+)")
 
 
-def _reply(fields: dict[str, object], text: str, keep_command: bool) -> None:
-    """Read a remote reply: code, text without the "(in reply to …)" tail, command, queued-as."""
-    end = len(text)
-    if text.endswith(" command)"):
-        k = text.rfind(" (in reply to ")
+def _reply_tail(d: dict[str, Any], strip_text: bool) -> None:
+    """Move "(in reply to X command)" to ``command``; a "queued as" id to ``next_queue_id``."""
+    reply = d["reply_text"]
+    if reply is not None and reply.endswith(" command)"):
+        k = reply.rfind(" (in reply to ")
         if k >= 0:
-            fields["command"] = text[k + 14 : -9]
-            end = k
-            if not keep_command:
-                fields["text"] = text[:k]
-    m = _REPLY.match(text)
-    if m is not None:
-        fields["reply_code"] = m.group("reply_code")
-        fields["reply_text"] = text[m.end() : end]
-    if "d as " in text:
+            d["command"] = reply[k + 14 : -9]
+            d["reply_text"] = reply[:k]
+            if strip_text:
+                d["text"] = d["text"][: k - len(reply)]
+    text = d["text"]
+    if text is not None and "d as " in text:
         n = _NEXT_ID.search(text)
         if n is not None:
-            fields["next_queue_id"] = n.group(1)
+            d["next_queue_id"] = n.group(1)
 
 
 # --------------------------------------------------------------------------- deliveries
@@ -168,7 +165,6 @@ _DELIVERY_ANY = re.compile(
     rf"(?:dsn=(?P<dsn>{_DSN}), )?"
     r"status=(?P<status>[\w-]+)(?:" + _RESPONSE[:-1] + r")?$"
 )
-_NEXT_ID = re.compile(r"(?:queued as|forwarded as) (\w+)")
 
 
 def _delivery(msg: str) -> Result | None:
@@ -188,17 +184,7 @@ def _delivery(msg: str) -> Result | None:
         if d["relay_name"] is not None:
             d["relay_host"] = d["relay_name"]
         del d["bare_to"], d["bare_orig"], d["relay_name"]
-    reply = d["reply_text"]
-    if reply is not None and reply.endswith(" command)"):
-        k = reply.rfind(" (in reply to ")
-        if k >= 0:
-            d["command"] = reply[k + 14 : -9]
-            d["reply_text"] = reply[:k]
-    text = d["text"]
-    if text is not None and "d as " in text:
-        n = _NEXT_ID.search(text)
-        if n is not None:
-            d["next_queue_id"] = n.group(1)
+    _reply_tail(d, False)
     return _K_DELIVERY, m.group(1), d
 
 
@@ -216,8 +202,8 @@ _CHECK = re.compile(
     + rf"(?:: {_CODE_DSN}(?P<reply_text>.*))?$"
 )
 _PROXY = re.compile(
-    r"(?P<action>proxy-accept|proxy-reject): (?P<command>[A-Z][A-Z-]*): "
-    r"(?P<text>.*); " + _KV + "$"
+    rf"(?P<action>proxy-accept|proxy-reject): (?P<command>[A-Z][A-Z-]*): "
+    rf"(?P<text>{_CODE_DSN}(?P<reply_text>.*)); " + _KV + "$"
 )
 
 
@@ -242,19 +228,8 @@ def _proxy(msg: str, qid: str | None, pos: int) -> Result | None:
     if m is None:
         return None
     d = m.groupdict()
-    text = d["text"]
-    if text:
-        _reply(d, text, True)
-        d["dsn"] = _dsn_of(text)
+    _reply_tail(d, False)
     return _ACTION_KIND.get(d["action"], _K_CHECK_ACTION), qid, d
-
-
-_DSN_AFTER_CODE = re.compile(rf"[245]\d\d[ -]({_DSN}) ")
-
-
-def _dsn_of(reply: str) -> str | None:
-    m = _DSN_AFTER_CODE.match(reply)
-    return m.group(1) if m else None
 
 
 # --------------------------------------------------------------------------- level lines
@@ -435,8 +410,8 @@ _TLS_OUT = re.compile(
     + r": (?P<tls_version>\S+) with cipher (?P<tls_cipher>\S+)"
 )
 _CONNECT_TO = re.compile(r"connect to " + _RELAY + r": (?P<text>.*)$")
-_SAID = re.compile(r"host " + _RELAY + r" said: (?P<text>.*)$")
-_REFUSED = re.compile(r"host " + _RELAY + r" refused to talk to me: (?P<text>.*)$")
+_SAID = re.compile(r"host " + _RELAY + r" said: " + _REPLY + "$")
+_REFUSED = re.compile(r"host " + _RELAY + r" refused to talk to me: " + _REPLY + "$")
 # "while sending end of data -- message may be sent more than once": command = "end of data".
 _WHILE = r" while (?:sending (?P<command>.+?)(?: -- .*)?|(?P<text>.+))$"
 _LOST_WITH = re.compile(r"lost connection with " + _RELAY + _WHILE)
@@ -446,7 +421,7 @@ _CERT = re.compile(
 )
 _SSL_CONNECT = re.compile(r"SSL_connect error to " + _RELAY + r": (?P<text>.*)$")
 _PIX = re.compile(r"enabling PIX workarounds: (?P<text>.*) for " + _RELAY + "$")
-_SASL_OUT = re.compile(r"SASL authentication failed; server " + _RELAY + r" said: (?P<text>.*)$")
+_SASL_OUT = re.compile(r"SASL authentication failed; server " + _RELAY + r" said: " + _REPLY + "$")
 _SASL_OUT_OTHER = re.compile(
     r"SASL authentication failed; (?:cannot authenticate to server " + _RELAY + r": )?"
     r"(?P<text>.*)$"
@@ -464,7 +439,7 @@ def _smtp_said(
     if m is None:
         return None
     d = m.groupdict()
-    _reply(d, d["text"], False)
+    _reply_tail(d, True)
     return kind, qid, d
 
 
