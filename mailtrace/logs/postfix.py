@@ -499,7 +499,7 @@ def _smtp(msg: str) -> Result | None:
 
 
 # --------------------------------------------------------------------------- cleanup
-_MILTER_SHAPE = re.compile(r"[a-z][a-z_-]*: [A-Z]")
+_REJECT_SHAPE = re.compile(r"[a-z][a-z_-]*: [A-Z]")
 
 
 _MESSAGE_ID = re.compile(
@@ -520,7 +520,7 @@ def _cleanup(msg: str) -> Result | None:
         if v[:1] == "<" and v[-1:] == ">":
             v = v[1:-1]
         return _K_INFO, qid, {"message_id": v, "text": "resent-message-id"}
-    if _MILTER_SHAPE.match(msg, pos):
+    if _REJECT_SHAPE.match(msg, pos):
         r = _reject(msg, qid, pos)
         if r is not None:
             return r
@@ -582,8 +582,9 @@ def _bounce(msg: str) -> Result | None:
 
 
 # --------------------------------------------------------------------------- local-ish deliveries
-def _deliver_only(msg: str) -> Result | None:
-    """local, virtual, pipe, error, retry, discard: deliveries and level lines."""
+def _deliveries(msg: str) -> Result | None:
+    """Deliveries and level lines: local, virtual, pipe, error, retry, discard, and the daemons
+    without a handler of their own (trivial-rewrite, tlsmgr, postdrop …)."""
     qid, pos = _split_qid(msg)
     if qid is not None:
         if msg.startswith("to=", pos):
@@ -665,12 +666,7 @@ def _dnsblog(msg: str) -> Result | None:
 def _verify(msg: str) -> Result | None:
     if _CACHE.match(msg):
         return _K_INFO, None, {"text": msg}
-    return _deliver_only(msg)
-
-
-def _generic(msg: str) -> Result | None:
-    """Daemons without a handler of their own (trivial-rewrite, postdrop, tlsmgr …)."""
-    return _deliver_only(msg)
+    return _deliveries(msg)
 
 
 _DAEMONS: dict[str, Handler] = {
@@ -685,12 +681,12 @@ _DAEMONS: dict[str, Handler] = {
     "bounce": _bounce,
     "defer": _bounce,
     "trace": _bounce,
-    "local": _deliver_only,
-    "virtual": _deliver_only,
-    "pipe": _deliver_only,
-    "error": _deliver_only,
-    "retry": _deliver_only,
-    "discard": _deliver_only,
+    "local": _deliveries,
+    "virtual": _deliveries,
+    "pipe": _deliveries,
+    "error": _deliveries,
+    "retry": _deliveries,
+    "discard": _deliveries,
     "anvil": _anvil,
     "scache": _scache,
     "tlsproxy": _tlsproxy,
@@ -702,16 +698,12 @@ _DAEMONS: dict[str, Handler] = {
 }
 
 
-def _parse(daemon: str, message: str) -> Result | None:
-    return _DAEMONS.get(daemon, _generic)(message)
-
-
 # A log names a handful of tags millions of times: remember each tag's handler.
 _BY_PROGRAM: dict[str, Handler] = {}
 
 
 def _handler(program: str) -> Handler:
-    handler = _DAEMONS.get(program[program.rfind("/") + 1 :], _generic)
+    handler = _DAEMONS.get(program[program.rfind("/") + 1 :], _deliveries)
     if len(_BY_PROGRAM) < 4096:  # hostile input must not grow it without bound
         _BY_PROGRAM[program] = handler
     return handler
@@ -771,8 +763,7 @@ def parse_message(program: str, message: str) -> dict[str, object]:
     >>> r["status"], r["reply_code"], r["command"], r["delay_in_qmgr"]
     ('bounced', '550', 'RCPT TO', '0')
     """
-    daemon = program[program.rfind("/") + 1 :] if program else ""
-    r = _parse(daemon, message)
+    r = (_BY_PROGRAM.get(program) or _handler(program or ""))(message)
     if r is None:
         return {"kind": None}
     kind, qid, fields = r
