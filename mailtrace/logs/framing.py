@@ -62,6 +62,7 @@ _TAG = r"([^\s\[:]+)(?:\[(\d{1,10})\])?:? ?(.*)"
 _RX_3164 = re.compile(
     r"(?:<\d{1,3}>)?([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,9})?) (\S+) " + _TAG
 )
+_match_3164 = _RX_3164.match
 _RX_3339 = re.compile(
     r"(?:<\d{1,3}>)?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?) (\S+) "
     + _TAG
@@ -217,6 +218,7 @@ class SyslogClock:
         self.tz = tz
         self.month = 0
         self._hours: dict[str, int | None] = {}
+        # Stamp text → µs; only ever cleared in place, so a Framer may keep a reference to it.
         self.cache: dict[str, int | None] = {}
 
     def state(self) -> tuple[int | None, int]:
@@ -302,6 +304,9 @@ class Framer:
             "exim": self._split_exim,
         }
         self._primary = primary[framing]
+        #: The framing's own splitter, without the fallbacks: the reader's hot loop calls it first.
+        self.primary = self._primary
+        self._stamp_cache = self.syslog_clock.cache
         self._fallbacks = [fn for name, fn in primary.items() if name != framing]
 
     def split(self, line: str) -> Frame | None:
@@ -317,11 +322,15 @@ class Framer:
     # -- one splitter per framing; each returns None when the line is not in its framing --------
 
     def _split_3164(self, line: str) -> Frame | None:
-        m = _RX_3164.match(line)
+        m = _match_3164(line)
         if m is None:
             return None
         stamp, host, program, pid, message = m.groups()
-        return self.syslog_clock.stamp(stamp), host, program, int(pid) if pid else None, message
+        # Most lines repeat a second already seen: one dict lookup instead of a method call.
+        ts = self._stamp_cache.get(stamp)
+        if ts is None:
+            ts = self.syslog_clock.stamp(stamp)
+        return ts, host, program, int(pid) if pid else None, message
 
     def _split_3339(self, line: str) -> Frame | None:
         m = _RX_3339.match(line)

@@ -203,12 +203,13 @@ class _Engine:
         other_programs = counts.other_programs
         dispatch = self.dispatch
         unparsed = b.unparsed
+        primary = self.framer.primary if self.framer is not None else _no_frame
         split = self.framer.split if self.framer is not None else _no_frame
         n = lineno
         other = 0
         for line in lines:
             n += 1
-            frame = split(line)
+            frame = primary(line) or split(line)
             if frame is None:
                 if line.strip():
                     unparsed(n, line, _NO_HEADER)
