@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -137,20 +138,31 @@ def _sparse_column(n: int, rows: list[int], values: list[object], typ: pa.DataTy
         dense: list[object] = [None] * n
         for row, value in zip(rows, values, strict=True):
             dense[row] = value
-        return pa.array(dense, pa.string())
-    # Numeric columns usually arrive as captured text: convert only the present values in one
-    # vectorised cast, then scatter them into place with a take whose absent rows are null.
+        try:
+            return pa.array(dense, pa.string())
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            return pa.array([None if v is None else str(v) for v in dense], pa.string())
+    # Numbers usually arrive as captured text: convert only the present values in one vectorised
+    # cast, then scatter them into place with a take whose index is null on absent rows (numpy
+    # builds that index without a Python loop).
     present = _numbers(values, typ)
-    index: list[int | None] = [None] * n
-    for i, row in enumerate(rows):
-        index[row] = i
-    return present.take(pa.array(index, pa.int64()))
+    index = np.full(n, -1, dtype=np.int64)
+    index[np.fromiter(rows, dtype=np.int64, count=len(rows))] = np.arange(len(rows))
+    return present.take(pa.array(index, mask=index < 0))
+
+
+def _strings(values: list[object]) -> pa.Array:
+    try:
+        return pa.array(values, pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return pa.array([v if isinstance(v, str) else str(v) for v in values], pa.string())
 
 
 def _numbers(values: list[object], typ: pa.DataType) -> pa.Array:
-    if not any(isinstance(v, str) for v in values):
+    # Numeric columns usually arrive as captured text ("250", "0.42"): one vectorised cast.
+    if not isinstance(values[0], str) and not any(isinstance(v, str) for v in values):
         return pa.array(values, typ)
-    text = pa.array([v if isinstance(v, str) else str(v) for v in values], pa.string())
+    text = _strings(values)
     try:
         return pc.cast(text, typ)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
