@@ -731,17 +731,27 @@ def _read_dataset(path: Path, columns: tuple[str, ...]) -> pa.Table:
         raise InputError(str(path), f"not a readable Parquet dataset ({exc})") from None
 
 
+# Below this much log text, starting worker processes costs more than it saves.
+PARALLEL_BYTES = 32 * 1024 * 1024
+
+
 def _parse_logs(paths: list[Path], columns: tuple[str, ...]) -> pa.Table:
-    from mailtrace.logs import reader
+    import os
+    import tempfile
+
+    from mailtrace.logs import batch, reader
 
     for path in paths:
         if not path.exists():
             raise InputError(str(path), "no such file or directory")
-    table = (
-        reader.read_events_table([str(p) for p in paths])
-        if hasattr(reader, "read_events_table")
-        else pa.concat_tables([reader.parse_file(p) for p in paths])
-    )
+    size = sum(p.stat().st_size for p in paths if p.is_file())
+    if size >= PARALLEL_BYTES and (os.cpu_count() or 1) > 1:
+        # Both cores parse (byte ranges of one big file, or one file each) into a scratch
+        # dataset, read back with only the columns needed.
+        with tempfile.TemporaryDirectory(prefix="mailtrace-") as scratch:
+            batch.run([str(p) for p in paths], scratch)
+            return _read_dataset(Path(scratch), columns)
+    table = reader.read_events_table([str(p) for p in paths])
     return table.select([c for c in columns if c in table.column_names])
 
 
