@@ -89,6 +89,8 @@ COLUMNS = (
 # A child queue file must appear within this many seconds of the hand-off that names it: queue
 # ids are reused over weeks, and two hosts' clocks may differ by a few minutes.
 LINK_WINDOW_US = 3600 * 1_000_000
+# The longest a message can sit in a queue before it is returned (Postfix's default is 5 days).
+MAX_QUEUE_US = 30 * 86400 * 1_000_000
 _LOOPBACK = ("127.0.0.1", "::1")
 _IntArray = np.ndarray[Any, np.dtype[np.int64]]
 
@@ -297,7 +299,12 @@ def _take(col: pa.ChunkedArray | pa.Array, idx: _IntArray) -> pa.Array:
 
 def _deliveries(ev: _View, seg: _IntArray, files: dict[str, Any]) -> dict[str, Any]:
     """Recipient attempts as columns, plus one ``expired`` row per recipient an expiry returned."""
-    rows = np.flatnonzero(ev.mask(Kind.DELIVERY))
+    # Exim returns each recipient on its own line when its retry time runs out: that line is
+    # the recipient's final attempt.
+    expired_rcpt = ev.mask(Kind.EXPIRED)
+    has_rcpt = _bool(pc.is_valid(ev.take("recipient", np.flatnonzero(expired_rcpt))))
+    expired_rcpt[np.flatnonzero(expired_rcpt)[~has_rcpt]] = False
+    rows = np.flatnonzero(ev.mask(Kind.DELIVERY) | expired_rcpt)
     cols: dict[str, Any] = {
         name: ev.take(name, rows)
         for name in (
@@ -389,11 +396,13 @@ def _link(ev: _View, dl: dict[str, Any], files: dict[str, Any]) -> None:
     qcodes, qdict = _codes(files["queue_id"])
     by_qid = pd.DataFrame({"q": qcodes, "child": np.arange(files["n"]), "cts": files["first_ts"]})
 
-    def resolve(next_ids: pa.Array, ts: _IntArray, parent: _IntArray) -> _IntArray:
+    def resolve(
+        next_ids: pa.Array, ts: _IntArray, parent: _IntArray, window: int = LINK_WINDOW_US
+    ) -> _IntArray:
         q = np.asarray(pc.fill_null(pc.index_in(next_ids, value_set=qdict), -2).to_numpy())
         links = pd.DataFrame({"link": np.arange(len(q)), "q": q, "ts": ts, "parent": parent})
         m = links[links["q"] >= 0].merge(by_qid, on="q")
-        m = m[(m["child"] != m["parent"]) & ((m["cts"] - m["ts"]).abs() <= LINK_WINDOW_US)]
+        m = m[(m["child"] != m["parent"]) & ((m["cts"] - m["ts"]).abs() <= window)]
         m = m.assign(gap=(m["cts"] - m["ts"]).abs()).sort_values(["link", "gap"])
         m = m.drop_duplicates("link")
         out = np.full(len(q), -1, dtype=np.int64)
@@ -437,6 +446,27 @@ def _link(ev: _View, dl: dict[str, Any], files: dict[str, Any]) -> None:
         ok = child >= 0
         files["notice_parent"][child[ok]] = nseg[ok]
     files["notice_qid"] = _notice_ids(files, ev, notice)
+    # Exim names the other way round: the bounce's arrival (<= <> R=ID) names its original,
+    # which may have arrived days before.
+    arrivals = np.flatnonzero(ev.mask(Kind.FROM))
+    if len(arrivals):
+        bounce = pc.and_(
+            pc.equal(ev.take("sender", arrivals), ""),
+            pc.match_substring_regex(ev.take("text", arrivals), r"(?:^|\s)R=\S"),
+        )
+        rows = arrivals[_bool(bounce)]
+        if len(rows):
+            ref = pc.extract_regex(ev.take("text", rows), r"(?:^|\s)R=(?P<id>\S+)")
+            own = files["_seg_of_row"][rows]
+            original = resolve(
+                pc.struct_field(ref, "id"), _ts_us(ev.take("ts", rows)), own, MAX_QUEUE_US
+            )
+            ok = original >= 0
+            files["notice_parent"][own[ok]] = original[ok]
+            ids = files["notice_qid"].to_pylist()
+            for o, c in zip(original[ok].tolist(), own[ok].tolist(), strict=True):
+                ids[o] = files["queue_id"][c].as_py()
+            files["notice_qid"] = pa.array(ids, pa.string())
 
 
 def _notice_ids(files: dict[str, Any], ev: _View, notice: _IntArray) -> pa.Array:
@@ -543,13 +573,17 @@ def _messages(files: dict[str, Any], dl: dict[str, Any]) -> tuple[pa.Table, pa.T
     last_seen = np.full(nmsg, np.iinfo(np.int64).min)
     np.maximum.at(last_seen, mpos, files["last_ts"])
     rejected = np.bincount(mpos, weights=files["rejected"], minlength=nmsg) > 0
+    # One status when every recipient ended the same way (sent, bounced, suppressed …).
+    st_code, st_names = _codes(pc.take(status, pa.array(out_rows, pa.int64())))
+    lo = np.full(nmsg, np.iinfo(np.int64).max)
+    hi = np.full(nmsg, -2, dtype=np.int64)
+    np.minimum.at(lo, out_msg, st_code)
+    np.maximum.at(hi, out_msg, st_code)
+    names_list = [*st_names.to_pylist(), "unknown"]
     msg_status = np.full(nmsg, "queued", dtype=object)
-    single = np.zeros(nmsg, dtype=bool)
-    for s in ("expired", "deferred", "bounced", "sent"):
-        only = (counts[s] == nout) & (nout > 0)
-        msg_status[only] = s
-        single |= only
-    msg_status[(nout > 0) & ~single] = "mixed"
+    same = (nout > 0) & (lo == hi)
+    msg_status[same] = np.asarray(names_list, dtype=object)[lo[same]]
+    msg_status[(nout > 0) & ~same] = "mixed"
     msg_status[rejected & (nout == 0)] = "rejected"
     notice_parent = files["notice_parent"][roots]
     at_roots = pa.array(roots)

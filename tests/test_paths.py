@@ -227,3 +227,22 @@ def test_missing_log_is_a_clean_error() -> None:
     result = CliRunner().invoke(app, ["path", "X", "/nonexistent/maillog"])
     assert result.exit_code != 0
     assert not isinstance(result.exception, KeyError | AttributeError | TypeError)
+
+
+def test_exim_arrival_deliveries_bounce_and_retry_timeout() -> None:
+    messages, deliveries = delivery_paths(read_events([LOGS / "exim_paths.log"]))
+    m = _message(messages, "1qRsTu-000AbC-4x")
+    assert (m["sender"], m["status"], m["notice"]) == (
+        "carol@example.net",
+        "mixed",
+        "1qRsTv-000AbE-0A",
+    )
+    assert {o["recipient"]: o["status"] for o in m["outcomes"]} == {
+        "dave@example.org": "sent",
+        "frank@example.com": "bounced",
+    }
+    notice = _message(messages, "1qRsTv-000AbE-0A")
+    assert (notice["origin"], notice["parent"]) == ("bounce", "1qRsTu-000AbC-4x")
+    tries = _attempts(deliveries, "1qRsAa-000XyZ-1c", "mallory@example.org")
+    assert tries["status"].tolist() == ["deferred", "expired"]
+    assert tries["final"].tolist() == [False, True]
