@@ -139,7 +139,12 @@ def headers(
         metavar="PATH",
         help="Write the HOPS table to PATH and the AUTH table to PATH's stem + .auth.parquet.",
     ),
-    force: bool = typer.Option(False, "--force", help="Overwrite existing --parquet outputs."),
+    force: bool = typer.Option(
+        False, "--force", help="Overwrite existing --parquet and --plot outputs."
+    ),
+    plot: str | None = typer.Option(
+        None, "--plot", metavar="FILE", help="Draw each message's hop waterfall to FILE (.png/.svg)."
+    ),
     check_dns: bool = typer.Option(
         False, "--dns", help="Look up PTR names of hop IPs and check they resolve back (FCrDNS)."
     ),
@@ -174,6 +179,11 @@ def headers(
         resolver = mdns.Resolver(nameserver, timeout)
         hop_ips = [h.received.from_ip for r in reports for h in r.hops if h.received.from_ip]
         ip_checks = mdns.check_ips(hop_ips, dnsbl, resolver)
+    if plot is not None:
+        from mailtrace.plot import hop_timeline, save_figure
+
+        save_figure(hop_timeline(reports_hops_table(reports)), plot, force=force)
+        render.warn(f"wrote the hop chart to {plot}")
     if parquet is not None:
         from mailtrace.output import write_parquet
 
@@ -210,6 +220,8 @@ def _with_dns(report: dict[str, Any], analysed: Any, ip_checks: dict[str, Any]) 
 # --- paths and report: mailtrace path ID LOGS…, mailtrace report LOGS… -------------------------
 
 _LOGS_HELP = "Mail logs (plain or compressed, several hosts) or Parquet datasets from `logs -o`."
+_YEAR_HELP = "Year of the first line of RFC 3164 logs (default: from mtime)."
+_TZ_HELP = "Zone of stamps written without one: UTC, +01:00, Europe/Paris …"
 
 
 @app.command()
@@ -217,13 +229,16 @@ def path(
     ident: str = typer.Argument(..., metavar="ID", help="A queue id, a Message-ID or an address."),
     logs: list[str] = typer.Argument(..., metavar="LOGS…", help=_LOGS_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of timelines."),
+    year: int | None = typer.Option(None, "--year", help=_YEAR_HELP),
+    tz: str | None = typer.Option(None, "--tz", help=_TZ_HELP),
 ) -> None:
     """Trace messages end to end: queue-id chain, every attempt and log event, as a timeline."""
     from pathlib import Path
 
     from mailtrace.paths import read_events, select_paths
 
-    messages, deliveries, events = select_paths(read_events([Path(p) for p in logs]), ident)
+    events = read_events([Path(p) for p in logs], year=year, tz=tz)
+    messages, deliveries, events = select_paths(events, ident)
     if messages.num_rows == 0:
         render.warn(f"no message matches {ident!r}")
         raise typer.Exit(EXIT_INPUT)
@@ -235,6 +250,18 @@ def report(
     logs: list[str] = typer.Argument(..., metavar="LOGS…", help=_LOGS_HELP),
     detail: int = typer.Option(10, "--detail", min=0, help="Rows in every top list."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    year: int | None = typer.Option(None, "--year", help=_YEAR_HELP),
+    tz: str | None = typer.Option(None, "--tz", help=_TZ_HELP),
+    plot: str | None = typer.Option(
+        None, "--plot", metavar="FILE", help="Draw the overview charts to FILE (.png or .svg)."
+    ),
+    html: str | None = typer.Option(
+        None,
+        "--html",
+        metavar="FILE",
+        help="Write the report as one self-contained HTML file with charts and sortable tables.",
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing --plot/--html files."),
 ) -> None:
     """Summarise a server's mail: totals, traffic, domains, top senders, problems by cause."""
     from pathlib import Path
@@ -242,7 +269,22 @@ def report(
     from mailtrace.paths import read_events
     from mailtrace.report import COLUMNS, build_report
 
-    rep = build_report(read_events([Path(p) for p in logs], COLUMNS), detail=detail)
+    events = read_events([Path(p) for p in logs], COLUMNS, year=year, tz=tz)
+    # --- charts and HTML (plot.py, report_html.py) ---
+    if plot is not None:
+        from mailtrace.plot import log_overview, save_figure
+
+        save_figure(log_overview(events), plot, force=force)
+        render.warn(f"wrote the overview chart to {plot}")
+    if html is not None:
+        from mailtrace.report_html import log_report_html, write_html
+
+        page = log_report_html(events, detail=detail, sources=logs)
+        write_html(page, html, force=force)
+        render.warn(f"wrote the HTML report to {html}")
+        if not as_json:
+            return
+    rep = build_report(events, detail=detail)
     render.report(rep, as_json=as_json)
 
 
@@ -341,6 +383,19 @@ def logs(
         "raise", "--errors", help="raise: stop at a damaged input; skip: keep what can be read."
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
+    engine: str = typer.Option(
+        "process",
+        "--engine",
+        help="process: a pool on this machine; dask: a Dask cluster (pip install "
+        "'mailtrace[distributed]'), local with --jobs workers unless --scheduler is given.",
+    ),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Dask scheduler to run on (tcp://host:8786); inputs and OUT must be on a "
+        "filesystem every worker sees at the same path.",
+    ),
 ) -> None:
     """Read mail logs into events: a Parquet dataset with -o, else a summary of what was read."""
     import sys
@@ -349,6 +404,8 @@ def logs(
 
     if errors not in ("raise", "skip"):
         raise UsageError(f"--errors must be raise or skip, not {errors!r}")
+    if engine not in ("process", "dask"):
+        raise UsageError(f"--engine must be process or dask, not {engine!r}")
     with render.progress_bar(enabled=sys.stderr.isatty()) as progress:
         summary = run(
             files,
@@ -360,6 +417,8 @@ def logs(
             jobs=jobs,
             force=force,
             progress=progress,
+            engine="dask" if engine == "dask" else "process",
+            scheduler=scheduler,
         )
     render.log_summary(summary, output)
     c = summary.counts

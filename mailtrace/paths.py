@@ -724,12 +724,19 @@ def normalize_reasons(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pc.utf8_slice_codeunits(out, 0, _REASON_MAX)
 
 
-def read_events(inputs: list[Path], columns: tuple[str, ...] = COLUMNS) -> pa.Table:
+def read_events(
+    inputs: list[Path],
+    columns: tuple[str, ...] = COLUMNS,
+    *,
+    year: int | None = None,
+    tz: str | None = None,
+) -> pa.Table:
     """EVENTS from mail logs or from Parquet datasets written by ``mailtrace logs -o``.
 
     A directory holding ``*.parquet`` files (or a ``.parquet`` file) is read as a dataset with
-    only ``columns``; anything else is parsed as a mail log. Several inputs (two hosts' logs, a
-    rotated set) make one table.
+    only ``columns``; anything else is parsed as a mail log (``year`` and ``tz`` as for
+    ``mailtrace logs``: the year of the first RFC 3164 line, the zone of stamps without one).
+    Several inputs (two hosts' logs, a rotated set) make one table.
 
     >>> read_events([]).num_rows
     0
@@ -742,7 +749,7 @@ def read_events(inputs: list[Path], columns: tuple[str, ...] = COLUMNS) -> pa.Ta
         else:
             logs.append(path)
     if logs:
-        tables.append(_parse_logs(logs, columns))
+        tables.append(_parse_logs(logs, columns, year, tz))
     if not tables:
         return events_columns(EVENTS.empty_table(), columns)
     return pa.concat_tables([events_columns(t, columns) for t in tables])
@@ -769,7 +776,9 @@ def _read_dataset(path: Path, columns: tuple[str, ...]) -> pa.Table:
 PARALLEL_BYTES = 32 * 1024 * 1024
 
 
-def _parse_logs(paths: list[Path], columns: tuple[str, ...]) -> pa.Table:
+def _parse_logs(
+    paths: list[Path], columns: tuple[str, ...], year: int | None, tz: str | None
+) -> pa.Table:
     import os
     import tempfile
 
@@ -783,9 +792,9 @@ def _parse_logs(paths: list[Path], columns: tuple[str, ...]) -> pa.Table:
         # Both cores parse (byte ranges of one big file, or one file each) into a scratch
         # dataset, read back with only the columns needed.
         with tempfile.TemporaryDirectory(prefix="mailtrace-") as scratch:
-            batch.run([str(p) for p in paths], scratch)
+            batch.run([str(p) for p in paths], scratch, year=year, tz=tz)
             return _read_dataset(Path(scratch), columns)
-    table = reader.read_events_table([str(p) for p in paths])
+    table = reader.read_events_table([str(p) for p in paths], year=year, tz=tz)
     return table.select([c for c in columns if c in table.column_names])
 
 
