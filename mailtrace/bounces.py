@@ -21,6 +21,7 @@ from __future__ import annotations
 import email
 import email.message
 import email.policy
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -33,6 +34,8 @@ from mailtrace import codes
 # Never look at more than this much of any one text part: the explanation of a failure is at
 # the top, and a huge attachment must not cost time.
 _PART_LIMIT = 256 * 1024
+# Recipients kept per bounce.
+MAX_RECIPIENTS = 1000
 # Per-recipient diagnostic text kept.
 _DIAG_LIMIT = 2000
 
@@ -368,6 +371,7 @@ def _excluded(mail: _Mail) -> set[str]:
     return out
 
 
+@functools.lru_cache(maxsize=512)  # many recipients of one bounce share its explanation
 def _details(text: str) -> dict[str, object]:
     """Reply code, enhanced status, refused command and remote host written in ``text``."""
     status = codes.find_enhanced(text)
@@ -401,7 +405,8 @@ def _details(text: str) -> dict[str, object]:
 
 
 def _squash(text: str) -> str:
-    return " ".join(text.split())[:_DIAG_LIMIT]
+    # Only the head is kept, so only the head is split (a huge report costs nothing extra).
+    return " ".join(text[: 4 * _DIAG_LIMIT].split())[:_DIAG_LIMIT]
 
 
 def _text_recipients(report: str, excluded: set[str]) -> list[tuple[str, str]]:
@@ -530,7 +535,7 @@ def _from_dsn(mail: _Mail, report: str, excluded: set[str]) -> list[BouncedRecip
         diag = _typed(block.get("diagnostic-code")) or ""
         context = text_blocks.get(addr.lower(), "") if addr else ""
         if not context and len(text_blocks) <= 1:
-            context = report
+            context = report[: 8 * _DIAG_LIMIT]
         det = _details(diag) if diag else _details(context)
         status = block.get("status", "").split()[0] if block.get("status", "").strip() else None
         if status is not None and codes.parse_enhanced(status) is None:
@@ -581,7 +586,8 @@ def _dedupe(rows: list[BouncedRecipient]) -> tuple[BouncedRecipient, ...]:
             out[key] = r
         elif not out[key].diagnostic and r.diagnostic:
             out[key] = replace(r, status=out[key].status or r.status)
-    return (*out.values(), *anonymous)
+    # A real bounce names a handful of recipients; a hostile one must not cost unbounded time.
+    return (*out.values(), *anonymous)[:MAX_RECIPIENTS]
 
 
 def split_mbox(raw: bytes) -> list[bytes]:
@@ -667,6 +673,7 @@ def parse_bounce(raw: bytes) -> Bounce:
             and not _DAEMON.search(sender)
         )
     ):
+        around = _squash(f"{subject}\n{report[: 4 * _DIAG_LIMIT]}")
         for addr, block in _text_recipients(report, excluded):
             det = _details(block)
             rows.append(
@@ -677,7 +684,7 @@ def parse_bounce(raw: bytes) -> Bounce:
                     diagnostic=_squash(block),
                     command=det["command"],  # type: ignore[arg-type]
                     remote_host=det["remote_host"],  # type: ignore[arg-type]
-                    context=_squash(f"{subject}\n{report}"),
+                    context=around,
                 )
             )
         original = mail.original or _inline_original(mail)
@@ -694,7 +701,7 @@ def parse_bounce(raw: bytes) -> Bounce:
                         diagnostic=_squash(report),
                         command=det["command"],  # type: ignore[arg-type]
                         remote_host=det["remote_host"],  # type: ignore[arg-type]
-                        context=_squash(f"{subject}\n{report}"),
+                        context=around,
                     )
                 )
     if rows:

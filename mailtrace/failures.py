@@ -12,6 +12,7 @@ unknown_user recipient P 5
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -849,6 +850,7 @@ def normalise_text(text: str | None) -> str:
     return _SPACES.sub(" ", t).strip()
 
 
+@functools.lru_cache(maxsize=4096)  # logs and bounces repeat the same replies
 def match_text(text: str | None) -> Category | None:
     """The category the wording of ``text`` names, or ``None`` when no rule matches.
 
@@ -866,6 +868,7 @@ def match_text(text: str | None) -> Category | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def find_provider(text: str | None, remote_host: str | None = None) -> str | None:
     """The mailbox or filtering provider behind a reply, from the host name or the text.
 

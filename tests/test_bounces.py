@@ -213,3 +213,17 @@ def test_bounce_command_escapes_markup_and_reports_missing_files(tmp_path: Path)
     partial = CliRunner().invoke(app, ["bounce", str(evil), str(tmp_path / "nope.eml")])
     assert partial.exit_code == 3
     assert "x@example.org" in partial.stdout
+
+
+def test_a_bounce_naming_thousands_of_recipients_is_capped() -> None:
+    from mailtrace.bounces import MAX_RECIPIENTS
+
+    body = b"".join(
+        b"<user%d@example.org>:\nRemote host said: 550 5.1.1 No such user\n\n" % i
+        for i in range(3000)
+    )
+    start = time.perf_counter()
+    got = classify_bounce(b"From: MAILER-DAEMON@mx.example.com\nSubject: failure notice\n\n" + body)
+    assert time.perf_counter() - start < 10
+    assert len(got) == MAX_RECIPIENTS
+    assert got[0]["recipient"] == "user0@example.org"
