@@ -143,7 +143,10 @@ def headers(
         False, "--force", help="Overwrite existing --parquet and --plot outputs."
     ),
     plot: str | None = typer.Option(
-        None, "--plot", metavar="FILE", help="Draw each message's hop waterfall to FILE (.png/.svg)."
+        None,
+        "--plot",
+        metavar="FILE",
+        help="Draw each message's hop waterfall to FILE (.png/.svg).",
     ),
     check_dns: bool = typer.Option(
         False, "--dns", help="Look up PTR names of hop IPs and check they resolve back (FCrDNS)."
@@ -299,6 +302,10 @@ def bounce(
         help="Bounce messages: .eml files, mbox files, directories, globs, - for stdin.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per recipient."),
+    plot: str | None = typer.Option(
+        None, "--plot", metavar="FILE", help="Draw failures by category, domain and provider."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --plot file."),
 ) -> None:
     """Show the failed recipients of bounce messages, each failure classified."""
     from mailtrace.errors import InputError
@@ -308,6 +315,11 @@ def bounce(
     rows = read_bounces(files, on_error=problems.append)
     for problem in problems:
         render.error(str(problem))
+    if plot is not None:
+        from mailtrace.plot import failures_overview, save_figure
+
+        save_figure(failures_overview(rows), plot, force=force)
+        render.warn(f"wrote the failure chart to {plot}")
     render.bounces(rows, as_json=as_json)
     if problems:
         raise typer.Exit(EXIT_INPUT if not rows else EXIT_PARTIAL)
@@ -331,6 +343,10 @@ def transcript(
     day: str | None = typer.Option(
         None, "--date", metavar="YYYY-MM-DD", help="The day of smtplib level-2 times (UTC)."
     ),
+    plot: str | None = typer.Option(
+        None, "--plot", metavar="FILE", help="Draw each dialogue coloured by reply class."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --plot file."),
 ) -> None:
     """Show SMTP transcripts as command/reply pairs, each failed reply classified."""
     from datetime import date
@@ -351,6 +367,11 @@ def transcript(
     empty = [name for name, table in results if table.num_rows == 0]
     for name in empty:
         render.warn(f"{name}: no SMTP dialogue found")
+    if plot is not None:
+        from mailtrace.plot import save_figure, transcript_chart
+
+        save_figure(transcript_chart([t for _, t in results]), plot, force=force)
+        render.warn(f"wrote the dialogue chart to {plot}")
     render.transcripts(results, as_json=as_json)
     if failures or empty:
         raise typer.Exit(EXIT_PARTIAL if len(empty) < len(results) else EXIT_INPUT)

@@ -23,6 +23,11 @@ infers the RFC 3164 year from the whole file first and hands each range its year
 number); the workers parse the ranges and this process writes them, in order, into the input's one
 Parquet file. The task functions are pure and picklable, so Dask can map them the same way.
 
+Two engines run the same tasks: ``engine="process"`` (a process pool on this machine) and
+``engine="dask"`` (a ``dask.distributed`` cluster: the one at ``scheduler=ADDRESS``, else a local
+cluster of ``jobs`` worker processes). On a cluster the inputs and ``OUT/`` must be on a filesystem
+every worker sees at the same path, because the workers read the inputs and write their files.
+
 >>> import tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp())
 >>> _ = (d / "maillog").write_text("Mar  7 10:00:00 mx sshd[1]: accepted\\n")
@@ -36,12 +41,12 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
-from typing import cast
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -66,6 +71,10 @@ from mailtrace.sources import Source, expand_inputs, is_plain_file
 #: A plain file at least this big is split into byte ranges so several workers share it.
 SPLIT_BYTES = 24 << 20
 
+#: The smallest byte range a split file is cut into: smaller ones cost more in overhead than
+#: they gain in balance.
+MIN_RANGE_BYTES = 4 << 20
+
 #: Below this much input, starting worker processes costs more than it saves.
 _POOL_BYTES = 4 << 20
 
@@ -73,6 +82,10 @@ UNPARSED_DIR = "_unparsed"
 
 #: Called with (bytes done, bytes in all) as inputs and ranges complete.
 Progress = Callable[[int, int], None]
+
+#: Where the tasks run: a process pool here, or a Dask cluster.
+ENGINES = ("process", "dask")
+Engine = Literal["process", "dask"]
 
 
 @dataclass(frozen=True)
@@ -299,13 +312,22 @@ def run(
     split_bytes: int = SPLIT_BYTES,
     progress: Progress | None = None,
     parsers: Mapping[str, LineParser] | None = None,
+    engine: Engine = "process",
+    scheduler: str | None = None,
 ) -> Summary:
     """Read every input with ``jobs`` processes; write the dataset to ``out`` when given.
 
     Without ``out`` only the :class:`Summary` is built (nothing is kept in memory but counts).
     With ``errors="raise"`` the first damaged input raises (its output is not written; inputs
     already written stay); with ``"skip"`` damage is counted in ``counts.problems``.
+    ``engine="dask"`` runs the same tasks on the Dask cluster at ``scheduler`` (an address such
+    as ``tcp://10.0.0.5:8786``), or on a local cluster of ``jobs`` processes without one; the
+    dataset written is the same as the process pool's.
     """
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r} (one of {', '.join(ENGINES)})")
+    if scheduler is not None and engine != "dask":
+        raise UsageError("--scheduler needs --engine dask")
     if format is not None and format not in FORMATS:
         raise UsageError(f"unknown log format {format!r} (one of {', '.join(FORMATS)})")
     if errors not in ("raise", "skip"):
@@ -320,7 +342,41 @@ def run(
             for path in (target.events, target.unparsed) if target else ():
                 if path.exists() and not force:
                     raise UsageError(f"{path} exists (use --force to overwrite)")
+    if engine == "dask":
+        sources, outs = _on_shared_paths(sources, outs)
     workers = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
+    with _engine_results(engine, scheduler, workers, options) as (slots, results):
+        return _run_jobs(sources, outs, options, year, zone, slots, split_bytes, progress, results)
+
+
+def _on_shared_paths(
+    sources: list[Source], outs: list[Target | None]
+) -> tuple[list[Source], list[Target | None]]:
+    """Absolute paths, for workers whose working directory is not ours (names stay as given)."""
+    stdin = [s.name for s in sources if s.path is None]
+    if stdin:
+        raise UsageError("stdin cannot be read by Dask workers: give log files instead of -")
+    return (
+        [Source(s.name, s.path.absolute() if s.path else None) for s in sources],
+        [
+            Target(t.events.absolute(), t.unparsed.absolute()) if t is not None else None
+            for t in outs
+        ],
+    )
+
+
+def _run_jobs(
+    sources: list[Source],
+    outs: list[Target | None],
+    options: Options,
+    year: int | None,
+    zone: tzinfo | None,
+    workers: int,
+    split_bytes: int,
+    progress: Progress | None,
+    results: _Runner,
+) -> Summary:
+    """Plan the jobs for ``workers`` parallel slots, run them with ``results`` and account."""
     jobs_list: list[_Job] = []
     for source, target in zip(sources, outs, strict=True):
         size = _size(source)
@@ -333,7 +389,7 @@ def run(
     total = sum(_job_bytes(job) for job in jobs_list)
     summary = Summary()
     done = 0
-    for job, result in _results(jobs_list, options, workers, total):
+    for job, result in results(jobs_list, total):
         if isinstance(job, _FileJob):
             assert isinstance(result, Summary)
             summary.merge(_checked(result))
@@ -357,61 +413,163 @@ def _job_bytes(job: _Job) -> int:
 
 def _chunk_size(size: int, workers: int) -> int:
     # Several ranges per worker keep all of them busy to the end; 16 MiB ranges bound memory.
-    return max(4 << 20, min(16 << 20, size // (workers * 4) + 1))
+    return max(MIN_RANGE_BYTES, min(16 << 20, size // (workers * 4) + 1))
 
 
-def _call(job: _Job, options: Options) -> Summary | LogTables | str:
+#: Runs jobs and yields each with its result (any order): the one thing an engine provides.
+_Runner = Callable[[list[_Job], int], Iterator[tuple[_Job, Any]]]
+
+
+@contextmanager
+def _engine_results(
+    engine: Engine, scheduler: str | None, workers: int, options: Options
+) -> Iterator[tuple[int, _Runner]]:
+    """The number of parallel slots and the runner of ``engine``, open for one batch."""
+    if engine == "dask":
+        with _dask_client(scheduler, workers) as client:
+            yield _dask_slots(client), lambda jobs, total: _dask_results(client, jobs, options)
+        return
+    yield workers, lambda jobs, total: _pool_results(jobs, options, workers, total)
+
+
+def _task(job: _Job, options: Any) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+    """The pure task function and arguments of ``job``: only what a worker needs is sent.
+
+    ``options`` is the :class:`Options` or, on Dask, a future of them already on the workers.
+    """
     if isinstance(job, _FileJob):
-        return file_task(job.source, options, job.target)
-    return chunk_task(job[0].plan, job[1], options)
+        return file_task, (job.source, options, job.target)
+    return chunk_task, (job[0].plan, job[1], options)
 
 
-def _results(
+def _pool_results(
     jobs: list[_Job], options: Options, workers: int, total: int
-) -> Iterator[tuple[_Job, Summary | LogTables | str]]:
+) -> Iterator[tuple[_Job, Any]]:
     """Each job with its result: in this process when small, else from a pool of ``workers``."""
     if workers == 1 or len(jobs) < 2 or total < _POOL_BYTES:
         for job in jobs:
-            yield job, _call(job, options)
+            fn, args = _task(job, options)
+            yield job, fn(*args)
         return
     import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     # forkserver: workers must not inherit this process's Arrow thread pools through fork().
     context = multiprocessing.get_context("forkserver")
-    splits = {id(job[0]): job[0] for job in jobs if isinstance(job, tuple)}
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending: dict[Future[Summary | LogTables | str], tuple[int, _Job]] = {}
-        queue = iter(enumerate(jobs))
-        try:
-            while True:
-                # A bounded window keeps the ranges of a large file from piling up in memory.
-                for position, job in queue:
-                    # Send only what the worker needs: a split's writer stays in this process.
-                    future = cast(
-                        "Future[Summary | LogTables | str]",
-                        pool.submit(file_task, job.source, options, job.target)
-                        if isinstance(job, _FileJob)
-                        else pool.submit(chunk_task, job[0].plan, job[1], options),
-                    )
-                    pending[future] = (position, job)
-                    if len(pending) >= workers * 2:
-                        break
-                if not pending:
+
+        def submit(job: _Job) -> Any:
+            fn, args = _task(job, options)
+            return pool.submit(fn, *args)
+
+        def some_done(pending: Collection[Any]) -> Iterable[Any]:
+            return wait(pending, return_when=FIRST_COMPLETED).done
+
+        yield from _windowed(jobs, submit, some_done, workers * 2)
+
+
+def _dask_results(client: Any, jobs: list[_Job], options: Options) -> Iterator[tuple[_Job, Any]]:
+    """Each job with its result, computed by the workers of a Dask ``client``."""
+    wait = _distributed().wait
+
+    # Options are scattered once rather than pickled into every task.
+    [shared] = client.scatter([options], broadcast=True, hash=False)
+
+    def submit(job: _Job) -> Any:
+        fn, args = _task(job, shared)
+        # pure=False: the same input read twice (after a fix, with --force) must be read again.
+        return client.submit(fn, *args, pure=False)
+
+    def some_done(pending: Collection[Any]) -> Iterable[Any]:
+        done: Iterable[Any] = wait(list(pending), return_when="FIRST_COMPLETED").done
+        return done
+
+    yield from _windowed(jobs, submit, some_done, _dask_slots(client) * 2)
+
+
+def _windowed(
+    jobs: list[_Job],
+    submit: Callable[[_Job], Any],
+    some_done: Callable[[Collection[Any]], Iterable[Any]],
+    window: int,
+) -> Iterator[tuple[_Job, Any]]:
+    """Run ``jobs`` through futures, at most ``window`` at once, yielding each with its result.
+
+    ``submit`` returns a future (concurrent.futures or Dask: both have ``result`` and
+    ``cancel``); ``some_done`` waits until at least one of the pending futures is done.
+    """
+    splits = {id(job[0]): job[0] for job in jobs if isinstance(job, tuple)}
+    pending: dict[Any, tuple[int, _Job]] = {}
+    queue = iter(enumerate(jobs))
+    try:
+        while True:
+            # A bounded window keeps the ranges of a large file from piling up in memory.
+            for position, job in queue:
+                pending[submit(job)] = (position, job)
+                if len(pending) >= window:
                     break
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                # Ranges must be written in order, so hand results back in submission order
-                # when several are ready; a file's result can go at once.
-                for future in sorted(finished, key=lambda f: pending[f][0]):
-                    yield pending.pop(future)[1], future.result()
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            for split in splits.values():
-                if split.writer is not None:
-                    split.writer.abort()
-                    split.writer = None
-            raise
+            if not pending:
+                break
+            finished = some_done(pending)
+            # Ranges must be written in order, so hand results back in submission order
+            # when several are ready; a file's result can go at once.
+            for future in sorted(finished, key=lambda f: pending[f][0]):
+                yield pending.pop(future)[1], future.result()
+    except BaseException:
+        for future in pending:
+            future.cancel()
+        for split in splits.values():
+            if split.writer is not None:
+                split.writer.abort()
+                split.writer = None
+        raise
+
+
+_NO_DASK = (
+    "--engine dask needs dask.distributed, which is not installed "
+    "(pip install 'mailtrace[distributed]')"
+)
+
+
+@contextmanager
+def _dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
+    """A Dask client: of the cluster at ``scheduler``, or of a local cluster of ``workers``."""
+    dd = _distributed()
+    if scheduler is not None:
+        try:
+            client = dd.Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise UsageError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
+        with client:
+            yield client
+        return
+    # One single-threaded process per worker: the parsers hold the GIL, threads would not help.
+    with (
+        dd.LocalCluster(
+            host="127.0.0.1",
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        ) as cluster,
+        dd.Client(cluster) as client,
+    ):
+        yield client
+
+
+def _distributed() -> Any:
+    """``dask.distributed``, imported only when asked for (typed Any: it ships partial stubs)."""
+    try:
+        import distributed
+    except ImportError:
+        raise UsageError(_NO_DASK) from None
+    return distributed
+
+
+def _dask_slots(client: Any) -> int:
+    """Tasks the cluster can run at once (its worker threads), at least 1."""
+    threads: dict[str, int] = client.nthreads()
+    return max(1, sum(threads.values()))
 
 
 def _checked(result: Summary) -> Summary:
