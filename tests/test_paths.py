@@ -246,3 +246,26 @@ def test_exim_arrival_deliveries_bounce_and_retry_timeout() -> None:
     tries = _attempts(deliveries, "1qRsAa-000XyZ-1c", "mallory@example.org")
     assert tries["status"].tolist() == ["deferred", "expired"]
     assert tries["final"].tolist() == [False, True]
+
+
+def test_local_forwarding_is_a_hop_in_the_chain() -> None:
+    ev = _events(
+        [
+            {"ts": 0, "host": "mx", "queue_id": "AAA1", "kind": "client"},
+            {"ts": 1, "host": "mx", "queue_id": "AAA1", "kind": "delivery", "status": "sent",
+             "recipient": "alias@example.com", "relay_host": "local",
+             "text": "forwarded as BBB2", "next_queue_id": "BBB2"},
+            {"ts": 1, "host": "mx", "queue_id": "BBB2", "kind": "message_id",
+             "message_id": "m@example.org"},
+            {"ts": 2, "host": "mx", "queue_id": "BBB2", "kind": "delivery", "status": "sent",
+             "recipient": "owner@example.net", "relay_ip": "198.51.100.5"},
+        ]
+    )  # fmt: skip
+    messages, deliveries = delivery_paths(ev)
+    assert list(messages["queue_ids"][0]) == ["AAA1", "BBB2"]
+    assert deliveries["hop"].fillna("-").tolist() == ["forward", "-"]
+    assert [o["recipient"] for o in messages["outcomes"][0]] == ["owner@example.net"]
+    from mailtrace.report import build_report
+
+    totals = build_report(ev).totals
+    assert (totals["received"], totals["delivered"], totals["forwarded"]) == (1, 1, 1)
