@@ -14,31 +14,31 @@ greedy ``.*`` anchored by ``$`` or followed by a literal, and addresses stop at 
 
 What each line shape becomes (``kind``; other columns in brackets):
 
-=============================================  ===============================================
-smtpd ``connect from`` / ``disconnect from``   connect / disconnect [text = command counters]
-smtpd ``QID: client=``                         client [text = sasl_method …, orig_queue_id …]
-``reject:`` ``milter-reject:`` ``proxy-reject:``  reject [action, command, reply_code, dsn,
-                                                 reply_text, sender, recipient, protocol, helo]
-``reject_warning:`` ``hold:`` ``discard:``     reject_warning / hold / discard [same columns]
-``filter:`` ``redirect:`` ``warn:`` ``prepend:``  check_action [action; cleanup: text = header]
-``lost connection`` / ``timeout after X``      lost_connection / timeout [command]
-``SASL … authentication failed``               sasl_failure
-``… TLS connection established``               tls [tls_version, tls_cipher, text = trust]
-``SSL_accept``/``SSL_connect error``, cert     tls_error
-postscreen verdicts                            postscreen [action = CONNECT, PASS OLD, DNSBL …]
-dnsblog ``addr … listed by``                   dnsblog
-pickup ``uid= from=``, cleanup ``message-id=``  pickup, message_id
-qmgr ``from=, size=, nrcpt=`` / ``removed``    from / removed; ``status=expired`` -> expired
-``to=…, relay=…, status=…`` (any daemon)       delivery [status, dsn, delays_a…d, text = the
-                                                 reply as written, reply_code, reply_text,
-                                                 command, next_queue_id = queued/forwarded as]
-smtp ``connect to … :`` / ``refused to talk``  connect_failure
-smtp ``host X said:`` (no status)              info [reply_code, reply_text, command]
-bounce ``sender non-delivery notification``    bounce_notice [next_queue_id = the notice]
-anvil / scache ``statistics:``                 anvil / scache [text]
-``warning:`` ``error:`` ``fatal:`` ``panic:``  warning / error / fatal / panic [text]
-master, postfix-script, postsuper, other notes  info [text]; postsuper ``removed`` -> removed
-=============================================  ===============================================
+==================================================  ================================================
+smtpd ``connect from`` / ``disconnect from``        connect / disconnect [text = command counters]
+smtpd ``QID: client=``                              client [text = sasl_method …, orig_queue_id …]
+``reject:`` ``milter-reject:`` ``proxy-reject:``    reject [action, command, reply_code, dsn,
+                                                    reply_text, sender, recipient, protocol, helo]
+``reject_warning:`` ``hold:`` ``discard:``          reject_warning / hold / discard [same columns]
+``filter:`` ``redirect:`` ``warn:`` ``prepend:``    check_action [action; cleanup: text = header]
+``lost connection`` / ``timeout after X``           lost_connection / timeout [command]
+``SASL … authentication failed``                    sasl_failure
+``… TLS connection established``                    tls [tls_version, tls_cipher, text = trust]
+``SSL_accept``/``SSL_connect error``, cert          tls_error
+postscreen verdicts                                 postscreen [action = CONNECT, PASS OLD …]
+dnsblog ``addr … listed by``                        dnsblog
+pickup ``uid= from=``, cleanup ``message-id=``      pickup, message_id
+qmgr ``from=, size=, nrcpt=`` / ``removed``         from / removed; ``status=expired`` -> expired
+``to=…, relay=…, status=…`` (any daemon)            delivery [status, dsn, delays_a…d, text = the
+                                                    reply as written, reply_code, reply_text,
+                                                    command, next_queue_id = queued/forwarded as]
+smtp ``connect to … :`` / ``refused to talk``       connect_failure
+smtp ``host X said:`` (no status)                   info [reply_code, reply_text, command]
+bounce ``sender non-delivery notification``         bounce_notice [next_queue_id = the notice]
+anvil / scache ``statistics:``                      anvil / scache [text]
+``warning:`` ``error:`` ``fatal:`` ``panic:``       warning / error / fatal / panic [text]
+master, postfix-script, postsuper, other notes      info [text]; postsuper ``removed`` -> removed
+==================================================  ================================================
 
 >>> r = parse_message("qmgr", "4B2C1D9F3A: from=<alice@example.com>, size=1834, nrcpt=1")
 >>> r["kind"], r["queue_id"], r["sender"], r["size"]
