@@ -141,16 +141,16 @@ class _View:
 
     def __init__(self, table: pa.Table) -> None:
         self.table = table
-        qcode, qdict = _codes(table.column("queue_id"))
+        qcode, qdict = factorize(table.column("queue_id"))
         # Postfix writes NOQUEUE where a refusal came before any queue file existed.
-        noqueue = np.flatnonzero(_bool(pc.equal(qdict, "NOQUEUE")))
+        noqueue = np.flatnonzero(as_mask(pc.equal(qdict, "NOQUEUE")))
         keep = np.flatnonzero((qcode >= 0) & ~np.isin(qcode, noqueue))
         ts = _ts_us(table.column("ts"))[keep]
         self.order = keep[np.lexsort((keep, ts))]
         self.n = len(self.order)
-        hcode, hdict = _codes(pc.fill_null(table.column("host"), ""))
+        hcode, hdict = factorize(pc.fill_null(table.column("host"), ""))
         self.file_code = (qcode * max(len(hdict), 1) + hcode)[self.order]
-        kcode, kdict = _codes(table.column("kind"))
+        kcode, kdict = factorize(table.column("kind"))
         self._kind = kcode[self.order]
         self._kinds = {v: i for i, v in enumerate(kdict.to_pylist())}
 
@@ -185,12 +185,17 @@ def _ts_us(col: pa.ChunkedArray | pa.Array) -> _IntArray:
     return np.asarray(pc.fill_null(ints, np.iinfo(np.int64).min).to_numpy(), dtype=np.int64)
 
 
-def _codes(col: pa.ChunkedArray | pa.Array) -> tuple[_IntArray, pa.Array]:
-    """Integer codes and the distinct values of a string column (nulls share code -1)."""
+def factorize(col: pa.ChunkedArray | pa.Array) -> tuple[_IntArray, pa.Array]:
+    """Integer codes and the distinct values of a column (nulls get code -1).
+
+    >>> codes, values = factorize(pa.array(["a", None, "b", "a"]))
+    >>> codes.tolist(), values.to_pylist()
+    ([0, -1, 1, 0], ['a', 'b'])
+    """
     enc = pc.dictionary_encode(col)
     if isinstance(enc, pa.ChunkedArray):
-        enc = enc.combine_chunks()
-    idx = np.asarray(pc.fill_null(enc.indices, -1).to_numpy(), dtype=np.int64)
+        enc = enc.combine_chunks() if enc.num_chunks else pa.array([], enc.type)
+    idx = np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
     return idx, enc.dictionary
 
 
@@ -302,7 +307,7 @@ def _deliveries(ev: _View, seg: _IntArray, files: dict[str, Any]) -> dict[str, A
     # Exim returns each recipient on its own line when its retry time runs out: that line is
     # the recipient's final attempt.
     expired_rcpt = ev.mask(Kind.EXPIRED)
-    has_rcpt = _bool(pc.is_valid(ev.take("recipient", np.flatnonzero(expired_rcpt))))
+    has_rcpt = as_mask(pc.is_valid(ev.take("recipient", np.flatnonzero(expired_rcpt))))
     expired_rcpt[np.flatnonzero(expired_rcpt)[~has_rcpt]] = False
     rows = np.flatnonzero(ev.mask(Kind.DELIVERY) | expired_rcpt)
     cols: dict[str, Any] = {
@@ -336,10 +341,10 @@ def _deliveries(ev: _View, seg: _IntArray, files: dict[str, Any]) -> dict[str, A
     # come as free text.
     cols["reply_text"] = pc.coalesce(cols["reply_text"], cols.pop("text"))
     dseg = seg[rows]
-    rcode, _ = _codes(pc.fill_null(cols["recipient"], ""))
+    rcode, _ = factorize(pc.fill_null(cols["recipient"], ""))
     final = _last_of_group(dseg, rcode)
     # A queue file that expired returns every recipient still deferred: one row says so.
-    deferred = _bool(pc.equal(cols["status"], "deferred"))
+    deferred = as_mask(pc.equal(cols["status"], "deferred"))
     exp_i = files["expired_i"][dseg]
     returned = np.flatnonzero(final & (exp_i >= 0) & deferred)
     if len(returned):
@@ -358,7 +363,7 @@ def _deliveries(ev: _View, seg: _IntArray, files: dict[str, Any]) -> dict[str, A
         order = np.lexsort((np.arange(len(dseg)), _ts_us(cols["ts"])))
         cols = {k: pc.take(v, pa.array(order)) for k, v in cols.items()}
         dseg, rcode, final = dseg[order], rcode[order], final[order]
-    cols["attempt"] = _attempt_numbers(dseg, rcode, _bool(pc.equal(cols["status"], "expired")))
+    cols["attempt"] = _attempt_numbers(dseg, rcode, as_mask(pc.equal(cols["status"], "expired")))
     cols["final"] = final
     cols["seg"] = dseg
     return cols
@@ -393,7 +398,7 @@ def _link(ev: _View, dl: dict[str, Any], files: dict[str, Any]) -> None:
     """Find each hand-off's and each bounce notice's child queue file; fills hop and parents."""
     import pandas as pd
 
-    qcodes, qdict = _codes(files["queue_id"])
+    qcodes, qdict = factorize(files["queue_id"])
     by_qid = pd.DataFrame({"q": qcodes, "child": np.arange(files["n"]), "cts": files["first_ts"]})
 
     def resolve(
@@ -421,7 +426,7 @@ def _link(ev: _View, dl: dict[str, Any], files: dict[str, Any]) -> None:
         # Several attempts may name one child: the earliest is its parent.
         first = np.flatnonzero(found)[::-1]
         files["parent"][child[first]] = parent[first]
-        hcode, _ = _codes(pc.fill_null(files["host"], ""))
+        hcode, _ = factorize(pc.fill_null(files["host"], ""))
         other_host = found & (hcode[np.maximum(child, 0)] != hcode[parent])
         loopback = pc.fill_null(pc.is_in(pc.take(dl["relay_ip"], sel), pa.array(_LOOPBACK)), False)
         forwarded = pc.fill_null(
@@ -454,7 +459,7 @@ def _link(ev: _View, dl: dict[str, Any], files: dict[str, Any]) -> None:
             pc.equal(ev.take("sender", arrivals), ""),
             pc.match_substring_regex(ev.take("text", arrivals), r"(?:^|\s)R=\S"),
         )
-        rows = arrivals[_bool(bounce)]
+        rows = arrivals[as_mask(bounce)]
         if len(rows):
             ref = pc.extract_regex(ev.take("text", rows), r"(?:^|\s)R=(?P<id>\S+)")
             own = files["_seg_of_row"][rows]
@@ -503,7 +508,12 @@ def _roots(parent: _IntArray) -> _IntArray:
     return root
 
 
-def _bool(arr: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, np.dtype[np.bool_]]:
+def as_mask(arr: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """A boolean Arrow column as a NumPy mask, null counting as false.
+
+    >>> as_mask(pa.array([True, None, False])).tolist()
+    [True, False, False]
+    """
     return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
@@ -547,8 +557,10 @@ def _messages(files: dict[str, Any], dl: dict[str, Any]) -> tuple[pa.Table, pa.T
     )
     # Per-message outcome: the final word on each recipient, not counting hand-offs.
     status = dl["status"]
-    is_status = {s: _bool(pc.equal(status, s)) for s in ("sent", "deferred", "bounced", "expired")}
-    out_rows = np.flatnonzero(dl["final"] & ~_bool(pc.is_valid(dl["hop"])))
+    is_status = {
+        s: as_mask(pc.equal(status, s)) for s in ("sent", "deferred", "bounced", "expired")
+    }
+    out_rows = np.flatnonzero(dl["final"] & ~as_mask(pc.is_valid(dl["hop"])))
     out_msg = mpos[dseg[out_rows]]
     out_sorted = out_rows[np.lexsort((dts[out_rows], out_msg))]
     nout = np.bincount(out_msg, minlength=nmsg)
@@ -574,7 +586,7 @@ def _messages(files: dict[str, Any], dl: dict[str, Any]) -> tuple[pa.Table, pa.T
     np.maximum.at(last_seen, mpos, files["last_ts"])
     rejected = np.bincount(mpos, weights=files["rejected"], minlength=nmsg) > 0
     # One status when every recipient ended the same way (sent, bounced, suppressed …).
-    st_code, st_names = _codes(pc.take(status, pa.array(out_rows, pa.int64())))
+    st_code, st_names = factorize(pc.take(status, pa.array(out_rows, pa.int64())))
     lo = np.full(nmsg, np.iinfo(np.int64).max)
     hi = np.full(nmsg, -2, dtype=np.int64)
     np.minimum.at(lo, out_msg, st_code)
@@ -590,7 +602,7 @@ def _messages(files: dict[str, Any], dl: dict[str, Any]) -> tuple[pa.Table, pa.T
 
     def along_chain(col: pa.Array) -> pa.Array:
         """The first value of ``col`` along each message's chain (its own queue file first)."""
-        valid = _bool(pc.is_valid(col))[cseg]
+        valid = as_mask(pc.is_valid(col))[cseg]
         pos = np.full(nmsg, len(cseg), dtype=np.int64)
         hits = np.flatnonzero(valid)
         np.minimum.at(pos, mpos[cseg[hits]], hits)
@@ -656,8 +668,8 @@ def classify_columns(
     from mailtrace import failures
 
     n = len(status)
-    sent = _bool(pc.equal(status, "sent"))
-    is_expired = _bool(pc.equal(status, "expired"))
+    sent = as_mask(pc.equal(status, "sent"))
+    is_expired = as_mask(pc.equal(status, "expired"))
     rows = np.flatnonzero(~sent & ~is_expired)
     sel = pa.array(rows, pa.int64())
     blanked = normalize_reasons(pc.take(text, sel)) if reasons is None else pc.take(reasons, sel)

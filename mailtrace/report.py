@@ -25,7 +25,14 @@ import pyarrow.compute as pc
 
 from mailtrace.logs.kinds import Kind
 from mailtrace.paths import COLUMNS as PATH_COLUMNS
-from mailtrace.paths import classify_columns, events_columns, normalize_reasons, paths_tables
+from mailtrace.paths import (
+    as_mask,
+    classify_columns,
+    events_columns,
+    factorize,
+    normalize_reasons,
+    paths_tables,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -99,22 +106,14 @@ def build_report(events: pa.Table | pd.DataFrame, detail: int = 10) -> Report:
 _Bool = np.ndarray[Any, np.dtype[np.bool_]]
 
 
-def _bool(arr: pa.Array | pa.ChunkedArray) -> _Bool:
-    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
 def _ints(arr: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, np.dtype[np.int64]]:
     filled = pc.fill_null(pc.cast(arr, pa.int64()), 0)
     return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _codes(col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray[Any, Any], list[Any]]:
-    """Integer codes (-1 for null) and the distinct values of a column."""
-    enc = pc.dictionary_encode(col)
-    if isinstance(enc, pa.ChunkedArray):
-        enc = enc.combine_chunks() if enc.num_chunks else pa.array([], enc.type)
-    idx = np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    return idx, enc.dictionary.to_pylist()
+    codes, values = factorize(col)
+    return codes, values.to_pylist()
 
 
 class _Data:
@@ -128,12 +127,12 @@ class _Data:
         self._kinds = {v: i for i, v in enumerate(names)}
         # Received = arrived from a client or by local submission and started its own chain:
         # a filter's re-injection is part of its parent's chain, a bounce notice is ours.
-        self.received = _bool(pc.is_in(messages.column("origin"), pa.array(["smtp", "local"])))
+        self.received = as_mask(pc.is_in(messages.column("origin"), pa.array(["smtp", "local"])))
         status = deliveries.column("status")
         self.status = {
-            s: _bool(pc.equal(status, s)) for s in ("sent", "deferred", "bounced", "expired")
+            s: as_mask(pc.equal(status, s)) for s in ("sent", "deferred", "bounced", "expired")
         }
-        self.handed_on = _bool(pc.is_valid(deliveries.column("hop")))
+        self.handed_on = as_mask(pc.is_valid(deliveries.column("hop")))
         self.delivered = self.status["sent"] & ~self.handed_on
         # Bytes of each attempt: the size of its message as received.
         idx = pc.index_in(deliveries.column("message"), messages.column("message"))
@@ -156,7 +155,7 @@ def _totals(rep: Report, d: _Data) -> None:
     t = rep.totals
     t["received"] = int(d.received.sum())
     t["delivered"] = int(d.delivered.sum())
-    t["forwarded"] = int(_bool(pc.equal(dl.column("hop"), "forward")).sum())
+    t["forwarded"] = int(as_mask(pc.equal(dl.column("hop"), "forward")).sum())
     t["deferred"] = _count_distinct(dl.column("message").filter(pa.array(d.status["deferred"])))
     t["deferrals"] = int(d.status["deferred"].sum())
     t["bounced"] = int(d.status["bounced"].sum())
@@ -326,7 +325,7 @@ def _client_names(rec: pa.Table) -> pa.Array:
 def _smtpd(rep: Report, d: _Data) -> None:
     """Inbound SMTP sessions: connections, distinct clients, time connected."""
     ev = d.events
-    smtpd = _bool(pc.match_substring(ev.column("program"), "smtpd"))
+    smtpd = as_mask(pc.match_substring(ev.column("program"), "smtpd"))
     conn = d.kinds(Kind.CONNECT) & smtpd
     sess = np.flatnonzero(conn | (d.kinds(Kind.DISCONNECT) & smtpd))
     take = pa.array(sess)
@@ -400,7 +399,7 @@ def _problems(rep: Report, d: _Data) -> None:
         text,
         reasons,
     )["category"]
-    warn = _bool(pc.equal(rejects.column("kind"), Kind.REJECT_WARNING))
+    warn = as_mask(pc.equal(rejects.column("kind"), Kind.REJECT_WARNING))
     codes = _code_text(rejects)
     for name, mask in (("rejects", ~warn), ("reject_warnings", warn)):
         keep = pa.array(mask)
