@@ -269,6 +269,7 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"headers? (?:are |is )?too (?:large|long|many)",
             r"too many headers",
             r"multiple (?:\w{1,12} ){0,2}addresses in (?:the )?From",
+            r"(?:missing|no|without) (?:\w{1,12} ){0,3}(?:From|Date|Message-ID):? header",
         ),
     ),
     (
@@ -289,7 +290,7 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
         _rx(
             r"null MX",
             r"(?:does not|doesn't|do not|don't) (?:receive|accept) (?:any )?(?:e-?)?mail",
-            r"no SMTP service",
+            r"(?:MX|SRV) records? indicated no SMTP service",
         ),
     ),
     # A resolver failure reported as such (Gmail's "DNS Error: ... lookup of x responded with
@@ -385,18 +386,6 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
         ),
     ),
     (
-        C.BAD_REPUTATION,
-        _rx(
-            r"reputation",
-            r"senderbase",
-            r"sender ?score",
-            r"due to (?:excessive )?(?:user )?complaints",
-            r"\[?TSS?0[14]\]?",
-            r"\bRP-00\d",
-            r"low (?:sender )?(?:trust|score)",
-        ),
-    ),
-    (
         C.BLOCKLISTED,
         _rx(
             r"spamhaus|spamcop|\bsorbs\b|abuseat|barracudacentral|uceprotect|\bpsbl\b|mailspike",
@@ -419,12 +408,23 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"blocked (?:by|for) (?:spam|abuse)",
             r"Comcast block",
             r"(?:mail|messages?|traffic) (?:from|not accepted from) (?:this|your) IP",
-            r"poor IP|IP (?:address )?(?:has|with) a poor",
             r"client host \[?[\w.:]{1,64}\]? blocked",
             r"blocked - see",
             r"use (?:the )?smtp server of your",
             r"dynamic (?:ip|address|pool)|dial-?up",
             r"\bblocked\b(?=.{0,40}(?:ipcheck|proofpoint|dnsbl|lookup))",
+        ),
+    ),
+    (
+        C.BAD_REPUTATION,
+        _rx(
+            r"reputation",
+            r"senderbase",
+            r"sender ?score",
+            r"due to (?:excessive )?(?:user )?complaints",
+            r"\[?TSS?0[14]\]?",
+            r"\bRP-00\d",
+            r"low (?:sender )?(?:trust|score)",
         ),
     ),
     (
@@ -441,7 +441,7 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"not (?:an )?(?:permitted|authori[sz]ed) sender",
             r"anti-?spoof",
             r"spoof(?:ed|ing)",
-            r"sender (?:is )?not authenticated",
+            r"(?:sender|client) (?:is |was )?not authenticated",
             r"authentication credentials invalid",
             r"\bARC\b (?:validation|check)",
             r"ARC (?:validation|check)",
@@ -482,6 +482,9 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"(?:not )?(?:have )?permission to post",
             r"MAIL FROM (?:\w{1,12} ){0,2}(?:rejected|refused|denied)",
             r"envelope (?:sender|from)",
+            r"envelope blocked",
+            r"outbound sender",
+            r"SendAsDenied|not allowed to send as",
         ),
     ),
     (

@@ -267,6 +267,47 @@ REPLIES: list[tuple[int | None, str | None, str, Category]] = [
     (550, None, "Sender verify failed", Category.SENDER_REJECTED),
     (554, "5.7.1", "<x@example.net>: Relay access denied", Category.RELAY_DENIED),
     (550, "5.7.64", "TenantAttribution; Relay Access Denied", Category.RELAY_DENIED),
+    (
+        554,
+        None,
+        "gmx.net (mxgmx114) Nemesis ESMTP Service not available No SMTP service IP "
+        "address is block listed.",
+        Category.BLOCKLISTED,
+    ),
+    (
+        554,
+        None,
+        "Service unavailable; Client host [192.0.2.1] blocked using Barracuda "
+        "Reputation, http://www.barracuda.example/reputation",
+        Category.BLOCKLISTED,
+    ),
+    (
+        550,
+        "5.7.1",
+        "Gmail has detected that this message is likely suspicious due to the very "
+        "low reputation of the sending domain.",
+        Category.BAD_REPUTATION,
+    ),
+    (
+        550,
+        "5.7.1",
+        "Messages missing a valid address in From: header, or having no From: header, "
+        "are not accepted.",
+        Category.CONTENT_REJECTED,
+    ),
+    (550, "5.1.8", "Access denied. Bad outbound sender.", Category.SENDER_REJECTED),
+    (
+        550,
+        None,
+        "Envelope blocked - User Entry - https://community.mimecast.example",
+        Category.SENDER_REJECTED,
+    ),
+    (
+        530,
+        "5.7.57",
+        "Client was not authenticated to send anonymous mail during MAIL FROM",
+        Category.AUTH_FAILURE,
+    ),
     # throttling
     (
         421,
@@ -296,6 +337,7 @@ REPLIES: list[tuple[int | None, str | None, str, Category]] = [
         Category.RATE_LIMITED,
     ),
     (554, None, "RL000001 Rate limit exceeded", Category.RATE_LIMITED),
+    (451, "4.7.1", "Greylisting in action, please come back later", Category.RATE_LIMITED),
     # transport
     (530, "5.7.0", "Must issue a STARTTLS command first", Category.TLS_REQUIRED),
     (454, "4.7.0", "TLS not available due to local problem", Category.TLS_REQUIRED),
