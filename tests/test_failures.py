@@ -6,6 +6,8 @@ import time
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailtrace.failures import (
     TAXONOMY,
@@ -555,3 +557,19 @@ def test_classify_table_on_an_empty_table_and_on_ids_that_differ() -> None:
     ]
     out = classify_table(pa.table({"reply_text": texts}))
     assert set(out.column("category").to_pylist()) == {"blocklisted"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(st.none(), st.integers(min_value=-1000, max_value=1000)),
+    st.one_of(st.none(), st.text(max_size=12)),
+    st.one_of(st.none(), st.text(max_size=400)),
+    st.one_of(st.none(), st.text(max_size=12)),
+    st.one_of(st.none(), st.text(max_size=40)),
+)
+def test_classify_never_raises_and_always_fills_the_taxonomy(
+    code: int | None, enhanced: str | None, text: str | None, command: str | None, host: str | None
+) -> None:
+    c = classify(code, enhanced, text, command, host)
+    assert TAXONOMY[c.category] == (c.family, c.nature)
+    assert c.class_digit in (None, 4, 5)
