@@ -452,6 +452,8 @@ def message_paths(messages: Any, deliveries: Any, events: Any, as_json: bool = F
         chain = " → ".join(
             safe(f"{h}:{q}" if h else q) for h, q in zip(m["hosts"], m["queue_ids"], strict=True)
         )
+        if len(m["queue_ids"]) < 2:
+            chain = ""  # the message's own name says it all
         out.print(f"[bold cyan]{safe(m['message'])}[/bold cyan]  {chain}")
         client = m["client_host"] and f"{m['client_host']}[{m['client_ip'] or ''}]"
         for label, value in (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -112,8 +113,8 @@ def test_report_command_json_and_text() -> None:
     assert "Grand totals" in text.output and "Rejects by category and reason" in text.output
 
 
-def test_markup_in_log_text_is_shown_as_written(tmp_path: pytest.TempPathFactory) -> None:
-    log = tmp_path / "maillog"  # type: ignore[operator]
+def test_markup_in_log_text_is_shown_as_written(tmp_path: Path) -> None:
+    log = tmp_path / "maillog"
     log.write_text(
         "2026-03-10T08:00:00+00:00 mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from "
         "unknown[192.0.2.1]: 554 5.7.1 [red]pwned[/red] go away; from=<a@example.org> "
@@ -130,3 +131,14 @@ def test_reason_blanking_is_linear_on_hostile_text() -> None:
     start = time.perf_counter()
     normalize_reasons(hostile)
     assert time.perf_counter() - start < 5
+
+
+def test_report_reads_the_dataset_logs_wrote(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "ds"
+    written = runner.invoke(app, ["logs", str(DAY), "-o", str(out)])
+    assert written.exit_code == 0, written.output
+    result = runner.invoke(app, ["report", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    totals = json.loads(result.output)["totals"]
+    assert {k: totals[k] for k in EXPECTED["totals"]} == EXPECTED["totals"]
