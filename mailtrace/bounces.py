@@ -532,7 +532,11 @@ def _from_dsn(mail: _Mail, report: str, excluded: set[str]) -> list[BouncedRecip
             continue
         final = _typed(block.get("final-recipient")) or _typed(block.get("original-recipient"))
         addr = _address(final) or final
-        diag = _typed(block.get("diagnostic-code")) or ""
+        raw_diag = block.get("diagnostic-code") or ""
+        diag = _typed(raw_diag) or ""
+        if raw_diag.lower().startswith(("x-unix", "x-local")) and diag:
+            # A local mailer's exit status ("X-Unix; 71"): the type is the information.
+            diag = raw_diag.strip()
         context = text_blocks.get(addr.lower(), "") if addr else ""
         if not context and len(text_blocks) <= 1:
             context = report[: 8 * _DIAG_LIMIT]

@@ -274,7 +274,13 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
     ),
     (
         C.REMOTE_SYSTEM_ERROR,
-        _rx(r"procmail:", r"maildrop:", r"pipe to \|", r"X-Unix;", r"mailer error"),
+        _rx(
+            r"procmail:",
+            r"maildrop:",
+            r"pipe to \|",
+            r"mailer error",
+            r"operating system error",
+        ),
     ),
     (C.POLICY_REJECTION, _rx(r"RESOLVER\.RST\.(?!\w{0,20}SizeLimit)")),
     # Microsoft 365 directory-based edge blocking: the address is not in the tenant's directory.
