@@ -140,6 +140,7 @@ _TRANSCRIPT_CMD = re.compile(
     r"^[ \t]{0,4}>>>[ \t]{0,4}(MAIL FROM|RCPT TO|DATA|EHLO|HELO|STARTTLS|AUTH)",
     re.IGNORECASE | re.MULTILINE,
 )
+_TRANSCRIPT_LINE = re.compile(r"[ \t]{0,4}(?:<<<|>>>|\.\.\. while talking|While talking)", re.I)
 _HOST_RE = re.compile(
     r"\b(?:host|server|talking to|from|by|connect to)[ \t]{1,4}"
     r"\[?([a-z0-9][a-z0-9.-]{0,252}\.[a-z]{2,24})\]?",
@@ -435,10 +436,21 @@ def _text_recipients(report: str, excluded: set[str]) -> list[tuple[str, str]]:
     if not found:
         # A message sent to oneself bounces to the failed address: take it when nothing else.
         found = own
+    # Sendmail prints the server's reply ("<<< 550 ...") just before the line that names the
+    # recipient: a block starts at the transcript lines right above its recipient.
+    starts = []
+    for i, (_, start) in enumerate(found):
+        floor = found[i - 1][1] + 1 if i else 0
+        while start > floor:
+            line_start = report.rfind("\n", floor, start - 1) + 1
+            if line_start < floor or not _TRANSCRIPT_LINE.match(report, line_start):
+                break
+            start = line_start
+        starts.append(start)
     out = []
-    for i, (addr, start) in enumerate(found):
-        end = found[i + 1][1] if i + 1 < len(found) else len(report)
-        block = report[start : min(end, start + 8 * _DIAG_LIMIT)]
+    for i, (addr, _) in enumerate(found):
+        end = starts[i + 1] if i + 1 < len(found) else len(report)
+        block = report[starts[i] : min(end, starts[i] + 8 * _DIAG_LIMIT)]
         out.append((addr, block))
     return out
 

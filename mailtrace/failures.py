@@ -386,6 +386,7 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"unable to relay",
             r"no relaying",
             r"relay not permitted",
+            r"insecure mail relay",
             r"is not a gateway",
             r"TenantAttribution",
             r"not (?:a )?(?:local|valid) (?:domain|host) (?:and|or) relay",
