@@ -18,8 +18,7 @@ from mailtrace.logs.framing import Framer
 from mailtrace.logs.postfix import parse_line, parse_message
 from mailtrace.schema import EVENTS
 
-# One line per shape: (daemon, message, fields parse_message must return). Numbers stay the
-# captured text here; EventBuilder casts them when the table is built.
+# One line per shape: (daemon, message, fields parse_message must return).
 SHAPES: list[tuple[str, str, dict[str, object]]] = [
     # --- smtpd sessions
     (
@@ -55,7 +54,7 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
             "queue_id": "3F1A2B4C5D",
             "client_host": "mail.example.org",
             "client_ip": "192.0.2.10",
-            "client_port": "41234",
+            "client_port": 41234,
         },
     ),
     (
@@ -90,7 +89,7 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
             "command": "RCPT",
             "client_host": "relay.example.org",
             "client_ip": "192.0.2.50",
-            "reply_code": "550",
+            "reply_code": 550,
             "dsn": "5.1.1",
             "reply_text": "<nobody@example.com>: Recipient address rejected: User unknown in "
             "virtual mailbox table",
@@ -107,7 +106,7 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
         " from=<> to=<alice@example.com> proto=ESMTP helo=<[203.0.113.77]>",
         {
             "kind": "reject",
-            "reply_code": "554",
+            "reply_code": 554,
             "reply_text": "Service unavailable; Client host [203.0.113.77] blocked using "
             "zen.dnsbl.example; https://dnsbl.example/q/203.0.113.77",
             "sender": "",
@@ -125,14 +124,14 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
         "1E2F3A4B5C: reject: RCPT from relay.example.org[192.0.2.50]: 450 4.2.0 <a@example.com>: "
         "Recipient address rejected: Greylisted; from=<s@example.org> to=<a@example.com> "
         "proto=ESMTP helo=<relay.example.org>",
-        {"kind": "reject", "queue_id": "1E2F3A4B5C", "reply_code": "450", "dsn": "4.2.0"},
+        {"kind": "reject", "queue_id": "1E2F3A4B5C", "reply_code": 450, "dsn": "4.2.0"},
     ),
     (
         "smtpd",
         "NOQUEUE: reject_warning: RCPT from relay.example.org[192.0.2.50]: 553 5.7.1 "
         "<s@example.org>: Sender address rejected: not owned by user s; from=<s@example.org> "
         "to=<a@example.com> proto=ESMTP helo=<relay.example.org>",
-        {"kind": "reject_warning", "action": "reject_warning", "reply_code": "553"},
+        {"kind": "reject_warning", "action": "reject_warning", "reply_code": 553},
     ),
     (
         "smtpd",
@@ -142,7 +141,7 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
         {
             "kind": "reject",
             "action": "milter-reject",
-            "reply_code": "451",
+            "reply_code": 451,
             "dsn": "4.7.1",
             "reply_text": "Greylisting in action, please come back later",
         },
@@ -254,7 +253,7 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
             "kind": "reject",
             "action": "proxy-reject",
             "command": "END-OF-MESSAGE",
-            "reply_code": "554",
+            "reply_code": 554,
             "dsn": "5.7.0",
             "response": "554 5.7.0 Reject, id=31619-02 - spam",
         },
@@ -275,7 +274,7 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
     (
         "postscreen",
         "PASS NEW [2001:db8::25]:40112",
-        {"kind": "postscreen", "action": "PASS NEW", "client_port": "40112"},
+        {"kind": "postscreen", "action": "PASS NEW", "client_port": 40112},
     ),
     ("postscreen", "PASS OLD [192.0.2.10]:48213", {"action": "PASS OLD"}),
     ("postscreen", "WHITELISTED [192.0.2.30]:52000", {"action": "WHITELISTED"}),
@@ -284,7 +283,7 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
     (
         "postscreen",
         "PREGREET 11 after 0.21 from [203.0.113.99]:51123: EHLO User\\r\\n",
-        {"action": "PREGREET", "client_ip": "203.0.113.99", "delay": "0.21"},
+        {"action": "PREGREET", "client_ip": "203.0.113.99", "delay": 0.21},
     ),
     (
         "postscreen",
@@ -294,7 +293,7 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
     (
         "postscreen",
         "DNSBL rank 3 for [203.0.113.99]:51123",
-        {"action": "DNSBL", "text": "rank 3", "client_port": "51123"},
+        {"action": "DNSBL", "text": "rank 3", "client_port": 51123},
     ),
     (
         "postscreen",
@@ -320,7 +319,7 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
             "kind": "reject",
             "queue_id": "NOQUEUE",
             "client_ip": "203.0.113.99",
-            "client_port": "51123",
+            "client_port": 51123,
             "sender": "p@spam.example",
             "recipient": "a@example.com",
             "helo": "User",
@@ -407,7 +406,7 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
     (
         "qmgr",
         "7C8D9E0F1A: from=<>, size=3310, nrcpt=1 (queue active)",
-        {"kind": "from", "sender": "", "size": "3310", "nrcpt": "1"},
+        {"kind": "from", "sender": "", "size": 3310, "nrcpt": 1},
     ),
     ("qmgr", "3F1A2B4C5D: removed", {"kind": "removed", "queue_id": "3F1A2B4C5D"}),
     (
@@ -450,15 +449,15 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
             "orig_recipient": "e@example.com",
             "relay_host": "mx1.example.net",
             "relay_ip": "198.51.100.30",
-            "relay_port": "25",
-            "delay": "1.3",
-            "delay_before_qmgr": "0.3",
-            "delay_in_qmgr": "0.01",
-            "delay_conn_setup": "0.4",
-            "delay_transmission": "0.59",
+            "relay_port": 25,
+            "delay": 1.3,
+            "delay_before_qmgr": 0.3,
+            "delay_in_qmgr": 0.01,
+            "delay_conn_setup": 0.4,
+            "delay_transmission": 0.59,
             "dsn": "4.2.0",
             "status": "deferred",
-            "reply_code": "450",
+            "reply_code": 450,
             "reply_text": "<erin@example.net>: Recipient address rejected: Greylisted",
             "command": "RCPT TO",
         },
@@ -469,7 +468,7 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
         "delays=0.01/0.01/0.31/0.57, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 4D5E6F7A8B)",
         {
             "status": "sent",
-            "reply_code": "250",
+            "reply_code": 250,
             "reply_text": "Ok: queued as 4D5E6F7A8B",
             "next_queue_id": "4D5E6F7A8B",
             "response": "250 2.0.0 Ok: queued as 4D5E6F7A8B",
@@ -489,7 +488,7 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
         "smtp",
         "4ZdB1c2dFnz9vL4: to=<u@example.com>, relay=mail.example.com[192.0.2.4]:25, delay=3.6, "
         "delays=0.08/0.02/0.85/0.14, tls=dane/requiretls, dsn=2.1.5, status=sent (250 ok)",
-        {"queue_id": "4ZdB1c2dFnz9vL4", "dsn": "2.1.5", "reply_code": "250"},
+        {"queue_id": "4ZdB1c2dFnz9vL4", "dsn": "2.1.5", "reply_code": 250},
     ),
     (
         "lmtp",
@@ -500,7 +499,7 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
         {
             "relay_host": "mx1.example.com",
             "status": "bounced",
-            "reply_code": "552",
+            "reply_code": 552,
             "command": "end of DATA",
         },
     ),
@@ -533,7 +532,7 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
         "5A6B7C8D9E: to=<f@example.edu>, relay=none, delay=304, delays=304/0/0/0, dsn=4.4.1, "
         "status=deferred (delivery temporarily suspended: connect to "
         "mx.example.edu[203.0.113.80]:25: Connection refused)",
-        {"kind": "delivery", "status": "deferred", "delay": "304"},
+        {"kind": "delivery", "status": "deferred", "delay": 304.0},
     ),
     (
         "discard",
@@ -561,7 +560,7 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
             "kind": "connect_failure",
             "relay_host": "mx.example.edu",
             "relay_ip": "203.0.113.80",
-            "relay_port": "25",
+            "relay_port": 25,
             "text": "Connection refused",
         },
     ),
@@ -572,7 +571,7 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
         {
             "kind": "info",
             "relay_ip": "203.0.113.81",
-            "reply_code": "451",
+            "reply_code": 451,
             "command": "MAIL FROM",
             "response": "451 4.3.2 Internal error reading data",
         },
@@ -581,7 +580,7 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
         "smtp",
         "E3F4A5B6C7: host mx2.example.edu[203.0.113.82] refused to talk to me: 421 4.3.2 Service "
         "not available",
-        {"kind": "connect_failure", "reply_code": "421", "relay_host": "mx2.example.edu"},
+        {"kind": "connect_failure", "reply_code": 421, "relay_host": "mx2.example.edu"},
     ),
     (
         "smtp",
@@ -601,7 +600,7 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
         {
             "kind": "tls",
             "relay_host": "mx1.example.net",
-            "relay_port": "25",
+            "relay_port": 25,
             "tls_version": "TLSv1.2",
             "tls_cipher": "ECDHE-RSA-AES256-GCM-SHA384",
         },
@@ -615,7 +614,7 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
     (
         "smtp",
         "SSL_connect error to mx.example.net[198.51.100.31]:25: lost connection",
-        {"kind": "tls_error", "relay_port": "25"},
+        {"kind": "tls_error", "relay_port": 25},
     ),
     (
         "smtp",
@@ -627,7 +626,7 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
         "smtp",
         "F4A5B6C7D8: SASL authentication failed; server smarthost.example.net[198.51.100.32] "
         "said: 535 5.7.8 Error: authentication failed",
-        {"kind": "sasl_failure", "reply_code": "535", "relay_host": "smarthost.example.net"},
+        {"kind": "sasl_failure", "reply_code": 535, "relay_host": "smarthost.example.net"},
     ),
     (
         "smtp",
@@ -655,7 +654,7 @@ SHAPES: list[tuple[str, str, dict[str, object]]] = [
     (
         "smtp",
         "setting up TLS connection to mx.example.org[192.0.2.20]:25",
-        {"kind": "info", "relay_host": "mx.example.org", "relay_port": "25"},
+        {"kind": "info", "relay_host": "mx.example.org", "relay_port": 25},
     ),
     (
         "smtp",

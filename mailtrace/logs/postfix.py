@@ -42,7 +42,7 @@ master, postfix-script, postsuper, other notes      info [text]; postsuper ``rem
 
 >>> r = parse_message("qmgr", "4B2C1D9F3A: from=<alice@example.com>, size=1834, nrcpt=1")
 >>> r["kind"], r["queue_id"], r["sender"], r["size"]
-('from', '4B2C1D9F3A', 'alice@example.com', '1834')
+('from', '4B2C1D9F3A', 'alice@example.com', 1834)
 """
 
 from __future__ import annotations
@@ -51,8 +51,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import pyarrow as pa
+
 from mailtrace.logs.events import EventBuilder
 from mailtrace.logs.kinds import Kind
+from mailtrace.schema import EVENTS
 
 __all__ = ["parse_line", "parse_message"]
 
@@ -774,21 +777,27 @@ _RENAME = {
     "delays_d": "delay_transmission",
 }
 _LEVEL_KINDS = {_K_WARNING, _K_ERROR, _K_FATAL, _K_PANIC}
+# parse_message hands out numbers, as the table would: captured text -> int or float.
+_NUMBER: dict[str, Callable[[str], object]] = {
+    f.name: int if pa.types.is_integer(f.type) else float
+    for f in EVENTS
+    if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
+}
 
 
 def parse_message(program: str, message: str) -> dict[str, object]:
     """One Postfix message (the text after ``postfix/<program>[pid]: ``) as a mapping.
 
     Keys are EVENTS columns renamed to the conformance vocabulary (``delay_before_qmgr`` …,
-    ``bounce_queue_id``, ``response``, ``level``) plus ``kind``; an unrecognised message gives
-    ``{"kind": None}``.
+    ``bounce_queue_id``, ``response``, ``level``) plus ``kind``, with numbers as ``int`` and
+    ``float``; an unrecognised message gives ``{"kind": None}``.
 
     >>> r = parse_message("smtp", "4B2C1D9F3A: to=<bob@example.net>, "
     ...     "relay=mx.example.net[203.0.113.5]:25, delay=1.2, delays=0.1/0/0.5/0.6, "
     ...     "dsn=5.1.1, status=bounced (host mx.example.net[203.0.113.5] said: 550 5.1.1 "
     ...     "<bob@example.net>: Recipient address rejected (in reply to RCPT TO command))")
     >>> r["status"], r["reply_code"], r["command"], r["delay_in_qmgr"]
-    ('bounced', '550', 'RCPT TO', '0')
+    ('bounced', 550, 'RCPT TO', 0.0)
     """
     r = (_BY_PROGRAM.get(program) or _handler(program or ""))(message)
     if r is None:
@@ -797,7 +806,8 @@ def parse_message(program: str, message: str) -> dict[str, object]:
     out: dict[str, object] = {"queue_id": qid} if qid is not None else {}
     for name, value in fields.items():
         if value is not None:
-            out[_RENAME.get(name, name)] = value
+            convert = _NUMBER.get(name)
+            out[_RENAME.get(name, name)] = value if convert is None else convert(str(value))
     out["kind"] = str(kind)
     if kind in _LEVEL_KINDS:
         out["level"] = str(kind)
