@@ -24,7 +24,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mailtrace.logs.kinds import Kind
-from mailtrace.paths import COLUMNS as PATH_COLUMNS
 from mailtrace.paths import (
     as_mask,
     classify_columns,
@@ -37,8 +36,31 @@ from mailtrace.paths import (
 if TYPE_CHECKING:
     import pandas as pd
 
-#: The EVENTS columns a report reads (a Parquet dataset is read with only these).
-COLUMNS = tuple(dict.fromkeys((*PATH_COLUMNS, "pid", "text")))
+#: The EVENTS columns a report reads (a Parquet dataset is read with only these): the paths'
+#: columns the report looks at, not those it only carries (delays a/b/c/d, line numbers …).
+COLUMNS = (
+    "ts",
+    "host",
+    "program",
+    "pid",
+    "queue_id",
+    "kind",
+    "client_host",
+    "client_ip",
+    "sender",
+    "recipient",
+    "relay_host",
+    "relay_ip",
+    "status",
+    "dsn",
+    "reply_code",
+    "reply_text",
+    "command",
+    "delay",
+    "size",
+    "next_queue_id",
+    "text",
+)
 
 
 @dataclass
