@@ -447,6 +447,37 @@ def logs(
         raise typer.Exit(EXIT_PARTIAL)
 
 
+# --- trace: mailtrace trace MESSAGE --logs LOGS… ----------------------------------------------
+
+
+@app.command()
+def trace(
+    message: str = typer.Argument(
+        ..., metavar="MESSAGE", help="One message: .eml, .msg, a one-message mbox, - for stdin."
+    ),
+    logs: list[str] = typer.Option(
+        [],
+        "--logs",
+        metavar="LOGS…",
+        help="Mail logs of the servers it crossed, or `logs -o` datasets (the words after "
+        "MESSAGE count too: --logs a.log b.log).",
+    ),
+    more: list[str] = typer.Argument(None, hidden=True),
+    as_json: bool = typer.Option(False, "--json", help="Print the timeline as JSON."),
+) -> None:
+    """Follow one message end to end: each Received hop with what its server logged about it."""
+    from mailtrace.trace import read_trace
+
+    paths = [*logs, *(more or [])]
+    if not paths:
+        raise UsageError("give the servers' logs with --logs LOGS…")
+    result = read_trace(message, paths)
+    render.message_trace(result, as_json=as_json)
+    if len(result.unlogged) == len(result.hops):
+        render.warn("no hop of this message was found in the logs")
+        raise typer.Exit(EXIT_INPUT)
+
+
 @app.command()
 def version() -> None:
     """Print mailtrace's version."""

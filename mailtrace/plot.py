@@ -23,7 +23,7 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -122,6 +122,8 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], force: bool = False) 
     try:
         with os.fdopen(fd, "wb") as fh, mpl.rc_context({"svg.hashsalt": "mailtrace"}):
             fig.savefig(fh, format=fmt, dpi=110)
+        # mkstemp makes the file private; a chart or report gets the usual umask mode.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except OSError as exc:
         raise InputError(str(target), f"cannot write: {exc.strerror or exc}") from None
@@ -317,7 +319,9 @@ def _hop_count(hops: pa.Table, name: str | None) -> int:
 
 def _draw_hops(ax: Axes, hops: pa.Table, name: str | None) -> None:
     hops = hops.sort_by([("hop", "ascending")])
-    ax.set_title(f"Received chain of {label(name, 60)}", loc="left")
+    # A long path keeps its end: the file name tells the messages apart.
+    title = name if name is None or len(name) <= 60 else "…" + name[-59:]
+    ax.set_title(f"Received chain of {label(title, 60)}", loc="left")
     stamps = _col(hops, "timestamp").to_pylist()
     dated = [t for t in stamps if t is not None]
     if not dated:
@@ -731,14 +735,18 @@ def failure_categories(table: pa.Table, top: int = 15) -> Figure:
     (['unknown_user', 'spam_content'], [2.0, 1.0])
     """
     fig = new_figure(9, 4.5)
-    ax = fig.add_subplot()
+    _draw_categories(fig.add_subplot(), table, top)
+    return fig
+
+
+def _draw_categories(ax: Axes, table: pa.Table, top: int) -> None:
     ax.set_title("Failures by category")
     fail = _failures(table)
     cats = [c or "(none)" for c in _strings(fail, "category")]
     fams = _strings(fail, "family")
     if not cats:
         _no_data(ax)
-        return fig
+        return
     ranked, counts = _top_keys(cats, top)
     family_of = {c: f or "(none)" for c, f in zip(cats, fams, strict=True)}
     families = sorted({family_of[c] for c in ranked})
@@ -752,20 +760,75 @@ def failure_categories(table: pa.Table, top: int = 15) -> Figure:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(
         handles=[Patch(color=colour[f], label=label(f)) for f in families],
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1.0),
+        loc="lower right",
         fontsize=8,
         title="family",
     )
+
+
+def failure_rows_table(rows: Sequence[Mapping[str, object]]) -> pa.Table:
+    """The failure columns of row dicts as a table: the rows of
+    :func:`mailtrace.failures.read_bounces` (their ``reason`` is the category).
+
+    >>> failure_rows_table([{"recipient": "a@x.example", "reason": "unknown_user",
+    ...                      "family": "recipient", "provider": None}]).to_pylist()
+    [{'recipient': 'a@x.example', 'category': 'unknown_user', 'family': 'recipient', \
+'provider': None}]
+    """
+
+    def text(row: Mapping[str, object], *keys: str) -> str | None:
+        for k in keys:
+            v = row.get(k)
+            if v is not None:
+                return str(v)
+        return None
+
+    columns = {
+        "recipient": ("recipient",),
+        "category": ("category", "reason"),
+        "family": ("family",),
+        "provider": ("provider",),
+    }
+    return pa.table(
+        {
+            name: pa.array([text(r, *keys) for r in rows], pa.string())
+            for name, keys in columns.items()
+        }
+    )
+
+
+def failures_overview(table: pa.Table | Sequence[Mapping[str, object]], top: int = 10) -> Figure:
+    """Failures by category, by recipient domain and by provider side by side: what
+    ``mailtrace bounce --plot`` draws. ``table`` has ``category``, ``family``, ``recipient``
+    and ``provider`` columns (DELIVERIES, classified REPLIES), or is a list of bounce rows.
+
+    >>> t = pa.table({"recipient": ["a@x.example"], "category": ["unknown_user"],
+    ...               "family": ["recipient"], "provider": ["gmail"]})
+    >>> [ax.get_title() for ax in failures_overview(t).axes]
+    ['Failures by category', 'Top failing recipient domains', 'Top failing providers']
+    """
+    if not isinstance(table, pa.Table):
+        table = failure_rows_table(table)
+    fig = new_figure(16, 5)
+    a, b, c = fig.subplots(1, 3)
+    _draw_categories(a, table, top)
+    fail = _failures(table)
+    domains = _domains(_strings(fail, "recipient"))
+    providers = [p or "(unknown provider)" for p in _strings(fail, "provider")]
+    _draw_ranked(b, "Top failing recipient domains", [d or "(none)" for d in domains], top)
+    _draw_ranked(c, "Top failing providers", providers, top)
     return fig
 
 
 # --- transcripts ----------------------------------------------------------------------------------
 
 
-def transcript_chart(replies: pa.Table, max_sessions: int = 20, max_steps: int = 16) -> Figure:
-    """Each SMTP session of a REPLIES table as a row of its commands, coloured by the reply's
-    class (2xx/3xx accepted, 4xx temporary, 5xx permanent, none), the reply code written in.
+def transcript_chart(
+    replies: pa.Table | Sequence[pa.Table], max_sessions: int = 20, max_steps: int = 16
+) -> Figure:
+    """Each SMTP session of a REPLIES table (or of several) as a row of its commands, coloured
+    by the reply's class (2xx/3xx accepted, 4xx temporary, 5xx permanent, none), the reply code
+    written in.
 
     >>> t = pa.table({"session": ["s", "s", "s"], "seq": [1, 2, 3],
     ...               "command": ["EHLO", "MAIL", "RCPT"],
@@ -773,7 +836,12 @@ def transcript_chart(replies: pa.Table, max_sessions: int = 20, max_steps: int =
     >>> ax = transcript_chart(t).axes[0]
     >>> len(ax.patches), [t.get_text() for t in ax.texts]
     (3, ['EHLO\\n250', 'MAIL\\n250', 'RCPT\\n550'])
+    >>> panel_notes(transcript_chart([]))
+    ['no data']
     """
+    if not isinstance(replies, pa.Table):
+        parts = [t for t in replies if t.num_rows]
+        replies = pa.concat_tables(parts, promote_options="default") if parts else pa.table({})
     sessions = list(dict.fromkeys(_strings(replies, "session")))[:max_sessions]
     fig = new_figure(11, max(2.5, 1.4 + 0.5 * len(sessions)))
     ax = fig.add_subplot()
@@ -847,6 +915,19 @@ def report_overview(events: pa.Table, messages: pa.Table, deliveries: pa.Table) 
     return fig
 
 
+def log_overview(events: pa.Table) -> Figure:
+    """:func:`report_overview` of an EVENTS table, its delivery paths rebuilt first.
+
+    >>> from mailtrace.schema import EVENTS
+    >>> panel_notes(log_overview(EVENTS.empty_table()))
+    ['no data', 'no data', 'no data', 'no data']
+    """
+    from mailtrace.paths import paths_tables
+
+    messages, deliveries = paths_tables(events)
+    return report_overview(events, messages, deliveries)
+
+
 def _span(events: pa.Table) -> str:
     us = _micros(_col(events, "ts"))
     if len(us) == 0:
@@ -865,3 +946,9 @@ LOG_CHARTS: dict[str, Callable[[pa.Table, pa.Table, pa.Table], Figure]] = {
     "Top failing domains and providers": lambda e, m, d: top_failing(d),
     "Queue delay breakdown": lambda e, m, d: queue_delays(d),
 }
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -333,6 +333,8 @@ def write_html(text: str, path: str | os.PathLike[str], force: bool = False) -> 
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        # mkstemp makes the file private; a chart or report gets the usual umask mode.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except OSError as exc:
         raise InputError(str(target), f"cannot write: {exc.strerror or exc}") from None
@@ -340,3 +342,9 @@ def write_html(text: str, path: str | os.PathLike[str], force: bool = False) -> 
         if os.path.exists(tmp):
             os.unlink(tmp)
     return target
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
