@@ -889,6 +889,55 @@ def test_never_raises_on_arbitrary_text(daemon: str, message: str) -> None:
     b.events_table()  # whatever was captured must still cast into the schema
 
 
+LOCAL = st.text("abcdefghijklmnopqrstuvwxyz0123456789._+-=", min_size=1, max_size=20)
+ADDRESS = st.builds("{}@{}.example".format, LOCAL, st.sampled_from(["mx", "mail.sub", "a-b"]))
+SECONDS = st.sampled_from(["0", "0.01", "0.4", "1.2", "12", "3601"])
+# Reply text as remote servers write it: parentheses, semicolons, brackets, "=" and "<>" too.
+REPLY_TEXT = st.text(
+    st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=80
+).filter(lambda t: t.strip() == t)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rcpt=ADDRESS,
+    port=st.integers(1, 65535),
+    delays=st.lists(SECONDS, min_size=4, max_size=4),
+    code=st.sampled_from(["250", "450", "550"]),
+    text=REPLY_TEXT,
+    command=st.sampled_from(["RCPT TO", "MAIL FROM", "end of DATA"]),
+)
+def test_delivery_fields_come_back_whatever_the_reply_says(
+    rcpt: str, port: int, delays: list[str], code: str, text: str, command: str
+) -> None:
+    reply = f"host mx.example.net[192.0.2.9] said: {code} {text} (in reply to {command} command)"
+    line = (
+        f"3F1A2B4C5D: to=<{rcpt}>, relay=mx.example.net[192.0.2.9]:{port}, delay=9, "
+        f"delays={'/'.join(delays)}, dsn=5.0.0, status=bounced ({reply})"
+    )
+    got = parse_message("smtp", line)
+    assert (got["recipient"], got["relay_port"], got["status"]) == (rcpt, port, "bounced")
+    assert [got[k] for k in ("delay_before_qmgr", "delay_in_qmgr")] == [
+        float(delays[0]),
+        float(delays[1]),
+    ]
+    assert (got["reply_code"], got["reply_text"], got["command"]) == (int(code), text, command)
+    assert got["response"] == reply
+
+
+@settings(max_examples=200, deadline=None)
+@given(sender=ADDRESS, rcpt=ADDRESS, text=REPLY_TEXT)
+def test_reject_fields_come_back_whatever_the_reply_says(sender: str, rcpt: str, text: str) -> None:
+    line = (
+        f"NOQUEUE: reject: RCPT from unknown[192.0.2.9]: 554 5.7.1 {text}; from=<{sender}> "
+        f"to=<{rcpt}> proto=ESMTP helo=<client.example>"
+    )
+    got = parse_message("smtpd", line)
+    assert (got["kind"], got["reply_code"], got["dsn"]) == ("reject", 554, "5.7.1")
+    assert (got["reply_text"], got["sender"], got["recipient"]) == (text, sender, rcpt)
+    assert got["helo"] == "client.example"
+
+
 PREFIXES = st.sampled_from(
     [
         "",
