@@ -552,6 +552,10 @@ def _from_dsn(mail: _Mail, report: str, excluded: set[str]) -> list[BouncedRecip
         context = text_blocks.get(addr.lower(), "") if addr else ""
         if not context and len(text_blocks) <= 1:
             context = report[: 8 * _DIAG_LIMIT]
+        if not diag:
+            # "Status: 4.0.0 (example.net: host name lookup failure)": the comment explains.
+            comment = re.search(r"\(([^()]{3,300})\)", block.get("status", ""))
+            diag = comment[1].strip() if comment else ""
         det = _details(diag) if diag else _details(context)
         status = block.get("status", "").split()[0] if block.get("status", "").strip() else None
         if status is not None and codes.parse_enhanced(status) is None:

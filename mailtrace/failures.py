@@ -311,6 +311,7 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"too many hops|hop count exceeded",
             r"requests to connect",
             r"socket error",
+            r"(?:host ?name|name server) lookup failure",
         ),
     ),
     (
