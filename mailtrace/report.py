@@ -208,14 +208,15 @@ def _domain(addresses: pa.Array | pa.ChunkedArray) -> pa.Array:
     >>> _domain(pa.array(["a@Example.COM", "", None])).to_pylist()
     ['example.com', None, None]
     """
-    if isinstance(addresses, pa.ChunkedArray):
-        addresses = (
-            addresses.combine_chunks() if addresses.num_chunks else pa.array([], pa.string())
-        )
+    # Addresses repeat: work on each distinct one once.
+    codes, values = factorize(addresses)
     pattern = r"@(?P<d>[^@]+)$"
-    dom = pc.struct_field(pc.extract_regex(addresses, pattern), "d")
-    has = pc.fill_null(pc.match_substring_regex(addresses, pattern), False)
-    return pc.utf8_lower(pc.if_else(has, dom, pa.scalar(None, pa.string())))
+    dom = pc.struct_field(pc.extract_regex(values, pattern), "d")
+    has = pc.fill_null(pc.match_substring_regex(values, pattern), False)
+    domains = pc.utf8_lower(pc.if_else(has, dom, pa.scalar(None, pa.string())))
+    if len(domains) == 0:
+        return pa.nulls(len(codes), pa.string())
+    return pc.take(domains, pa.array(np.where(codes >= 0, codes, 0), mask=codes < 0))
 
 
 def _day_hour(ts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
