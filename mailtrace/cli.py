@@ -269,10 +269,13 @@ def report(
     """Summarise a server's mail: totals, traffic, domains, top senders, problems by cause."""
     from pathlib import Path
 
+    from mailtrace.paths import COLUMNS as PATH_COLUMNS
     from mailtrace.paths import read_events
     from mailtrace.report import COLUMNS, build_report
 
-    events = read_events([Path(p) for p in logs], COLUMNS, year=year, tz=tz)
+    # The charts also draw what the text leaves out (delays a/b/c/d): every paths column.
+    wanted = COLUMNS if plot is None and html is None else (*COLUMNS, *PATH_COLUMNS)
+    events = read_events([Path(p) for p in logs], tuple(dict.fromkeys(wanted)), year=year, tz=tz)
     # --- charts and HTML (plot.py, report_html.py) ---
     if plot is not None:
         from mailtrace.plot import log_overview, save_figure
@@ -443,7 +446,7 @@ def logs(
         )
     render.log_summary(summary, output)
     c = summary.counts
-    if c.failed_inputs or c.damaged or c.unparsed:
+    if c.failed_inputs or c.damaged:  # unrecognised lines are kept (UNPARSED), not lost
         raise typer.Exit(EXIT_PARTIAL)
 
 

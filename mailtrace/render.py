@@ -656,11 +656,79 @@ def log_summary(summary: Any, output: str | None) -> None:
     row("damaged lines (invalid UTF-8)", c.damaged)
     for problem in c.problems:
         warn(problem)
-    style = "yellow" if c.unreadable or c.failed_inputs else "green"
-    inputs = f", {c.failed_inputs} input(s) cut short" if c.failed_inputs else ""
+    style = "yellow" if c.damaged or c.failed_inputs else "green"
+    inputs = f" and {c.failed_inputs} input(s) were cut short" if c.failed_inputs else ""
     err.print(
-        f"mailtrace: {c.unreadable:,} lines could not be read "
-        f"({c.unparsed:,} unparsed, {c.damaged:,} damaged){inputs}",
+        f"mailtrace: {c.damaged:,} lines could not be read (invalid UTF-8){inputs}; "
+        f"{c.unparsed:,} lines were not recognised (kept as unparsed)",
         style=style,
         soft_wrap=True,
     )
+
+
+# --- trace: mailtrace trace MESSAGE --logs LOGS… ----------------------------------------------
+
+
+def message_trace(t: Any, as_json: bool = False) -> None:
+    """One message's hops, origin first, each with what its server logged (or that no log did)."""
+    if as_json:
+        from mailtrace.trace import trace_dict
+
+        print_json(trace_dict(t))
+        return
+    from rich.table import Table
+
+    s = t.report.summary
+    out.print(f"[bold cyan]{_clip(t.report.source)}[/bold cyan]")
+    for label, value in (("Message-ID", s.message_id), ("From", s.from_), ("Subject", s.subject)):
+        if value:
+            out.print(f"  [bold]{label}:[/bold] {_clip(value)}")
+    for h in t.hops:
+        r = h.hop.received
+        out.print()
+        out.print(
+            f"[bold]hop {h.hop.hop}[/bold]  {_when(r.date_utc)}  {safe(duration(h.hop.delay_s))}"
+            f"  {_sender(r)} → [bold]{_clip(r.by_host or '?', 60)}[/bold]"
+            f"  {_transport(r)}  id {_clip(r.id or '-', 40)}"
+        )
+        if not h.logged:
+            out.print("  [dim]no log of this server among the logs given[/dim]")
+            continue
+        agrees = {True: "Message-ID agrees", False: "[red]other Message-ID logged[/red]"}
+        out.print(
+            f"  log: host {_clip(h.host or '(not named in the log)', 60)}, "
+            f"queue {' → '.join(_clip(q, 40) for q in h.queue_ids)}, "
+            f"matched by {safe(h.matched_by)}"
+            + (f", {agrees[h.message_id_agrees]}" if h.message_id_agrees is not None else "")
+        )
+        table = Table(show_edge=False, pad_edge=False)
+        table.add_column("UTC", no_wrap=True)
+        table.add_column("+", justify="right", no_wrap=True)
+        table.add_column("where", overflow="fold", max_width=18)
+        table.add_column("event", overflow="fold", min_width=24, ratio=1)
+        for e in h.events.to_pylist():
+            offset = (e["ts"] - r.date_utc).total_seconds() if e["ts"] and r.date_utc else None
+            program = (e["program"] or "").removeprefix("postfix/")
+            table.add_row(
+                _when(e["ts"])[11:],
+                safe(duration(offset)),
+                f"{_clip(program, 30)}\n{_clip(e['queue_id'], 24)}",
+                _event_summary(e),
+            )
+        out.print(table)
+        for d in h.deliveries.to_pylist():
+            colour = {"sent": "green", "deferred": "yellow"}.get(d["status"], "red")
+            delays = "/".join(
+                "" if d[k] is None else f"{d[k]:g}"
+                for k in ("delays_a", "delays_b", "delays_c", "delays_d")
+            )
+            out.print(
+                f"  [{colour}]{safe(d['status'])}[/{colour}] {_clip(d['recipient'], 60)}"
+                f" attempt {d['attempt']} via {_clip(d['relay_host'] or '-', 40)}"
+                f" {safe(d['dsn'] or '')} {safe(d['category'] or '')}"
+                + (f" delay {d['delay']:g}s" if d["delay"] is not None else "")
+                + (f" ({safe(delays)})" if delays.strip("/") else "")
+            )
+    if t.unlogged:
+        out.print()
+        warn(f"hops without a matching log: {', '.join(map(str, t.unlogged))}")
