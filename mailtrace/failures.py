@@ -280,6 +280,8 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"pipe to \|",
             r"mailer error",
             r"operating system error",
+            r"\bLDAP\b",
+            r"directory (?:server|lookup) (?:failure|error|unavailable)",
         ),
     ),
     (C.POLICY_REJECTION, _rx(r"RESOLVER\.RST\.(?!\w{0,20}SizeLimit)")),
@@ -717,7 +719,7 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
             r"system (?:error|failure|problem)",
             r"internal (?:server |system )?error",
             r"local error",
-            r"temporary (?:\w{1,12} )?(?:problem|failure|error)",
+            r"temporary (?:local |server |system |internal |mail system )(?:problem|failure|error)",
             r"insufficient (?:system )?(?:storage|resources|disk)",
             r"(?:mail )?system (?:is )?full",
             r"disk (?:is )?full",
@@ -972,11 +974,15 @@ def _decide(
     reply_code: int | None, enhanced: str | None, text: str | None, command: str | None
 ) -> Category:
     found = match_text(text)
-    return _refine(found, reply_code, enhanced, command)
+    return _refine(found, reply_code, enhanced, command, text)
 
 
 def _refine(
-    found: Category | None, reply_code: int | None, enhanced: str | None, command: str | None
+    found: Category | None,
+    reply_code: int | None,
+    enhanced: str | None,
+    command: str | None,
+    text: str | None = None,
 ) -> Category:
     """Let the refused command and specific codes sharpen a generic text verdict."""
     cmd = (command or "").strip().upper()
@@ -989,7 +995,12 @@ def _refine(
         # "5.4.1 Recipient address rejected: Access denied" is Microsoft 365 refusing an
         # address its directory does not hold (directory-based edge blocking).
         return C.UNKNOWN_USER
-    if cmd.startswith("MAIL") and (found is None or found in _WEAK or found in _ABOUT_ADDRESS):
+    said_policy = found == C.POLICY_REJECTION and "polic" in (text or "").lower()
+    if (
+        cmd.startswith("MAIL")
+        and (found is None or found in _WEAK or found in _ABOUT_ADDRESS)
+        and not said_policy  # "rejected for policy reasons" names its cause
+    ):
         # A refusal of MAIL FROM is about the sender, whatever generic words it uses.
         return C.SENDER_REJECTED
     if (
@@ -1105,7 +1116,7 @@ def classify_recipient(rcpt: BouncedRecipient, bounce_kind: str = "failure") -> 
     if found is None and (rcpt.recipient or "").lower().endswith("@googlegroups.com"):
         # Google Groups refuses posts from non-members in the reader's language, without a code.
         found = C.SENDER_REJECTED
-    category = _refine(found, reply, status, rcpt.command)
+    category = _refine(found, reply, status, rcpt.command, text)
     return verdict(category, digit, provider, provider_code)
 
 
