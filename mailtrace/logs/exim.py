@@ -65,7 +65,7 @@ _PEER_RE = re.compile(_PEER)
 # One token of a field list: a peer after H=, a KEY=value (value possibly "quoted \" text",
 # an unclosed quote running to the end of the line), or a bare word.
 _TOKEN = re.compile(
-    rf" *(?:H=(?:{_PEER})\*?(?= |$)"
+    rf"(?:H=(?:{_PEER})\*?(?= |$)"
     r'|(?P<key>[A-Za-z][A-Za-z0-9]{0,15})=(?P<val>"(?:[^"\\]|\\.)*+"?|\S*)'
     r"|(?P<bare>\S+))"
 )
@@ -187,18 +187,13 @@ def _scan(msg: str, pos: int, end: int) -> tuple[Fields, dict[str, str], list[st
     keys: dict[str, str] = {}
     bare: list[str] = []
     for t in _TOKEN.finditer(msg, pos, end):
-        key = t.group("key")
+        key, val, word, ip = t.group("key", "val", "bare", "ip")
         if key is not None:
-            keys[key] = t.group("val")
-        elif t.group("ip") is not None:
-            peer = {
-                "name": t.group("name"),
-                "helo": t.group("helo"),
-                "ip": t.group("ip"),
-                "port": t.group("port"),
-            }
-        elif t.group("bare") is not None:
-            bare.append(t.group("bare"))
+            keys[key] = val
+        elif word is not None:
+            bare.append(word)
+        elif ip is not None:
+            peer = {"name": t["name"], "helo": t["helo"], "ip": ip, "port": t["port"]}
     return peer, keys, bare
 
 
@@ -407,7 +402,9 @@ def _session_line(msg: str, qid: str | None) -> Parsed | None:
     if msg.startswith(("Warning:", "Warning ")):
         return Kind.WARNING, qid, {"text": msg}
     if msg.startswith(("Envelope-from: ", "Envelope-to: ")):
-        address = strip_angle(msg.partition(": ")[2].strip())
+        # Several recipients are written "<a>, <b>": keep them comma-joined like Sendmail's to=.
+        value = msg.partition(": ")[2].strip()
+        address = ",".join(strip_angle(a.strip()) for a in value.split(","))
         column = "sender" if msg.startswith("Envelope-from") else "recipient"
         return Kind.INFO, qid, {"action": "rejectlog", column: address}
     if qid is None and _is_header_dump(msg):
