@@ -958,6 +958,7 @@ def classify(
 
 # Categories a generic wording lands in; the command or a specific enhanced code may overrule them.
 _WEAK = frozenset({C.UNKNOWN_USER, C.REMOTE_SYSTEM_ERROR, C.PROTOCOL_ERROR})
+_NO_ACCOUNT = re.compile(r"(?:does not|doesn't) have an? \S{1,255} account", re.IGNORECASE)
 # Words about an address: after MAIL FROM the address is the sender's.
 _ABOUT_ADDRESS = frozenset({C.POLICY_REJECTION, C.UNKNOWN_USER, C.BAD_DOMAIN, C.MAILBOX_DISABLED})
 # Enhanced codes specific enough to overrule a generic wording.
@@ -1006,10 +1007,12 @@ def _refine(
     if (
         found == C.UNKNOWN_USER
         and (parts is None or parts[1] not in (1, 5))
-        and ((parts is not None and parts[1] == 7) or cmd.endswith("DATA"))
+        and ((parts is not None and parts[1] == 7 and cmd != "RCPT") or cmd.endswith("DATA"))
+        and not _NO_ACCOUNT.search(text or "")
     ):
         # "User unknown" coded as a policy refusal, or only after the content was sent: a
-        # filter refused the message, not the address.
+        # filter refused the message, not the address. A refusal at RCPT is about the address,
+        # and "has no account here" is plain whenever it comes (Yahoo checks after DATA).
         return C.POLICY_REJECTION
     if cmd in ("CONNECT", "HELO", "EHLO", "GREETING") and found in (None, C.POLICY_REJECTION):
         return C.BLOCKLISTED

@@ -573,3 +573,43 @@ def test_classify_never_raises_and_always_fills_the_taxonomy(
     c = classify(code, enhanced, text, command, host)
     assert TAXONOMY[c.category] == (c.family, c.nature)
     assert c.class_digit in (None, 4, 5)
+
+
+@pytest.mark.parametrize(
+    ("code", "enhanced", "text", "command", "expected"),
+    [
+        # "user unknown" only after the content was sent: a filter, not the address
+        (550, "5.2.0", "Unknown user x@example.org", "DATA", Category.POLICY_REJECTION),
+        (
+            550,
+            "5.7.1",
+            "Recipient address rejected: User unknown",
+            "DATA",
+            Category.POLICY_REJECTION,
+        ),
+        # at RCPT, or said as "has no account", it stays about the address
+        (553, "5.7.1", "Invalid recipient x@example.org", "RCPT", Category.UNKNOWN_USER),
+        (
+            554,
+            "5.0.0",
+            "delivery error: dd This user doesn't have a example.com account",
+            "DATA",
+            Category.UNKNOWN_USER,
+        ),
+        # after MAIL FROM an address problem is the sender's, unless the reply cites policy
+        (553, "5.1.0", "neko.example.com does not exist", "MAIL", Category.SENDER_REJECTED),
+        (
+            554,
+            "5.0.0",
+            "Mail from x@example.net rejected for policy reasons.",
+            "MAIL",
+            Category.POLICY_REJECTION,
+        ),
+        # Microsoft 365's directory refusal
+        (550, "5.4.1", "Recipient address rejected: Access denied", "RCPT", Category.UNKNOWN_USER),
+    ],
+)
+def test_the_refused_command_and_specific_codes_sharpen_the_words(
+    code: int, enhanced: str, text: str, command: str, expected: Category
+) -> None:
+    assert classify(code, enhanced, text, command).category == expected
