@@ -34,12 +34,18 @@ def test_summary_counts_and_always_the_unreadable_lines(tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
 
 
-def test_unparsed_lines_make_a_partial_result(tmp_path: Path) -> None:
+def test_unrecognised_lines_are_kept_and_damaged_lines_make_a_partial_result(
+    tmp_path: Path,
+) -> None:
     log = tmp_path / "maillog"
     log.write_text(OTHER + GARBAGE)
     r = _run(log, "--year", "2026", "--tz", "UTC")
-    assert r.returncode == 3
-    assert "2 lines could not be read (2 unparsed, 0 damaged)" in r.stderr
+    assert r.returncode == 0
+    assert "2 lines were not recognised (kept as unparsed)" in r.stderr
+    log.write_bytes(OTHER.encode() + b"Mar  7 10:00:59 mx CRON[1]: caf\xe9\n")
+    damaged = _run(log, "--year", "2026", "--tz", "UTC")
+    assert damaged.returncode == 3
+    assert "1 lines could not be read (invalid UTF-8)" in damaged.stderr
 
 
 def test_dataset_is_written_and_not_overwritten_without_force(tmp_path: Path) -> None:
@@ -47,13 +53,13 @@ def test_dataset_is_written_and_not_overwritten_without_force(tmp_path: Path) ->
     log.write_text(OTHER + GARBAGE)
     out = tmp_path / "out"
     r = _run(log, "-o", out, "--year", "2026", "--jobs", "1")
-    assert r.returncode == 3, r.stderr
+    assert r.returncode == 0, r.stderr
     assert "wrote 2 files" in r.stdout
     assert pq.read_table(out / "_unparsed" / "maillog.parquet").num_rows == 2
     again = _run(log, "-o", out, "--year", "2026")
     assert again.returncode == 2
     assert "exists (use --force to overwrite)" in again.stderr
-    assert _run(log, "-o", out, "--year", "2026", "--force").returncode == 3
+    assert _run(log, "-o", out, "--year", "2026", "--force").returncode == 0
 
 
 def test_damaged_and_binary_inputs_are_one_line_errors(tmp_path: Path) -> None:
@@ -66,7 +72,7 @@ def test_damaged_and_binary_inputs_are_one_line_errors(tmp_path: Path) -> None:
     assert "--errors skip" in r.stderr and "Traceback" not in r.stderr
     skipped = _run(damaged, "--year", "2026", "--errors", "skip")
     assert skipped.returncode == 3
-    assert "input(s) cut short" in skipped.stderr
+    assert "1 input(s) were cut short" in skipped.stderr
     binary = tmp_path / "core"
     binary.write_bytes(b"\x00\xff" * 100)
     b = _run(binary)

@@ -119,6 +119,20 @@ def test_forced_format_sends_every_line_to_one_parser(tmp_path: Path) -> None:
         _parse(_write(tmp_path, MIXED), format="qmail")
 
 
+def test_exim_rejectlog_header_lines_are_counted_with_their_entry(tmp_path: Path) -> None:
+    text = (
+        "2026-03-07 10:03:01 1wXyZb-000Abd-0A H=relay.example.org [192.0.2.55] "
+        "F=<news@example.org> rejected after DATA: virus\n"
+        "Envelope-from: <news@example.org>\n"
+        "P Received: from relay.example.org ([192.0.2.55])\n"
+        "\tby mx.example.net with esmtp (Exim 4.97.1)\n"
+    )
+    r = _parse(_write(tmp_path, text, "rejectlog"))
+    _check_invariant(r)
+    assert r.counts.other_programs == {"exim rejectlog headers": 3}
+    assert r.counts.unparsed == 1  # the fake parser does not know reject lines
+
+
 def test_program_tags() -> None:
     tags = ["postfix/smtpd", "postfix-out/smtp", "exim", "exim4", "sendmail", "sm-msp-queue"]
     assert [format_of_program(t) for t in tags] == [

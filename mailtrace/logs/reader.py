@@ -64,6 +64,7 @@ BLOCK_LINES = 50_000
 
 _SENDMAIL_TAGS = ("sendmail", "sm-mta", "sm-msp-queue")
 _NO_HEADER = "no syslog or MTA log header"
+_EXIM_HEADERS = "exim rejectlog headers"
 
 
 @dataclass
@@ -98,11 +99,6 @@ other_programs={})
             self.problems + other.problems,
             programs,
         )
-
-    @property
-    def unreadable(self) -> int:
-        """Lines that could not be read as they were written: damaged plus unparsed."""
-        return self.damaged + self.unparsed
 
 
 class LogTables(NamedTuple):
@@ -206,16 +202,21 @@ class _Engine:
         unparsed = b.unparsed
         primary = self.framer.primary if self.framer is not None else _no_frame
         split = self.framer.split if self.framer is not None else _no_frame
+        exim = self.framer is not None and self.framer.framing == "exim"
         n = lineno
         other = 0
         for line in lines:
             n += 1
             frame = primary(line) or split(line)
             if frame is None:
-                if line.strip():
-                    unparsed(n, line, _NO_HEADER)
-                else:
+                if not line.strip():
                     other += 1
+                elif exim:
+                    # Exim's rejectlog follows a reject with the message's headers, unstamped.
+                    other += 1
+                    other_programs[_EXIM_HEADERS] = other_programs.get(_EXIM_HEADERS, 0) + 1
+                else:
+                    unparsed(n, line, _NO_HEADER)
                 continue
             ts, host, program, pid, message = frame
             route = dispatch.get(program)
