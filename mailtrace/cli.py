@@ -465,7 +465,7 @@ def trace(
         help="Mail logs of the servers it crossed, or `logs -o` datasets (the words after "
         "MESSAGE count too: --logs a.log b.log).",
     ),
-    more: list[str] = typer.Argument(None, hidden=True),
+    more: list[str] = typer.Argument(None, hidden=True, metavar="LOGS…"),
     as_json: bool = typer.Option(False, "--json", help="Print the timeline as JSON."),
 ) -> None:
     """Follow one message end to end: each Received hop with what its server logged about it."""
