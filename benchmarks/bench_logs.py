@@ -1,0 +1,187 @@
+"""mailtrace logs against pflogsumm on the same generated Postfix log, side by side.
+
+    python benchmarks/bench_logs.py                       # 1,000,000 lines, --seed 1
+    python benchmarks/bench_logs.py --lines 200000        # a quicker look
+    python benchmarks/bench_logs.py --big                 # and a 10,000,000-line gzip log
+
+The log comes from the shared generator (``--generator``, default ``../shared/bench/
+gen_postfix_log.py`` beside the repository); without it the benchmark says so and exits 0. Both
+tools run as subprocesses, end to end: ``mailtrace logs FILE -o OUT`` writes the Parquet dataset,
+``pflogsumm FILE`` its report. For each the wall time, lines per second and peak memory are
+printed: the peak is the largest sum of resident memory over the process and all its descendants
+(worker processes included), sampled every 50 ms from /proc. The target is at least 10x
+pflogsumm's speed with a peak under 1 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_GENERATOR = ROOT.parent / "shared" / "bench" / "gen_postfix_log.py"
+PFLOGSUMM = shutil.which("pflogsumm") or "/usr/sbin/pflogsumm"
+
+
+@dataclass
+class Run:
+    name: str
+    seconds: float
+    peak_rss: int  # bytes
+    returncode: int
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        tree.setdefault(int(fields[1]), []).append(int(entry))
+    return tree
+
+
+def _rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def _tree_rss(root: int) -> int:
+    tree = _children()
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += _rss(pid)
+        stack.extend(tree.get(pid, ()))
+    return total
+
+
+def measure(name: str, argv: list[str], stdout: int | None = subprocess.DEVNULL) -> Run:
+    """Run ``argv``; wall time and the peak RSS summed over its process tree."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss(proc.pid))
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, stderr = proc.communicate()
+    seconds = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    if proc.returncode not in (0, 3):
+        sys.stderr.write(stderr.decode(errors="replace"))
+    return Run(name, seconds, peak, proc.returncode)
+
+
+def count_lines(path: Path) -> int:
+    n = 0
+    with path.open("rb") as f:
+        while block := f.read(1 << 24):
+            n += block.count(b"\n")
+    return n
+
+
+def report(lines: int, runs: list[Run]) -> None:
+    print(f"{'tool':<28}{'wall s':>9}{'lines/s':>12}{'peak RSS MB':>13}{'exit':>6}")
+    for r in runs:
+        rate = lines / r.seconds if r.seconds else 0.0
+        mb = r.peak_rss / 2**20
+        print(f"{r.name:<28}{r.seconds:>9.2f}{rate:>12,.0f}{mb:>13.0f}{r.returncode:>6}")
+
+
+def generate(generator: Path, out: Path, lines: int, seed: int) -> None:
+    print(f"generating {lines:,} lines into {out} …", flush=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(generator),
+            "--lines",
+            str(lines),
+            "--seed",
+            str(seed),
+            "-o",
+            str(out),
+        ],
+        check=True,
+    )
+
+
+def mailtrace_argv(log: Path, out: Path, jobs: int | None) -> list[str]:
+    argv = [sys.executable, "-m", "mailtrace", "logs", str(log), "-o", str(out), "--year", "2024"]
+    argv += ["--tz", "UTC"]
+    if jobs is not None:
+        argv += ["--jobs", str(jobs)]
+    return argv
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--generator", type=Path, default=DEFAULT_GENERATOR)
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=None, help="mailtrace --jobs (default: all cores)")
+    ap.add_argument("--big", action="store_true", help="also convert a gzip log of --big-lines")
+    ap.add_argument("--big-lines", type=int, default=10_000_000)
+    ap.add_argument("--no-pflogsumm", action="store_true", help="time mailtrace alone")
+    ap.add_argument("--workdir", type=Path, default=None, help="keep files here (default: temp)")
+    args = ap.parse_args()
+    if not args.generator.exists():
+        print(f"bench_logs: generator not found at {args.generator}; skipping (use --generator)")
+        return 0
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="mailtrace-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        log = work / f"mail-{args.lines}-{args.seed}.log"
+        if not log.exists():
+            generate(args.generator, log, args.lines, args.seed)
+        lines = count_lines(log)
+        out = work / "out"
+        shutil.rmtree(out, ignore_errors=True)
+        runs = [measure("mailtrace logs -o (Parquet)", mailtrace_argv(log, out, args.jobs))]
+        have_pflogsumm = Path(PFLOGSUMM).exists() and not args.no_pflogsumm
+        if have_pflogsumm:
+            runs.append(measure("pflogsumm", [PFLOGSUMM, str(log)]))
+        print(f"\n{lines:,} lines, {log.stat().st_size / 2**20:,.0f} MiB, {os.cpu_count()} cores")
+        report(lines, runs)
+        if have_pflogsumm:
+            print(f"mailtrace is {runs[1].seconds / runs[0].seconds:.1f}x pflogsumm's speed")
+        if args.big:
+            big = work / f"mail-{args.big_lines}-{args.seed}.log.gz"
+            if not big.exists():
+                generate(args.generator, big, args.big_lines, args.seed)
+            big_out = work / "out-big"
+            shutil.rmtree(big_out, ignore_errors=True)
+            run = measure("mailtrace logs (gzip)", mailtrace_argv(big, big_out, args.jobs))
+            print()
+            report(args.big_lines, [run])
+            print("bounded memory: peak RSS under 1 GB" if run.peak_rss < 2**30 else "peak ≥ 1 GB!")
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
