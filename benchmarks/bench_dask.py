@@ -16,7 +16,9 @@ once), so the figures are the steady cost of the job:
 - allocated core-seconds per million lines (wall × workers / millions of lines): what a cluster
   bills, idle time included;
 - CPU seconds per million lines actually used by the worker processes (from psutil), which stays
-  near the single-worker figure when the work divides well.
+  near the single-worker figure when the work divides well;
+- busy %: CPU used over cores allocated. Near 100 % on an idle machine; far below it when other
+  processes hold the cores, and then wall time says more about them than about mailtrace.
 
 The load average is printed before and after: on a shared machine other processes take cores.
 """
@@ -135,7 +137,7 @@ def main() -> int:
         print(f"cores: {os.cpu_count()}, load average before: {os.getloadavg()[0]:.1f}")
         header = (
             f"{'workers':>7} {'start-up s':>10} {'wall s':>7} {'lines/s':>10} "
-            f"{'core-s/M lines':>14} {'CPU-s/M lines':>13} {'speed-up':>8}"
+            f"{'core-s/M lines':>14} {'CPU-s/M lines':>13} {'busy %':>6} {'speed-up':>8}"
         )
         print(header)
         base = None
@@ -145,7 +147,8 @@ def main() -> int:
             print(
                 f"{workers:>7} {r['startup_s']:>10.1f} {r['wall_s']:>7.1f} "
                 f"{r['lines_per_s']:>10,.0f} {r['core_s_per_m']:>14.1f} "
-                f"{r['cpu_s_per_m']:>13.1f} {base / r['wall_s']:>8.2f}"
+                f"{r['cpu_s_per_m']:>13.1f} {100 * r['cpu_s_per_m'] / r['core_s_per_m']:>6.0f} "
+                f"{base / r['wall_s']:>8.2f}"
             )
         print(f"load average after: {os.getloadavg()[0]:.1f}")
     return 0
