@@ -131,7 +131,7 @@ def parse_message(message: str) -> dict[str, object]:
 
 def _pairs(msg: str, pos: int) -> dict[str, str]:
     """``key=value, key=value`` from pos on; a stat=/reject= value takes the rest of the line."""
-    out: dict[str, str] = {}
+    spans: dict[str, tuple[int, int]] = {}  # slices, cut once at the end: gluing stays linear
     last: str | None = None
     start = pos
     n = len(msg)
@@ -142,14 +142,14 @@ def _pairs(msg: str, pos: int) -> dict[str, str]:
         key = msg[start:eq] if eq > 0 else ""
         if key and _KEY.fullmatch(key):
             if key in _TAIL_KEYS:
-                out[key] = msg[eq + 1 :]
+                spans[key] = (eq + 1, n)
                 break
-            out[key] = msg[eq + 1 : stop]
+            spans[key] = (eq + 1, stop)
             last = key
         elif last is not None:  # a ", " inside a value (a msgid, a ctladdr): glue it back
-            out[last] += ", " + msg[start:stop]
+            spans[last] = (spans[last][0], stop)
         start = stop + 2
-    return out
+    return {key: msg[a:b] for key, (a, b) in spans.items()}
 
 
 def _peer(value: str | None) -> tuple[str | None, str | None]:
