@@ -335,6 +335,22 @@ def test_parse_line_fills_typed_columns() -> None:
     assert (row["reply_code"], row["relay_port"], row["delay"]) == (250, 25, 65.0)
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        f"{OLD_ID} <= a@example.com H=[192.0.2.1]:\u0661\u0662 P=esmtp S=12x",
+        f"{OLD_ID} <= a@example.com S=\u00b2\u00b3 for b@example.com",
+        f'{OLD_ID} => b@example.com S={"9" * 40} C="2\u0665\u0660 OK"',
+    ],
+)
+def test_damaged_numbers_never_break_the_table(message: str) -> None:
+    """A size or port that is not a plain number is dropped, not carried into the cast."""
+    b = EventBuilder("mainlog")
+    assert parse_line(b, None, None, "exim", None, 1, message)
+    row = b.events_table().to_pylist()[0]
+    assert (row["size"], row["client_port"], row["reply_code"]) == (None, None, None)
+
+
 def _accounted(path: Path) -> tuple[int, int, int, int]:
     c = parse_file_tables(path, year=2026, tz="UTC").counts
     assert c.events + c.unparsed + c.other == c.lines

@@ -290,6 +290,17 @@ def test_parse_line_fills_typed_columns() -> None:
     assert (row["delay"], row["delays_d"], row["reply_code"]) == (1.0, 1.0, None)
 
 
+def test_damaged_numbers_never_break_the_table() -> None:
+    """A size or count that is not a plain number is dropped, not carried into the cast."""
+    b = EventBuilder("maillog")
+    message = (
+        f"{QID}: from=<a@example.com>, size=\u0661\u0662, nrcpts={'7' * 30}, relay=[192.0.2.1]"
+    )
+    assert parse_line(b, None, None, "sm-mta", None, 1, message)
+    row = b.events_table().to_pylist()[0]
+    assert (row["size"], row["nrcpt"], row["client_ip"]) == (None, None, "192.0.2.1")
+
+
 def test_sendmail_log_end_to_end(sample: Path) -> None:
     tables = parse_file_tables(sample / "logs" / "sendmail.log", year=2026, tz="UTC")
     c = tables.counts

@@ -43,6 +43,7 @@ import re
 from mailtrace.logs.events import EventBuilder
 from mailtrace.logs.kinds import Kind
 from mailtrace.logs.values import (
+    digits,
     exim_seconds,
     next_hop_id,
     split_reply,
@@ -59,7 +60,7 @@ _ID_PREFIX = re.compile(rf"({_MSGID}) ")
 # "name (helo) [ip]:port" as Exim writes a peer; every part bounded so a hostile line stays linear.
 _PEER = (
     r"(?:(?P<name>[^\s\[\]()]{1,255}) )?(?:\((?P<helo>[^\s()]{0,255})\) )?"
-    r"\[(?P<ip>[^\]\s]{1,60})\](?::(?P<port>\d{1,5}))?"
+    r"\[(?P<ip>[^\]\s]{1,60})\](?::(?P<port>[0-9]{1,5}))?"
 )
 _PEER_RE = re.compile(_PEER)
 # One token of a field list: a peer after H=, a KEY=value (value possibly "quoted \" text",
@@ -74,7 +75,7 @@ _SMTP_ERROR = re.compile(
     r"SMTP error from remote (?:mail server|mailer) after (?:pipelined )?"
     r"(?P<cmd>RCPT TO|MAIL FROM|end of data|initial connection|[A-Za-z]{2,10})"
 )
-_REPLY_AFTER = re.compile(r": ([245]\d\d[ -].*)", re.DOTALL)
+_REPLY_AFTER = re.compile(r": ([245][0-9][0-9][ -].*)", re.DOTALL)
 
 _DELIVERY_FLAGS: dict[str, tuple[str, str | None]] = {
     "=>": ("sent", None),
@@ -230,7 +231,7 @@ def _arrival(msg: str, pos: int, qid: str, flag: str) -> Parsed:
         "helo": peer.get("helo"),
         "client_ip": peer.get("ip"),
         "client_port": peer.get("port"),
-        "size": keys.get("S"),
+        "size": digits(keys.get("S")),
         "message_id": strip_angle(keys["id"]) if "id" in keys else None,
     }
     protocol = keys.get("P")
@@ -267,7 +268,7 @@ def _delivery(msg: str, pos: int, qid: str, flag: str) -> Parsed:
         "relay_host": peer.get("name"),
         "relay_ip": peer.get("ip"),
         "relay_port": peer.get("port"),
-        "size": keys.get("S"),
+        "size": digits(keys.get("S")),
         "text": _text(keys),
     }
     for word in bare:

@@ -37,6 +37,7 @@ import re
 from mailtrace.logs.events import EventBuilder
 from mailtrace.logs.kinds import Kind
 from mailtrace.logs.values import (
+    digits,
     hms_seconds,
     next_hop_id,
     split_reply,
@@ -216,8 +217,8 @@ def _arrival(msg: str, pos: int, qid: str | None) -> Parsed:
     client_host, client_ip = _peer(kv.get("relay"))
     fields: Fields = {
         "sender": strip_angle(kv.get("from", "")),
-        "size": kv.get("size"),
-        "nrcpt": kv.get("nrcpts"),
+        "size": digits(kv.get("size")),
+        "nrcpt": digits(kv.get("nrcpts"), 9),
         "message_id": strip_angle(kv["msgid"]) if "msgid" in kv else None,
         "protocol": kv.get("proto"),
         "client_host": client_host,

@@ -21,12 +21,12 @@ import pyarrow as pa
 
 from mailtrace.schema import EVENTS
 
-_REPLY = re.compile(r"([245]\d\d)(?:[ -]+([245]\.\d{1,3}\.\d{1,3})\b)?[ -]?")
-_ENHANCED = re.compile(r"([245]\.\d{1,3}\.\d{1,3})\b ?")
+_REPLY = re.compile(r"([245][0-9][0-9])(?:[ -]+([245]\.[0-9]{1,3}\.[0-9]{1,3})\b)?[ -]?")
+_ENHANCED = re.compile(r"([245]\.[0-9]{1,3}\.[0-9]{1,3})\b ?")
 _EXIM_DURATION = re.compile(
-    r"(?:(\d{1,6})w)?(?:(\d{1,6})d)?(?:(\d{1,6})h)?(?:(\d{1,6})m)?(?:(\d{1,9}(?:\.\d{1,6})?)s)?"
+    r"(?:([0-9]{1,6})w)?(?:([0-9]{1,6})d)?(?:([0-9]{1,6})h)?(?:([0-9]{1,6})m)?(?:([0-9]{1,9}(?:\.[0-9]{1,6})?)s)?"
 )
-_HMS = re.compile(r"(?:(\d{1,6})\+)?(\d{1,4}):(\d\d):(\d\d(?:\.\d{1,6})?)")
+_HMS = re.compile(r"(?:([0-9]{1,6})\+)?([0-9]{1,4}):([0-9][0-9]):([0-9][0-9](?:\.[0-9]{1,6})?)")
 # The next hop's id as its MTA announces it: Postfix "queued as X", Exim "OK id=X",
 # Sendmail "X Message accepted for delivery". A bare "id=" must not match "InternalId=".
 _NEXT_ID = re.compile(
@@ -72,6 +72,20 @@ def split_reply(text: str) -> tuple[str | None, str | None, str]:
             return None, e.group(1), text[e.end() :]
         return None, None, text
     return m.group(1), m.group(2), text[m.end() :]
+
+
+def digits(value: str | None, width: int = 18) -> str | None:
+    """``value`` if it is a plain ASCII number that fits its column, else None.
+
+    Sizes and counts come straight from ``S=``/``size=``; a damaged or hostile value must not
+    stop the whole table from casting.
+
+    >>> digits("2345"), digits("12x"), digits("\u00b2"), digits("9" * 30)
+    ('2345', None, None, None)
+    """
+    if value and len(value) <= width and value.isascii() and value.isdigit():
+        return value
+    return None
 
 
 def next_hop_id(text: str) -> str | None:
