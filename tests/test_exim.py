@@ -439,3 +439,24 @@ def test_adversarial_lines_finish_fast(message: str) -> None:
     parse_message(message)
     # Linear work on a few hundred kB takes well under a tenth of this; quadratic takes minutes.
     assert time.perf_counter() - start < 2.0
+
+
+def test_exim_through_syslog(tmp_path: Path) -> None:
+    """Exim logging through syslog (tag exim4) reaches the same parser, stamp from syslog."""
+    log = tmp_path / "mail.log"
+    log.write_text(
+        f"Mar  7 10:00:01 mx1 exim4[812]: {OLD_ID} <= alice@example.com "
+        "H=(helo.example.com) [192.0.2.10]:41234 P=esmtp S=2345 id=m@example.com\n"
+        f"Mar  7 10:00:02 mx1 exim4[813]: {OLD_ID} => bob@example.net R=dnslookup "
+        'T=remote_smtp H=mx.example.net [198.51.100.80] C="250 2.0.0 Ok: queued as 4XyZ1a2B3"\n'
+        f"Mar  7 10:00:02 mx1 exim4[813]: {OLD_ID} Completed\n"
+        "Mar  7 10:00:03 mx1 CRON[900]: (root) CMD (true)\n"
+    )
+    tables = parse_file_tables(log, year=2026, tz="UTC")
+    c = tables.counts
+    assert (c.lines, c.events, c.unparsed, c.other) == (4, 3, 0, 1)
+    events = tables.events.to_pylist()
+    assert [e["kind"] for e in events] == ["from", "delivery", "removed"]
+    assert {e["host"] for e in events} == {"mx1"}
+    assert [e["pid"] for e in events] == [812, 813, 813]
+    assert events[1]["next_queue_id"] == "4XyZ1a2B3"

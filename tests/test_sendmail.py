@@ -304,13 +304,13 @@ def test_damaged_numbers_never_break_the_table() -> None:
 def test_sendmail_log_end_to_end(sample: Path) -> None:
     tables = parse_file_tables(sample / "logs" / "sendmail.log", year=2026, tz="UTC")
     c = tables.counts
-    assert c.events + c.unparsed + c.other == c.lines == 41
-    assert (c.events, c.unparsed, c.other, c.other_programs) == (39, 1, 1, {"cron": 1})
+    assert c.events + c.unparsed + c.other == c.lines == 42
+    assert (c.events, c.unparsed, c.other, c.other_programs) == (40, 1, 1, {"cron": 1})
     events = tables.events.to_pylist()
     kinds = Counter(e["kind"] for e in events)
     assert kinds["from"] == 5 and kinds["delivery"] == 11 and kinds["bounce_notice"] == 2
     assert kinds["reject"] == 5
-    assert {e["program"] for e in events} == {"sm-mta", "sm-msp-queue"}
+    assert {e["program"] for e in events} == {"sm-mta", "sm-msp-queue", "sendmail"}
     statuses = Counter(e["status"] for e in events if e["kind"] == "delivery")
     assert statuses == {"sent": 6, "deferred": 3, "bounced": 1, "queued": 1}
     # The local submission hands over to the MTA: the two queue ids are linked.
