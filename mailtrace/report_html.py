@@ -22,6 +22,7 @@ import base64
 import hashlib
 import html
 import os
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -94,7 +95,8 @@ nav a { margin-right: 12px; font-size: 13px; }
 .total { background: #fff; border: 1px solid #e3e3e3; border-radius: 6px; padding: 6px 10px; }
 .total b { display: block; font-size: 18px; }
 .total span { color: #666; font-size: 12px; }
-figure { background: #fff; border: 1px solid #e3e3e3; border-radius: 6px; margin: 12px 0;
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(540px, 1fr)); gap: 12px; }
+figure { background: #fff; border: 1px solid #e3e3e3; border-radius: 6px; margin: 0;
          padding: 8px; overflow-x: auto; }
 figure svg { max-width: 100%; height: auto; }
 figcaption { font-size: 13px; color: #444; }
@@ -108,6 +110,8 @@ th[aria-sort="ascending"] button::after { content: " \\25B2"; }
 th[aria-sort="descending"] button::after { content: " \\25BC"; }
 .empty { color: #777; font-style: italic; }
 """
+
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 PROBLEM_TITLES = {
     "deferrals": "Deferrals",
@@ -223,7 +227,12 @@ def _totals(totals: Mapping[str, Any]) -> str:
 
 
 def _anchor(title: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")
+    """A section title as an element id.
+
+    >>> _anchor("Recipient domains (delivered; delays in seconds)")
+    'recipient-domains-delivered-delays-in-seconds'
+    """
+    return _NOT_WORD.sub("-", title.lower()).strip("-")
 
 
 def report_html(
@@ -250,7 +259,7 @@ def report_html(
             f'<figure id="chart-{_anchor(name)}">{svg}<figcaption>{esc(name)}</figcaption></figure>'
             for name, svg in charts.items()
         )
-        sections.append(("Charts", figures))
+        sections.append(("Charts", f'<div class="charts">{figures}</div>'))
     for key, name in TABLES:
         sections.append((name, table_html(data[key])))
     if data["smtpd"]:
