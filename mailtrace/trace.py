@@ -41,6 +41,8 @@ delays), or the note that no log of that server was given.
 from __future__ import annotations
 
 import os
+import sys
+import types
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -116,7 +118,14 @@ def trace(
     """Join ``message``'s Received hops to ``events`` (an EVENTS table or DataFrame).
 
     ``message`` is an analysed message, its header fields, or the path of a file holding one
-    message (.eml, .msg, a one-message mbox).
+    message (.eml, .msg, a one-message mbox). ``window_s`` bounds the time-window match.
+
+    >>> from mailtrace.headers.message import parse_headers
+    >>> from mailtrace.schema import EVENTS
+    >>> t = trace(parse_headers("Received: by mx.example.net id 2AB3C4D5E6;"
+    ...                         " Sat, 7 Mar 2026 10:00:00 +0000\\n", "m"), EVENTS.empty_table())
+    >>> t.unlogged, t.hops[0].logged
+    ([1], False)
     """
     report = _as_report(message)
     table = events_columns(_as_table(events), COLUMNS)
@@ -370,3 +379,25 @@ def read_trace(message: str | os.PathLike[str], logs: Iterable[str | os.PathLike
     from mailtrace.paths import read_events
 
     return trace(message, read_events([Path(p) for p in logs]))
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as :func:`trace`.
+
+    ``mailtrace.trace`` is meant to be the function, but importing this submodule makes the
+    package attribute of that name the module (the import system sets it after loading), so the
+    name means the module whenever ``mailtrace.trace`` was imported first. Calling the module
+    calls the function, so ``mailtrace.trace(message, events)`` works in every import order.
+    """
+
+    def __call__(
+        self,
+        message: MessageReport | MessageHeaders | str | os.PathLike[str],
+        events: pa.Table | pd.DataFrame,
+        *,
+        window_s: float = WINDOW_S,
+    ) -> Trace:
+        return trace(message, events, window_s=window_s)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -164,6 +164,15 @@ def test_events_as_a_dataframe_or_a_logs_dataset(d: Path, tmp_path: Path) -> Non
     assert _attempts(from_dataset.hops[2].deliveries) == _attempts(from_frame.hops[2].deliveries)
 
 
+def test_mailtrace_trace_is_callable_in_every_import_order(d: Path, events: pa.Table) -> None:
+    import mailtrace
+    import mailtrace.trace  # the submodule import rebinds the package attribute to the module
+
+    assert _summary(mailtrace.trace(d / "message.eml", events)) == _summary(
+        trace(d / "message.eml", events)
+    )
+
+
 def test_a_mailbox_of_several_messages_is_refused(tmp_path: Path, events: pa.Table) -> None:
     mbox = tmp_path / "box.mbox"
     mbox.write_text(
