@@ -180,6 +180,10 @@ SHAPES: list[tuple[str, dict[str, object]]] = [
     (f"{OLD_ID} Completed", {"kind": "removed", "queue_id": OLD_ID, "delay": None}),
     (f"{NEW_ID} Completed QT=4d1h", {"kind": "removed", "delay": 349200.0}),
     (f"{OLD_ID} Message is frozen", {"kind": "hold", "action": "frozen"}),
+    (
+        f"{OLD_ID} rejected by local_scan(): 550 5.7.1 Attachment type not allowed",
+        {"kind": "reject", "reply_code": 550, "reply_text": "Attachment type not allowed"},
+    ),
     (f"{OLD_ID} cancelled by timeout_frozen_after", {"kind": "expired"}),
     (
         "SMTP connection from [192.0.2.10]:41234 I=[203.0.113.5]:25 (TCP/IP connection count = 1)",

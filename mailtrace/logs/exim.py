@@ -179,6 +179,10 @@ def _parse(msg: str) -> Parsed | None:
         return Kind.INFO, qid, {"text": rest}
     if rest.startswith(("Warning:", "Warning ")):
         return Kind.WARNING, qid, {"text": rest}
+    if rest.startswith("rejected by local_scan()"):
+        scan: Fields = {"action": "reject", "command": "END-OF-MESSAGE"}
+        _reply(scan, rest.partition(": ")[2])
+        return Kind.REJECT, qid, scan
     return _session_line(rest, qid)
 
 
