@@ -45,7 +45,7 @@ import sys
 import types
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -249,29 +249,49 @@ def _match(hops: list[Hop], table: pa.Table, msgid: str | None, window_s: float)
 
     ids = [h.received.id for h in hops if h.received.id]
     if ids:
-        rows = _rows(table, pc.is_in(table.column("queue_id"), pa.array(ids, pa.string())), names)
+        mask = pc.is_in(table.column("queue_id"), pa.array(ids, pa.string()))
+        by_id = _group(_rows(table, mask, names), "queue_id")
         for i, hop in enumerate(hops):
             if hop.received.id:
-                pick(i, QUEUE_ID, [r for r in rows if r["queue_id"] == hop.received.id], True)
+                pick(i, QUEUE_ID, by_id.get(hop.received.id, []), True)
     if msgid is not None:
         logged = pc.utf8_trim(table.column("message_id"), " <>")
         rows = _rows(table, pc.equal(logged, msgid), names)
         for i in range(len(hops)):
             if i not in found:
                 pick(i, MESSAGE_ID, rows, False)
-    ips = [h.received.from_ip for i, h in enumerate(hops) if i not in found and h.received.from_ip]
-    if ips:
-        arrivals = pc.and_(
-            pc.is_in(table.column("kind"), pa.array(["client", "from"])),
-            pc.is_in(table.column("client_ip"), pa.array(ips, pa.string())),
+    # Without the hop's timestamp there is no window to look in.
+    left = [
+        (i, h.received.from_ip, h.received.date_utc)
+        for i, h in enumerate(hops)
+        if i not in found and h.received.from_ip and h.received.date_utc
+    ]
+    if left:
+        # Only arrivals inside the windows are gathered: a busy client (a filter's 127.0.0.1)
+        # has rows all day long.
+        times = [t for _, _, t in left]
+        ts = table.column("ts")
+        lo = pa.scalar(min(times) - timedelta(seconds=window_s), ts.type)
+        hi = pa.scalar(max(times) + timedelta(seconds=window_s), ts.type)
+        mask = pc.and_(
+            pc.and_(
+                pc.is_in(table.column("kind"), pa.array(["client", "from"])),
+                pc.is_in(table.column("client_ip"), pa.array([ip for _, ip, _ in left])),
+            ),
+            pc.and_(pc.greater_equal(ts, lo), pc.less_equal(ts, hi)),
         )
-        rows = _rows(table, pc.and_(arrivals, pc.is_valid(table.column("queue_id"))), names)
-        for i, hop in enumerate(hops):
-            # Without the hop's timestamp there is no window to look in.
-            if i not in found and hop.received.from_ip and hop.received.date_utc:
-                ip = hop.received.from_ip
-                pick(i, TIME_WINDOW, [r for r in rows if r["client_ip"] == ip], False)
+        mask = pc.and_(mask, pc.is_valid(table.column("queue_id")))
+        by_ip = _group(_rows(table, mask, names), "client_ip")
+        for i, ip, _ in left:
+            pick(i, TIME_WINDOW, by_ip.get(ip, []), False)
     return found
+
+
+def _group(rows: list[dict[str, Any]], key: str) -> dict[Any, list[dict[str, Any]]]:
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(r[key], []).append(r)
+    return groups
 
 
 def _linked(table: pa.Table, seeds: set[str]) -> pa.Table:

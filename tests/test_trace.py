@@ -219,3 +219,34 @@ def test_cli_needs_logs_and_says_when_nothing_matched(d: Path, sample: Path) -> 
     assert r.returncode == 2 and "--logs" in r.stderr and "Traceback" not in r.stderr
     other = _cli(d / "message.eml", "--logs", sample / "logs" / "sendmail.log")
     assert other.returncode == 1 and "no hop of this message" in other.stderr
+
+
+def test_ten_thousand_received_headers_finish_in_bounded_time(events: pa.Table) -> None:
+    import time
+
+    lines = [
+        f"Received: from h{i}.example.org ([192.0.2.30]) by mx1.example.org with ESMTP"
+        f" id {i:010X}; Sat, 7 Mar 2026 10:14:58 +0000\n"
+        for i in range(10_000)
+    ]
+    lines.append(
+        "Received: from smtp.example.org ([192.0.2.30]) by mx1.example.org with ESMTP"
+        f" id {POSTFIX_ID_1}; Sat, 7 Mar 2026 10:14:58 +0000\n"
+    )
+    start = time.perf_counter()
+    t = trace(parse_headers("".join(lines), "hostile.eml"), events)
+    assert time.perf_counter() - start < 30
+    assert len(t.hops) == 10_001
+    # one hop's queue id is in the log (its filter re-injection follows it); the other ids are
+    # not, so they fall back to the client address and time window, where one arrival is left
+    assert t.hops[0].queue_ids == (POSTFIX_ID_1, POSTFIX_ID_2)
+    assert t.hops[0].matched_by == QUEUE_ID
+    assert [h.queue_ids for h in t.hops if h.matched_by == TIME_WINDOW] == [("7A8B9C0D1E",)]
+
+
+def test_cli_shows_header_markup_as_written(d: Path, tmp_path: Path) -> None:
+    msg = tmp_path / "m.eml"
+    msg.write_text(_message(d).replace("Quarterly figures", "[link=http://x.example]go[/link]"))
+    r = _cli(msg, "--logs", d / "mx1.example.org.log")
+    assert r.returncode == 0, r.stderr
+    assert "[link=http://x.example]go[/link]" in r.stdout
