@@ -505,6 +505,10 @@ def _roots(parent: _IntArray) -> _IntArray:
         if not step.any():
             break
         root = np.where(step, up, root)
+    # A loop of hand-offs (ids reused in a circle) has no first queue file: each of its queue
+    # files, and each file that leads into it, stands alone.
+    stuck = parent[root] >= 0
+    root[stuck] = np.flatnonzero(stuck)
     return root
 
 

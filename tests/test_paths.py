@@ -269,3 +269,19 @@ def test_local_forwarding_is_a_hop_in_the_chain() -> None:
 
     totals = build_report(ev).totals
     assert (totals["received"], totals["delivered"], totals["forwarded"]) == (1, 1, 1)
+
+
+def test_hand_offs_in_a_circle_do_not_break_the_paths() -> None:
+    ids = ["AAA1", "BBB2", "CCC3"]
+    rows: list[dict[str, Any]] = [
+        {"ts": i, "host": "mx", "queue_id": q, "kind": "client"} for i, q in enumerate(ids)
+    ]
+    for i, q in enumerate(ids):
+        rows.append(
+            {"ts": 5 + i, "host": "mx", "queue_id": q, "kind": "delivery", "status": "sent",
+             "recipient": "r@example.com", "relay_ip": "127.0.0.1",
+             "next_queue_id": ids[(i + 1) % 3]}
+        )  # fmt: skip
+    messages, deliveries = delivery_paths(_events(rows))
+    assert sorted(messages["queue_id"]) == ids
+    assert len(deliveries) == 3
