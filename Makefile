@@ -30,6 +30,7 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+	$(BIN)/pytest --nbmake --nbmake-timeout=300 notebooks/
 
 test: system-deps lint typecheck pytest
 

@@ -19,6 +19,7 @@ which cuts it short and keeps matplotlib from reading ``$…$`` in it as mathema
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -26,7 +27,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import matplotlib as mpl
 import matplotlib.dates as mdates
@@ -81,6 +82,32 @@ def label(text: object, width: int = LABEL_MAX) -> str:
     if len(s) > width:
         s = s[: width - 1] + "…"
     return s.replace("$", r"\$")
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def as_table(value: Any) -> Any:
+    """An Arrow table for a pandas DataFrame (``read_logs``, ``delivery_paths`` give those);
+    anything else as it is.
+
+    >>> import pandas as pd
+    >>> as_table(pd.DataFrame({"a": [1]})).column_names
+    ['a']
+    """
+    if type(value).__name__ == "DataFrame" and hasattr(value, "columns"):
+        return pa.Table.from_pandas(value, preserve_index=False)
+    return value
+
+
+def _frames_as_tables(fn: _F) -> _F:
+    """Let a chart function take DataFrames wherever it takes tables (notebooks hold both)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return fn(*map(as_table, args), **{k: as_table(v) for k, v in kwargs.items()})
+
+    return cast(_F, wrapper)
 
 
 # --- figures, saving, SVG ------------------------------------------------------------------------
@@ -281,6 +308,7 @@ def _utc_axis(ax: Axes) -> None:
 # --- headers: the hop waterfall ------------------------------------------------------------------
 
 
+@_frames_as_tables
 def hop_timeline(hops: pa.Table, max_messages: int = 6) -> Figure:
     """The Received chain of each message in a HOPS table as a waterfall: one bar per hop from
     the previous hop's time to its own, its delay written beside it; hops with clock skew
@@ -396,6 +424,7 @@ def _duration(seconds: float | None) -> str:
 # --- logs: volume, failures over time ------------------------------------------------------------
 
 
+@_frames_as_tables
 def volume_series(
     events: pa.Table, messages: pa.Table, deliveries: pa.Table
 ) -> dict[str, np.ndarray[Any, np.dtype[np.int64]]]:
@@ -424,6 +453,7 @@ def volume_series(
     }
 
 
+@_frames_as_tables
 def volume_over_time(events: pa.Table, messages: pa.Table, deliveries: pa.Table) -> Figure:
     """Mail volume over time: received, delivered, deferred, bounced and rejected per time bin.
 
@@ -463,10 +493,12 @@ def _draw_volume(ax: Axes, series: dict[str, np.ndarray[Any, Any]]) -> None:
         )
     _utc_axis(ax)
     ax.set_ylabel(f"count per {unit}")
+    ax.margins(y=0.1)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="series (total)")
 
 
+@_frames_as_tables
 def failures_over_time(table: pa.Table, by: str = "category", top: int = 9) -> Figure:
     """Failures per time bin, stacked by ``category`` or ``family``: any table with ``ts`` and
     the FAILURES columns (DELIVERIES, classified REPLIES). Rows that are not failures are left
@@ -526,6 +558,7 @@ def _draw_failures(ax: Axes, table: pa.Table, by: str, top: int) -> None:
         bottom += c
     _utc_axis(ax)
     ax.set_ylabel(f"failures per {unit}")
+    ax.margins(y=0.1)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title=f"{by} (total)")
 
@@ -533,6 +566,7 @@ def _draw_failures(ax: Axes, table: pa.Table, by: str, top: int) -> None:
 # --- delivery delays ------------------------------------------------------------------------------
 
 
+@_frames_as_tables
 def delay_distribution(deliveries: pa.Table, top: int = 8) -> Figure:
     """The distribution of delivery delay (arrival to delivery, every hop included) per recipient
     domain, as cumulative curves on a log time axis: the ``top`` domains by deliveries, and all.
@@ -588,6 +622,7 @@ def _draw_delays(ax: Axes, deliveries: pa.Table, top: int) -> None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="domain (n)")
 
 
+@_frames_as_tables
 def queue_delays(deliveries: pa.Table, top: int = 10) -> Figure:
     """Where the time went: Postfix's delays=a/b/c/d averaged per recipient domain, stacked
     (a before the queue manager, b inside it, c connection set-up, d transmission).
@@ -621,6 +656,9 @@ def _draw_queue_delays(ax: Axes, deliveries: pa.Table, top: int) -> None:
         means = np.nan_to_num(means)
         ax.barh(y, means, left=left, color=colour, label=name, height=0.6)
         left += means
+    for i, total in enumerate(left):
+        ax.text(total, i, f" {total:,.1f} s", va="center", fontsize=8)
+    ax.set_xlim(0, max(float(left.max()), 0.001) * 1.18)  # room for the totals
     ax.set_yticks(y, [f"{label(n)} ({int(m.sum())})" for n, m in groups])
     ax.invert_yaxis()
     ax.set_xlabel("mean seconds per attempt")
@@ -631,6 +669,7 @@ def _draw_queue_delays(ax: Axes, deliveries: pa.Table, top: int) -> None:
 # --- replies and failing destinations -----------------------------------------------------------
 
 
+@_frames_as_tables
 def reply_code_heatmap(table: pa.Table, top: int = 15) -> Figure:
     """Reply codes by recipient domain: a heat map of attempt counts, the ``top`` domains by
     attempts. An attempt without a numeric reply shows its enhanced status (4.4.1 for a
@@ -682,6 +721,7 @@ def _draw_heatmap(fig: Figure, ax: Axes, table: pa.Table, top: int) -> None:
     fig.colorbar(image, ax=ax, label="attempts")
 
 
+@_frames_as_tables
 def top_failing(table: pa.Table, top: int = 10) -> Figure:
     """The recipient domains and the providers with the most failures, as two bar charts:
     DELIVERIES, classified REPLIES or bounce rows (``recipient``, ``category``, ``provider``).
@@ -724,6 +764,7 @@ def _draw_ranked(ax: Axes, title: str, keys: list[str], top: int) -> None:
     ax.margins(x=0.15)
 
 
+@_frames_as_tables
 def failure_categories(table: pa.Table, top: int = 15) -> Figure:
     """Failures counted by category, each bar coloured by its family: bounce rows, classified
     REPLIES or DELIVERIES.
@@ -779,7 +820,8 @@ def failure_rows_table(rows: Sequence[Mapping[str, object]]) -> pa.Table:
     def text(row: Mapping[str, object], *keys: str) -> str | None:
         for k in keys:
             v = row.get(k)
-            if v is not None:
+            # NaN is how a DataFrame's records say "none".
+            if v is not None and not (isinstance(v, float) and np.isnan(v)):
                 return str(v)
         return None
 
@@ -797,6 +839,7 @@ def failure_rows_table(rows: Sequence[Mapping[str, object]]) -> pa.Table:
     )
 
 
+@_frames_as_tables
 def failures_overview(table: pa.Table | Sequence[Mapping[str, object]], top: int = 10) -> Figure:
     """Failures by category, by recipient domain and by provider side by side: what
     ``mailtrace bounce --plot`` draws. ``table`` has ``category``, ``family``, ``recipient``
@@ -823,6 +866,7 @@ def failures_overview(table: pa.Table | Sequence[Mapping[str, object]], top: int
 # --- transcripts ----------------------------------------------------------------------------------
 
 
+@_frames_as_tables
 def transcript_chart(
     replies: pa.Table | Sequence[pa.Table], max_sessions: int = 20, max_steps: int = 16
 ) -> Figure:
@@ -840,7 +884,7 @@ def transcript_chart(
     ['no data']
     """
     if not isinstance(replies, pa.Table):
-        parts = [t for t in replies if t.num_rows]
+        parts = [t for t in map(as_table, replies) if t.num_rows]
         replies = pa.concat_tables(parts, promote_options="default") if parts else pa.table({})
     sessions = list(dict.fromkeys(_strings(replies, "session")))[:max_sessions]
     fig = new_figure(11, max(2.5, 1.4 + 0.5 * len(sessions)))
@@ -894,6 +938,7 @@ def transcript_chart(
 # --- the report overview --------------------------------------------------------------------------
 
 
+@_frames_as_tables
 def report_overview(events: pa.Table, messages: pa.Table, deliveries: pa.Table) -> Figure:
     """The ``mailtrace report`` picture on one page: volume over time, failures over time by
     category, delivery delay by domain and the queue-delay breakdown.
@@ -915,6 +960,7 @@ def report_overview(events: pa.Table, messages: pa.Table, deliveries: pa.Table) 
     return fig
 
 
+@_frames_as_tables
 def log_overview(events: pa.Table) -> Figure:
     """:func:`report_overview` of an EVENTS table, its delivery paths rebuilt first.
 
