@@ -294,6 +294,27 @@ def report(
     render.report(rep, as_json=as_json)
 
 
+# --- failures: mailtrace failures LOGS… ---------------------------------------------------------
+
+
+@app.command()
+def failures(
+    logs: list[str] = typer.Argument(..., metavar="LOGS…", help=_LOGS_HELP),
+    detail: int = typer.Option(10, "--detail", min=0, help="Rows in the recipient-domain list."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    year: int | None = typer.Option(None, "--year", help=_YEAR_HELP),
+    tz: str | None = typer.Option(None, "--tz", help=_TZ_HELP),
+) -> None:
+    """Show failures by category, family, recipient domain, provider and time, with examples."""
+    from pathlib import Path
+
+    from mailtrace.failures_report import COLUMNS, build_failures
+    from mailtrace.paths import read_events
+
+    events = read_events([Path(p) for p in logs], COLUMNS, year=year, tz=tz)
+    render.failures(build_failures(events, detail=detail), as_json=as_json)
+
+
 # --- bounces: mailtrace bounce FILE… ------------------------------------------------------------
 
 

@@ -537,6 +537,10 @@ _LABELS = {
     "p50_delay": "p50 s",
     "p95_delay": "p95 s",
     "max_delay": "max s",
+    "reject_warnings": "warn",
+    "connect_failures": "conn",
+    "top_category": "mostly",
+    "nature": "act",
 }
 
 
@@ -601,6 +605,100 @@ def report(rep: Any, as_json: bool = False) -> None:
             rows,
             ["category", "count", "codes", "reason"],
         )
+
+
+# --- failures: mailtrace failures LOGS… --------------------------------------------------------
+
+_FAILURE_COUNTS = ["total", "attempts", "final", "rejects", "reject_warnings", "connect_failures"]
+
+
+def failures(rep: Any, as_json: bool = False) -> None:
+    """Failures over the period: totals, then by category, family, domain, provider and time."""
+    data = rep.to_dict()
+    if as_json:
+        print_json(data)
+        return
+    p, t = data["period"], data["totals"]
+    stamp = [safe(str(p[k])[:19].replace("T", " ")) for k in ("first", "last")]
+    when = f"{stamp[0]} → {stamp[1]} UTC" if p["first"] else "no events"
+    out.print(f"[bold]Failures[/bold] {when}")
+    for label, key in (
+        ("failed attempts (every try)", "attempts"),
+        ("failed recipients (final)", "final"),
+    ):
+        split = ", ".join(f"{st} {t[f'{key}_{st}']:,}" for st in ("deferred", "bounced", "expired"))
+        out.print(f"  {label:<32}{t[key]:>9,}\n    {split}")
+    for label, key in (
+        ("rejects", "rejects"),
+        ("reject warnings (not in total)", "reject_warnings"),
+        ("connect failures", "connect_failures"),
+        ("total (attempts+rejects+connect)", "total"),
+    ):
+        out.print(f"  {label:<32}{t[key]:>9,}")
+    out.print()
+    # Count columns that are zero everywhere are left out: the table fits 80 columns.
+    counts = [k for k in _FAILURE_COUNTS if k == "total" or t[k]]
+    _failure_table(
+        "By category (attempts: every failed try; final: last outcome per recipient; "
+        "class: 4xx/5xx seen; act: P drop address, M fix message, S fix sender, T retry, "
+        "X terminal)",
+        data["categories"],
+        ["category", "class", "nature", *counts],
+    )
+    _failure_table("By family", data["families"], ["family", "class", *counts])
+    _failure_table(
+        f"By recipient domain (top {data['detail']})",
+        data["domains"],
+        ["domain", "top_category", *counts],
+    )
+    providers = [
+        {**r, "codes": ", ".join(f"{c['code']} ×{c['count']}" for c in r["codes"])}
+        for r in data["providers"]
+    ]
+    _failure_table(
+        "By provider (with the provider's own codes)",
+        providers,
+        ["provider", "top_category", *counts[:4], "codes"],
+    )
+    busy = [r for r in data["timeline"] if any(r[k] for k in _FAILURE_COUNTS)]
+    _failure_table(
+        f"Per {p['bucket']} (UTC; quiet {p['bucket']}s left out)", busy, ["bucket", *counts]
+    )
+    _rows_table(
+        "Example replies per category (addresses, IPs and ids blanked)",
+        data["examples"],
+        ["category", "count", "codes", "reason"],
+    )
+
+
+def _failure_table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """A counts table whose short columns never wrap: names stay whole, numbers aligned."""
+    from rich.box import SIMPLE_HEAD
+    from rich.table import Table
+
+    if not rows:
+        return
+    # No vertical rules: nine columns of counts then fit 80 characters.
+    table = Table(
+        title=title,
+        title_justify="left",
+        show_edge=False,
+        pad_edge=False,
+        box=SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+    )
+    for c in columns:
+        label = _LABELS.get(c, c.replace("_", " "))
+        if isinstance(rows[0].get(c), int):
+            table.add_column(label, justify="right", no_wrap=True)
+        elif c in ("class", "nature"):
+            table.add_column(label, no_wrap=True)
+        else:  # names (categories, domains, codes): cut with an ellipsis rather than folded
+            table.add_column(label, overflow="ellipsis", no_wrap=True, ratio=1)
+    for r in rows:
+        table.add_row(*(_fmt(r.get(c), c) for c in columns))
+    out.print(table)
+    out.print()
 
 
 # --- logs: progress and the summary of `mailtrace logs` --------------------------------------

@@ -480,7 +480,7 @@ def iter_file_tables(
     [2, 2, 1]
     """
     source = _as_source(path)
-    with _spooled(source, year) as readable:
+    with _spooled(source) as readable:
         try:
             plan = plan_file(readable, year=year, tz=tz)
         except InputError as exc:
@@ -494,15 +494,15 @@ def iter_file_tables(
 
 
 class _spooled:
-    """Stdin, copied to a temporary file when RFC 3164 year inference needs two passes."""
+    """Stdin, copied to a temporary file: framing detection and RFC 3164 year inference read the
+    input before it is parsed, and a pipe can be read only once."""
 
-    def __init__(self, source: Source, year: int | None) -> None:
+    def __init__(self, source: Source) -> None:
         self.source = source
-        self.year = year
         self.tmp: str | None = None
 
     def __enter__(self) -> Source:
-        if not self.source.is_stdin or self.year is not None:
+        if not self.source.is_stdin:
             return self.source
         fd, self.tmp = tempfile.mkstemp(prefix="mailtrace-stdin-")
         with os.fdopen(fd, "wb") as out:
@@ -619,11 +619,14 @@ def read_logs(
     year: int | None = None,
     tz: str | tzinfo | None = None,
     errors: Errors = "raise",
+    classify: bool = False,
 ) -> pd.DataFrame:
     """Every event of the logs at ``paths`` (files, directories, globs, ``-``) as a DataFrame.
 
     Columns are EVENTS' with Arrow dtypes: reply codes stay integers with nulls and ``ts`` is
-    ``timestamp[us, tz=UTC]``. Rotated sets are read oldest first.
+    ``timestamp[us, tz=UTC]``. Rotated sets are read oldest first. ``classify=True`` appends
+    the FAILURES columns (:func:`mailtrace.failures.classify_events`: each delivery, reject and
+    connect failure judged, each distinct reply once).
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -631,9 +634,15 @@ def read_logs(
     >>> df = read_logs(d, year=2026)
     >>> len(df), str(df["reply_code"].dtype)
     (0, 'int16[pyarrow]')
+    >>> list(read_logs(d, year=2026, classify=True).columns[-5:])
+    ['category', 'family', 'nature', 'provider', 'provider_code']
     """
     import pandas as pd
 
     table = read_events_table(paths, format=format, year=year, tz=tz, errors=errors)
+    if classify:
+        from mailtrace.failures import classify_events
+
+        table = classify_events(table)
     frame: pd.DataFrame = table.to_pandas(types_mapper=pd.ArrowDtype)
     return frame
