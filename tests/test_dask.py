@@ -6,6 +6,7 @@ so nothing here is skipped.
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from distributed import LocalCluster
 
-from mailtrace.errors import UsageError
+from mailtrace.errors import InputError, UsageError
 from mailtrace.logs import batch
 from mailtrace.logs.reader import read_events_table
 from mailtrace.paths import COLUMNS, read_events, select_paths
@@ -128,6 +129,31 @@ def test_scheduler_address_cli_then_report_and_path_on_the_dataset(
     report = cli("report", out, "--json")
     assert report.returncode == 0, report.stderr
     assert json.loads(report.stdout)["totals"] == build_report(direct).totals
+
+
+def test_a_damaged_input_on_the_cluster_raises_or_is_counted(
+    sample: Path, tmp_path: Path, cluster: LocalCluster
+) -> None:
+    data = gzip.compress((sample / "logs" / "postfix.log").read_bytes() * 20)
+    (tmp_path / "maillog.1.gz").write_bytes(data[: len(data) // 2])
+    shutil.copy(sample / "logs" / "exim_mainlog", tmp_path / "exim_mainlog")
+    out = tmp_path / "out"
+    address = cluster.scheduler_address
+
+    def run(errors: batch.Errors) -> batch.Summary:
+        return batch.run(
+            [tmp_path / "maillog.1.gz", tmp_path / "exim_mainlog"], out, year=2026, tz="UTC",
+            errors=errors, force=True, engine="dask", scheduler=address,
+        )  # fmt: skip
+
+    with pytest.raises(InputError, match=r"maillog\.1\.gz: truncated gzip stream"):
+        run("raise")
+    assert not (out / "maillog.1.gz.parquet").exists()
+    assert not list(out.rglob(".*"))  # no temporary file left behind by the worker
+    summary = run("skip")
+    assert summary.counts.failed_inputs == 1
+    assert pq.read_table(out / "maillog.1.gz.parquet").num_rows > 0
+    assert pq.read_table(out / "exim_mainlog.parquet").num_rows > 0
 
 
 def test_scheduler_without_dask_engine_is_a_usage_error(tmp_path: Path) -> None:
