@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailtrace.errors import UsageError
 from mailtrace.logs.framing import (
@@ -246,3 +248,23 @@ def test_hostile_megabyte_lines_are_framed_in_linear_time(framing: str) -> None:
         f.split(line)
     detect_framing(HOSTILE)
     assert time.perf_counter() - start < 5
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["rfc3164", "rfc3339", "rfc5424", "journal-json", "container-json", "exim"]),
+    st.one_of(
+        st.text(max_size=120),
+        st.builds(lambda s: "Dec 31 23:59:59 mx " + s, st.text(max_size=60)),
+        st.builds(lambda s: "<22>1 2026-03-07T10:00:00Z mx a 1 - " + s, st.text(max_size=60)),
+        st.builds(lambda s: '{"log": ' + s, st.text(max_size=60)),
+    ),
+)
+def test_framing_never_raises_and_frames_have_the_right_shape(framing: str, line: str) -> None:
+    frame = Framer(framing, year=2026, tz=UTC).split(line)
+    if frame is not None:
+        ts, host, program, pid, message = frame
+        assert ts is None or isinstance(ts, int)
+        assert host is None or isinstance(host, str)
+        assert isinstance(program, str) and isinstance(message, str)
+        assert pid is None or isinstance(pid, int)
