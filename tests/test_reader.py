@@ -253,6 +253,13 @@ def test_stdin_without_a_year_is_spooled_and_dated_by_now(monkeypatch: pytest.Mo
     assert ts.year == datetime.now(UTC).year and r.events.column("source")[0].as_py() == "<stdin>"
 
 
+def test_stdin_with_a_year_loses_no_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = b"".join(b"Mar  7 10:00:%02d mx postfix/qmgr[1]: ok %d\n" % (i, i) for i in range(50))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text)))
+    r = parse_file_tables("-", year=2026, tz="UTC", parsers=FAKE)
+    assert r.counts.lines == r.counts.events == 50
+
+
 def test_parse_file_and_read_logs_types(tmp_path: Path) -> None:
     path = _write(tmp_path, "Mar  7 10:00:00 mx sshd[1]: accepted\n")
     assert parse_file(path, year=2026).schema == EVENTS
