@@ -558,7 +558,7 @@ def _draw_failures(ax: Axes, table: pa.Table, by: str, top: int) -> None:
         bottom += c
     _utc_axis(ax)
     ax.set_ylabel(f"failures per {unit}")
-    ax.margins(y=0.1)
+    ax.set_ylim(0, max(float(bottom.max()), 1.0) * 1.12)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title=f"{by} (total)")
 
@@ -758,7 +758,8 @@ def _draw_ranked(ax: Axes, title: str, keys: list[str], top: int) -> None:
     for i, v in enumerate(values):
         ax.text(v, i, f" {v}", va="center", fontsize=8)
     ax.set_yticks(y, [label(k) for k in ranked])
-    ax.invert_yaxis()
+    # Top down, and a lone bar as thin as one of five.
+    ax.set_ylim(max(len(ranked), 5) - 0.5, -0.5)
     ax.set_xlabel("failures (count)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.margins(x=0.15)
@@ -860,6 +861,33 @@ def failures_overview(table: pa.Table | Sequence[Mapping[str, object]], top: int
     providers = [p or "(unknown provider)" for p in _strings(fail, "provider")]
     _draw_ranked(b, "Top failing recipient domains", [d or "(none)" for d in domains], top)
     _draw_ranked(c, "Top failing providers", providers, top)
+    return fig
+
+
+@_frames_as_tables
+def failures_log_overview(events: pa.Table, top: int = 8) -> Figure:
+    """The failed delivery attempts of an EVENTS table on one page: over time by category and
+    by family, the top failing recipient domains and providers (``mailtrace failures --plot``).
+
+    >>> from mailtrace.schema import EVENTS
+    >>> fig = failures_log_overview(EVENTS.empty_table())
+    >>> [ax.get_title() for ax in fig.axes]  # doctest: +NORMALIZE_WHITESPACE
+    ['Failures over time by category', 'Failures over time by family',
+     'Top failing recipient domains', 'Top failing providers']
+    """
+    from mailtrace.paths import paths_tables
+
+    _, deliveries = paths_tables(events)
+    fig = new_figure(15, 9)
+    (a, b), (c, d) = fig.subplots(2, 2)
+    _draw_failures(a, deliveries, "category", top)
+    _draw_failures(b, deliveries, "family", top)
+    fail = _failures(deliveries)
+    domains = [x or "(none)" for x in _domains(_strings(fail, "recipient"))]
+    providers = [p or "(unknown provider)" for p in _strings(fail, "provider")]
+    _draw_ranked(c, "Top failing recipient domains", domains, top)
+    _draw_ranked(d, "Top failing providers", providers, top)
+    fig.suptitle(f"Failed delivery attempts — {_span(events)}", fontsize=13)
     return fig
 
 

@@ -266,6 +266,17 @@ def test_transcript_chart_colours_by_reply_class() -> None:
     assert _ticks(ax.get_yticklabels()) == ["swaks-rcpt-550.txt"]
 
 
+def test_failures_log_overview(day: tuple[pa.Table, ...]) -> None:
+    events, _, _ = day
+    fig = plot.failures_log_overview(events)
+    by_category, by_family, domains, providers = fig.axes[:4]
+    assert sum(p.get_height() for c in by_category.containers for p in c) == 6
+    assert _legend(by_family)[0] == "transport (3)"
+    assert [p.get_width() for p in domains.patches] == [3, 2, 1]
+    assert _ticks(providers.get_yticklabels()) == ["(unknown provider)"]
+    assert fig.get_suptitle().startswith("Failed delivery attempts — 2026-03-10 ")
+
+
 # --- edges ---------------------------------------------------------------------------------------
 
 EMPTY_CHARTS = {
@@ -282,6 +293,7 @@ EMPTY_CHARTS = {
     "transcripts": lambda: plot.transcript_chart(REPLIES.empty_table()),
     "hops": lambda: plot.hop_timeline(HOPS.empty_table()),
     "overview": lambda: plot.log_overview(EVENTS.empty_table()),
+    "failures_log": lambda: plot.failures_log_overview(EVENTS.empty_table()),
 }
 
 
