@@ -4,7 +4,9 @@ Every Received header is written by one server (``by``), and its ``id`` is that 
 for the message: Postfix ``id 4C2D3E4F5A``, Exim ``id 1vAbCd-00000000Xyz-9QrS``. So a hop is
 found in the logs by three keys, strongest first:
 
-1. **queue id** — rows with the hop's ``id`` on the host named by ``by``;
+1. **queue id** — rows with the hop's ``id`` on the host named by ``by``; failing that, on a
+   host of another name within :data:`WINDOW_S` of the hop (syslog's host name is often not the
+   name the MTA writes in its headers);
 2. **Message-ID** — the queue file on that host whose ``message-id=`` (Postfix cleanup) or ``id=``
    (Exim ``<=``) is the message's, nearest in time to the hop;
 3. **time window** — the queue file on that host whose client is the hop's ``from`` address,
@@ -71,6 +73,7 @@ WINDOW_S = 120.0
 MESSAGE_ID_WINDOW_S = 86_400.0
 
 QUEUE_ID = "queue id"
+QUEUE_ID_ELSEWHERE = "queue id and time, another host name"
 MESSAGE_ID = "message-id"
 TIME_WINDOW = "time window"
 
@@ -85,7 +88,7 @@ class HopTrace:
     hop: Hop  # the header's data (hop.received: from, by, id, timestamp …)
     host: str | None  # the log's host name for this server (None: not matched, or a hostless log)
     queue_ids: tuple[str, ...]  # its queue files on that host, in order; empty when not matched
-    matched_by: str | None  # QUEUE_ID, MESSAGE_ID, TIME_WINDOW; None: no log of this server
+    matched_by: str | None  # QUEUE_ID, QUEUE_ID_ELSEWHERE, MESSAGE_ID, TIME_WINDOW; None: no log
     events: pa.Table  # the EVENTS rows of those queue files (paths.COLUMNS), oldest first
     deliveries: pa.Table  # their recipient attempts (DELIVERIES, with failure classes)
     message_id_agrees: bool | None  # the logged Message-ID is the header's (None: not logged)
@@ -227,7 +230,7 @@ def _match(hops: list[Hop], table: pa.Table, msgid: str | None, window_s: float)
     taken: set[tuple[str, str]] = set()
     names = ["ts", "host", "queue_id", "client_ip"]
 
-    def pick(i: int, how: str, rows: list[dict[str, Any]], allow_hostless: bool) -> None:
+    def pick(i: int, how: str, rows: list[dict[str, Any]], limit_s: float | None) -> None:
         by = hops[i].received.by_host
         at = _us(hops[i].received.date_utc)
         best: tuple[float, str | None, str] | None = None
@@ -235,11 +238,15 @@ def _match(hops: list[Hop], table: pa.Table, msgid: str | None, window_s: float)
             host, qid = r["host"], r["queue_id"]
             if (host or "", qid) in taken:
                 continue
-            if not (same_host(host, by) or (allow_hostless and not host)):
+            # By queue id a log without host names may be the hop's; under another name only
+            # by queue id and time together; by Message-ID or time the host must be the hop's.
+            if not (
+                same_host(host, by) or (how == QUEUE_ID and not host) or how == QUEUE_ID_ELSEWHERE
+            ):
                 continue
             when = _us(r["ts"])
             gap = abs(when - at) / 1e6 if at is not None and when is not None else 0.0
-            if how != QUEUE_ID and gap > (window_s if how == TIME_WINDOW else MESSAGE_ID_WINDOW_S):
+            if limit_s is not None and gap > limit_s:
                 continue
             if best is None or gap < best[0]:
                 best = (gap, host, qid)
@@ -253,13 +260,18 @@ def _match(hops: list[Hop], table: pa.Table, msgid: str | None, window_s: float)
         by_id = _group(_rows(table, mask, names), "queue_id")
         for i, hop in enumerate(hops):
             if hop.received.id:
-                pick(i, QUEUE_ID, by_id.get(hop.received.id, []), True)
+                pick(i, QUEUE_ID, by_id.get(hop.received.id, []), None)
+        for i, hop in enumerate(hops):
+            # Syslog's host name is often not the name the MTA writes in its headers
+            # (myhostname, smtp_helo_name): the same queue id at the same moment is enough.
+            if i not in found and hop.received.id and hop.received.date_utc:
+                pick(i, QUEUE_ID_ELSEWHERE, by_id.get(hop.received.id, []), window_s)
     if msgid is not None:
         logged = pc.utf8_trim(table.column("message_id"), " <>")
         rows = _rows(table, pc.equal(logged, msgid), names)
         for i in range(len(hops)):
             if i not in found:
-                pick(i, MESSAGE_ID, rows, False)
+                pick(i, MESSAGE_ID, rows, MESSAGE_ID_WINDOW_S)
     # Without the hop's timestamp there is no window to look in.
     left = [
         (i, h.received.from_ip, h.received.date_utc)
@@ -283,7 +295,7 @@ def _match(hops: list[Hop], table: pa.Table, msgid: str | None, window_s: float)
         mask = pc.and_(mask, pc.is_valid(table.column("queue_id")))
         by_ip = _group(_rows(table, mask, names), "client_ip")
         for i, ip, _ in left:
-            pick(i, TIME_WINDOW, by_ip.get(ip, []), False)
+            pick(i, TIME_WINDOW, by_ip.get(ip, []), window_s)
     return found
 
 

@@ -23,7 +23,15 @@ from mailtrace.errors import UsageError
 from mailtrace.headers.message import parse_headers
 from mailtrace.logs.reader import read_logs
 from mailtrace.paths import read_events
-from mailtrace.trace import MESSAGE_ID, QUEUE_ID, TIME_WINDOW, Trace, read_trace, trace
+from mailtrace.trace import (
+    MESSAGE_ID,
+    QUEUE_ID,
+    QUEUE_ID_ELSEWHERE,
+    TIME_WINDOW,
+    Trace,
+    read_trace,
+    trace,
+)
 
 POSTFIX_ID_1, POSTFIX_ID_2 = "3B1C2D3E4F", "4C2D3E4F5A"
 EXIM_ID = "1vAbCd-00000000Xyz-9QrS"
@@ -135,17 +143,29 @@ def test_then_by_client_address_in_a_time_window(d: Path, events: pa.Table) -> N
 
 
 @pytest.mark.parametrize(
-    ("log_host", "matched"),
-    [("MX1.Example.Org", True), ("mx1.example.org.", True), ("mx1.example.net", False)],
+    ("log_host", "how"),
+    [
+        ("MX1.Example.Org", QUEUE_ID),
+        ("mx1.example.org.", QUEUE_ID),
+        # syslog's name is not the header's: the queue id at the hop's moment still finds it
+        ("relay-3.example.net", QUEUE_ID_ELSEWHERE),
+    ],
 )
-def test_host_names_match_by_case_and_short_name_not_other_domains(
-    d: Path, events: pa.Table, log_host: str, matched: bool
+def test_host_names_match_by_case_and_short_name_else_by_id_and_time(
+    d: Path, events: pa.Table, log_host: str, how: str
 ) -> None:
     hosts = pc.if_else(pc.equal(events.column("host"), "mx1"), log_host, events.column("host"))
     renamed = events.set_column(events.schema.get_field_index("host"), "host", hosts)
     t = trace(d / "message.eml", renamed)
-    assert [h.logged for h in t.hops[1:3]] == [matched, matched]
-    assert t.hops[3].logged  # the Exim hop, by its queue id
+    assert [(h.host, h.matched_by) for h in t.hops[1:3]] == [(log_host, how)] * 2
+    assert t.hops[3].matched_by == QUEUE_ID  # the Exim hop, by its queue id
+    if how == QUEUE_ID_ELSEWHERE:
+        # under another name, the id alone is not enough: it must be at the hop's time
+        assert trace(d / "message.eml", renamed, window_s=0.05).hops[1].logged is False
+        # and Message-ID or client address never match a host of another name
+        assert trace(parse_headers(_message(d, _without_ids), "m"), renamed).unlogged == [
+            1, 2, 3, 4, 5,
+        ]  # fmt: skip
 
 
 def test_events_as_a_dataframe_or_a_logs_dataset(d: Path, tmp_path: Path) -> None:
