@@ -37,6 +37,10 @@ class Run:
     seconds: float
     peak_rss: int  # bytes
     returncode: int
+    cpu: float  # user + system seconds of the whole process tree
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _children() -> dict[int, list[int]]:
@@ -61,27 +65,44 @@ def _rss(pid: int) -> int:
         return 0
 
 
-def _tree_rss(root: int) -> int:
+def _cpu(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
+
+
+def _tree(root: int) -> list[int]:
     tree = _children()
-    total, stack = 0, [root]
+    found, stack = [], [root]
     while stack:
         pid = stack.pop()
-        total += _rss(pid)
+        found.append(pid)
         stack.extend(tree.get(pid, ()))
-    return total
+    return found
 
 
 def measure(name: str, argv: list[str], stdout: int | None = subprocess.DEVNULL) -> Run:
-    """Run ``argv``; wall time and the peak RSS summed over its process tree."""
+    """Run ``argv``; wall time, peak RSS summed over its process tree and the tree's CPU time.
+
+    The machine may be shared: CPU seconds (sampled every 50 ms per process, so slightly low)
+    compare two tools more fairly than wall time when other work competes for the cores.
+    """
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE)
     peak = 0
+    cpu: dict[int, float] = {}
     done = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss(proc.pid))
+            pids = _tree(proc.pid)
+            peak = max(peak, sum(_rss(pid) for pid in pids))
+            for pid in pids:
+                cpu[pid] = max(cpu.get(pid, 0.0), _cpu(pid))
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -92,7 +113,7 @@ def measure(name: str, argv: list[str], stdout: int | None = subprocess.DEVNULL)
     sampler.join()
     if proc.returncode not in (0, 3):
         sys.stderr.write(stderr.decode(errors="replace"))
-    return Run(name, seconds, peak, proc.returncode)
+    return Run(name, seconds, peak, proc.returncode, sum(cpu.values()))
 
 
 def count_lines(path: Path) -> int:
@@ -104,11 +125,15 @@ def count_lines(path: Path) -> int:
 
 
 def report(lines: int, runs: list[Run]) -> None:
-    print(f"{'tool':<28}{'wall s':>9}{'lines/s':>12}{'peak RSS MB':>13}{'exit':>6}")
+    head = f"{'tool':<28}{'wall s':>8}{'lines/s':>11}{'CPU s':>8}{'lines/CPU-s':>13}{'peak MB':>9}"
+    print(head + f"{'exit':>6}")
     for r in runs:
         rate = lines / r.seconds if r.seconds else 0.0
-        mb = r.peak_rss / 2**20
-        print(f"{r.name:<28}{r.seconds:>9.2f}{rate:>12,.0f}{mb:>13.0f}{r.returncode:>6}")
+        per_cpu = lines / r.cpu if r.cpu else 0.0
+        print(
+            f"{r.name:<28}{r.seconds:>8.2f}{rate:>11,.0f}{r.cpu:>8.1f}{per_cpu:>13,.0f}"
+            f"{r.peak_rss / 2**20:>9.0f}{r.returncode:>6}"
+        )
 
 
 def generate(generator: Path, out: Path, lines: int, seed: int) -> None:
@@ -166,7 +191,9 @@ def main() -> int:
         print(f"\n{lines:,} lines, {log.stat().st_size / 2**20:,.0f} MiB, {os.cpu_count()} cores")
         report(lines, runs)
         if have_pflogsumm:
-            print(f"mailtrace is {runs[1].seconds / runs[0].seconds:.1f}x pflogsumm's speed")
+            wall = runs[1].seconds / runs[0].seconds
+            cpu = runs[1].cpu / runs[0].cpu if runs[0].cpu else 0.0
+            print(f"mailtrace is {wall:.1f}x pflogsumm's speed ({cpu:.1f}x per CPU second)")
         if args.big:
             big = work / f"mail-{args.big_lines}-{args.seed}.log.gz"
             if not big.exists():
