@@ -497,6 +497,9 @@ def trace(
         raise UsageError("give the servers' logs with --logs LOGS…")
     result = read_trace(message, paths)
     render.message_trace(result, as_json=as_json)
+    if not result.hops:
+        render.warn(f"{message}: no Received header, nothing to trace")
+        raise typer.Exit(EXIT_INPUT)
     if len(result.unlogged) == len(result.hops):
         render.warn("no hop of this message was found in the logs")
         raise typer.Exit(EXIT_INPUT)

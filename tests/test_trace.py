@@ -234,11 +234,17 @@ def test_cli_json_timeline_and_text(d: Path) -> None:
     assert "hops without a matching log: 1, 5" in text.stderr
 
 
-def test_cli_needs_logs_and_says_when_nothing_matched(d: Path, sample: Path) -> None:
+def test_cli_needs_logs_and_says_when_nothing_matched(
+    d: Path, sample: Path, tmp_path: Path
+) -> None:
     r = _cli(d / "message.eml")
     assert r.returncode == 2 and "--logs" in r.stderr and "Traceback" not in r.stderr
     other = _cli(d / "message.eml", "--logs", sample / "logs" / "sendmail.log")
     assert other.returncode == 1 and "no hop of this message" in other.stderr
+    empty = tmp_path / "draft.eml"
+    empty.write_text("Subject: never sent\n\nhi\n")
+    r = _cli(empty, "--logs", d / "mx1.example.org.log")
+    assert r.returncode == 1 and "no Received header" in r.stderr
 
 
 def test_ten_thousand_received_headers_finish_in_bounded_time(events: pa.Table) -> None:
