@@ -95,7 +95,7 @@ nav a { margin-right: 12px; font-size: 13px; }
 .total { background: #fff; border: 1px solid #e3e3e3; border-radius: 6px; padding: 6px 10px; }
 .total b { display: block; font-size: 18px; }
 .total span { color: #666; font-size: 12px; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(540px, 1fr)); gap: 12px; }
+.charts { display: grid; gap: 12px; }  /* one chart per row: their labels stay legible */
 figure { background: #fff; border: 1px solid #e3e3e3; border-radius: 6px; margin: 0;
          padding: 8px; overflow-x: auto; }
 figure svg { max-width: 100%; height: auto; }
