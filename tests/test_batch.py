@@ -152,3 +152,19 @@ def test_process_pool_splits_one_large_file_and_writes_it_in_order(tmp_path: Pat
     assert written.column("line").to_pylist() == single.events.column("line").to_pylist()
     assert written.column("ts").equals(single.events.column("ts"))
     assert summary.counts.lines == 120_000
+
+
+def test_stdin_is_read_by_this_process_even_when_workers_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(_log(300).encode())))
+    big = tmp_path / "maillog"
+    big.write_text(_log(100_000))  # enough input for the process pool to start
+    summary = run(["-", big], tmp_path / "out", year=2025, jobs=2, parsers=FAKE)
+    assert summary.counts.lines == 100_300
+    assert (
+        pq.read_table(tmp_path / "out" / "stdin.parquet").column("source")[0].as_py() == "<stdin>"
+    )

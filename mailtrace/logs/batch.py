@@ -42,7 +42,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
@@ -64,6 +64,7 @@ from mailtrace.logs.reader import (
     iter_file_tables,
     parse_range,
     plan_file,
+    spooled,
 )
 from mailtrace.schema import EVENTS, UNPARSED
 from mailtrace.sources import Source, expand_inputs, is_plain_file
@@ -346,8 +347,13 @@ def run(
     if engine == "dask":
         sources, outs = _on_shared_paths(sources, outs)
     workers = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
-    with _engine_results(engine, scheduler, workers, options) as (slots, results):
-        return _run_jobs(sources, outs, options, year, zone, slots, split_bytes, progress, results)
+    with ExitStack() as stack:
+        # Workers cannot read this process's stdin: give them a file holding it.
+        sources = [stack.enter_context(spooled(source)) for source in sources]
+        with _engine_results(engine, scheduler, workers, options) as (slots, results):
+            return _run_jobs(
+                sources, outs, options, year, zone, slots, split_bytes, progress, results
+            )
 
 
 def _on_shared_paths(

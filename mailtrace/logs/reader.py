@@ -29,6 +29,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
@@ -480,7 +481,7 @@ def iter_file_tables(
     [2, 2, 1]
     """
     source = _as_source(path)
-    with _spooled(source) as readable:
+    with spooled(source) as readable:
         try:
             plan = plan_file(readable, year=year, tz=tz)
         except InputError as exc:
@@ -493,25 +494,27 @@ def iter_file_tables(
         )
 
 
-class _spooled:
-    """Stdin, copied to a temporary file: framing detection and RFC 3164 year inference read the
-    input before it is parsed, and a pipe can be read only once."""
+@contextmanager
+def spooled(source: Source) -> Iterator[Source]:
+    """``source`` itself, or for stdin a temporary file holding it (removed afterwards).
 
-    def __init__(self, source: Source) -> None:
-        self.source = source
-        self.tmp: str | None = None
+    Framing detection and RFC 3164 year inference read an input before it is parsed, a pipe can
+    be read only once, and a worker process cannot read this process's stdin.
 
-    def __enter__(self) -> Source:
-        if not self.source.is_stdin:
-            return self.source
-        fd, self.tmp = tempfile.mkstemp(prefix="mailtrace-stdin-")
+    >>> with spooled(Source("maillog", Path("maillog"))) as s:
+    ...     s.name
+    'maillog'
+    """
+    if not source.is_stdin:
+        yield source
+        return
+    fd, tmp = tempfile.mkstemp(prefix="mailtrace-stdin-")
+    try:
         with os.fdopen(fd, "wb") as out:
             shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
-        return Source(self.source.name, Path(self.tmp))
-
-    def __exit__(self, *exc: object) -> None:
-        if self.tmp is not None:
-            os.unlink(self.tmp)
+        yield Source(source.name, Path(tmp))
+    finally:
+        os.unlink(tmp)
 
 
 def _failed(name: str, problem: str) -> LogTables:
