@@ -397,7 +397,8 @@ def _draw_hops(ax: Axes, hops: pa.Table, name: str | None) -> None:
     if any(c == _PERM for c in colours):
         ax.legend(
             handles=[Patch(color="#4c72b0", label="delay"), Patch(color=_PERM, label="clock skew")],
-            loc="lower right",
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
             fontsize=8,
         )
 
@@ -802,7 +803,8 @@ def _draw_categories(ax: Axes, table: pa.Table, top: int) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(
         handles=[Patch(color=colour[f], label=label(f)) for f in families],
-        loc="lower right",
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
         fontsize=8,
         title="family",
     )
