@@ -308,3 +308,15 @@ def test_every_line_is_accounted_for(
     _check_invariant(r)
     expected = path.read_bytes().replace(b"\r\n", b"\n").count(b"\n")
     assert r.counts.lines in (expected, expected + 1)
+
+
+def test_syslog_records_run_together_on_one_line_are_split(tmp_path: Path) -> None:
+    records = [
+        f"<22>2026-03-07T10:00:0{i}.5+01:00 mx postfix/qmgr[7]: ok record {i}" for i in range(3)
+    ]
+    path = tmp_path / "forward.log"
+    path.write_text("".join(records))  # rsyslog ForwardFormat without a newline template
+    r = _parse(path)
+    _check_invariant(r)
+    assert r.counts.lines == r.counts.events == 3
+    assert r.events.column("text").to_pylist() == [f"ok record {i}" for i in range(3)]

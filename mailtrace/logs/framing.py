@@ -415,6 +415,30 @@ class Framer:
         return None
 
 
+# A syslog record starts with <PRI> and a full date; rsyslog's ForwardFormat written to a file
+# without a newline template runs records together on one line.
+_RX_RECORD_START = re.compile(r"(?=<\d{1,3}>(?:1 )?\d{4}-\d\d-\d\dT\d\d:)")
+
+
+def split_records(lines: list[str]) -> list[str]:
+    """``lines`` with records that were written without a newline between them split apart.
+
+    Only lines starting with ``<PRI>`` are looked at, so ordinary files cost nothing.
+
+    >>> split_records(["<22>2026-03-07T10:00:00Z mx a[1]: x<22>2026-03-07T10:00:01Z mx a[1]: y"])
+    ['<22>2026-03-07T10:00:00Z mx a[1]: x', '<22>2026-03-07T10:00:01Z mx a[1]: y']
+    """
+    if not any(line.startswith("<") for line in lines[:1]):
+        return lines
+    out: list[str] = []
+    for line in lines:
+        if line.startswith("<") and line.find("<", 1) > 0:
+            out.extend(part for part in _RX_RECORD_START.split(line) if part)
+        else:
+            out.append(line)
+    return out
+
+
 def _skip_structured_data(rest: str) -> str | None:
     """The MSG part of an RFC 5424 line after HEADER: skip ``-`` or ``[id k="v"]…`` elements."""
     if rest.startswith("-"):

@@ -39,7 +39,7 @@ import pyarrow as pa
 
 from mailtrace.errors import DecompressError, InputError, UsageError
 from mailtrace.logs.events import EventBuilder
-from mailtrace.logs.framing import Framer, YearScan, detect_framing, parse_tz
+from mailtrace.logs.framing import Framer, YearScan, detect_framing, parse_tz, split_records
 from mailtrace.schema import EVENTS, UNPARSED
 from mailtrace.sources import (
     BLOCK_SIZE,
@@ -430,6 +430,7 @@ def iter_plan_tables(
     try:
         for block in _chunk_blocks(plan.source, chunk):
             lines, damaged = decode_block(block)
+            lines = split_records(lines)  # each run-together syslog record counts as a line
             engine.counts.damaged += damaged
             while lines:
                 room = block_lines - pending
