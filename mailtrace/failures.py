@@ -287,6 +287,14 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
     (C.POLICY_REJECTION, _rx(r"RESOLVER\.RST\.(?!\w{0,20}SizeLimit)")),
     # Microsoft 365 directory-based edge blocking: the address is not in the tenant's directory.
     (C.UNKNOWN_USER, _rx(r"AS\(201806281\)")),
+    # Orange's own codes (postmaster.orange.fr), behind words as bare as "Mail rejected":
+    # OFR_506/536 suspected spam, 104/109 too many connections or messages per connection,
+    # 107 no PTR, 397/398 SPF, 515 DMARC, 535 no DKIM signature, 988-990 reputation.
+    (C.SPAM_CONTENT, _rx(r"\bOFR\d{0,3}_5[03]6\b")),
+    (C.RATE_LIMITED, _rx(r"\bOFR\d{0,3}_10[49]\b")),
+    (C.REVERSE_DNS, _rx(r"\bOFR\d{0,3}_107\b")),
+    (C.AUTH_FAILURE, _rx(r"\bOFR\d{0,3}_(?:39[78]|515|535)\b")),
+    (C.BAD_REPUTATION, _rx(r"\bOFR\d{0,3}_9(?:8[89]|90)\b")),
     # A listed link inside the message is about the content, not the sending IP.
     (
         C.SPAM_CONTENT,
@@ -814,6 +822,8 @@ _PROVIDER_HOSTS: tuple[tuple[str, str], ...] = (
     ("naver.com", "naver"),
     ("secureserver.net", "godaddy"),
     ("sendgrid.net", "sendgrid"),
+    ("orange.fr", "orange"),
+    ("wanadoo.fr", "orange"),
 )
 _PROVIDER_TEXT = _rx(
     r"(?P<gmail>support\.google\.com|gsmtp\b|\bGmail\b|Google tried)",
@@ -823,6 +833,7 @@ _PROVIDER_TEXT = _rx(
     r"(?P<yahoo>yahoo(?:inc)?\.com|yahoodns|\[TSS?\d\d\]|\[PH\d\d\])",
     r"(?P<apple>icloud|support\.apple\.com|\[(?:CS|HM)\d\d\])",
     r"(?P<comcast>comcast)",
+    r"(?P<orange>\bOFR\d{0,3}_\d{3}\b|orange\.fr|wanadoo\.fr)",
     r"(?P<gmx>\bgmx\b|web\.de|mxgmx)",
     r"(?P<mailru>mail\.ru)",
     r"(?P<yandex>yandex)",
@@ -839,6 +850,7 @@ _PROVIDER_CODE = {
     "aol": re.compile(r"\[?\b(TSS?\d\d|PH\d\d|IPTS\d\d|DM\d\d)\b"),
     "apple": re.compile(r"\[((?:CS|HM)\d\d)\]"),
     "comcast": re.compile(r"\b((?:BL|RL)\d{6})\b"),
+    "orange": re.compile(r"\b(OFR\d{0,3}_\d{3})\b", re.IGNORECASE),
     "proofpoint": re.compile(r"\b(PP\d{3})\b"),
     "cisco_ironport": re.compile(r"\[(P\d)\]"),
 }
@@ -918,7 +930,7 @@ def find_provider_code(provider: str | None, text: str | None, enhanced: str | N
     m = pattern.search(text[:_TEXT_LIMIT])
     if m is None:
         return None
-    return next(g for g in m.groups() if g)
+    return next(g for g in m.groups() if g).upper()  # "ofr_506" is Orange's OFR_506
 
 
 def classify(

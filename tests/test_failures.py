@@ -24,6 +24,12 @@ from mailtrace.schema import EVENTS, FAILURES
 # (reply code, enhanced status, reply text, expected category): one row per wording. The texts
 # are written here after the shapes of the big providers' and MTAs' replies.
 REPLIES: list[tuple[int | None, str | None, str, Category]] = [
+    # Orange's own codes decide where the words are bare ("Mail rejected").
+    (550, "5.2.0", "Message refused. Mail rejected. OFR_506 [506]", Category.SPAM_CONTENT),
+    (421, "4.2.0", "Service refused, try again later. OFR004_104 [104]", Category.RATE_LIMITED),
+    (550, "5.7.1", "Message refused. OFR_515 [515]", Category.AUTH_FAILURE),
+    (550, "5.7.1", "Service refused. OFR_107 [107]", Category.REVERSE_DNS),
+    (421, "4.7.0", "Service refused, try again later. OFR_989 [989]", Category.BAD_REPUTATION),
     # recipient: unknown user
     (
         550,
@@ -447,6 +453,7 @@ def test_refused_mail_from_is_a_sender_problem() -> None:
         ("[HM08] Message rejected due to local policy", "mx01.mail.icloud.com", "apple", "HM08"),
         ("BL000010 Comcast block for spam", None, "comcast", "BL000010"),
         ("Access denied AS(201806281)", None, "microsoft", "AS(201806281)"),
+        ("Message refused. ofr_536 [536]", "smtp-in.orange.fr", "orange", "OFR_536"),
         ("Mailbox full", "mx00.gmx.net", "gmx", None),
         ("Blocked - see ipcheck", "mx0a-001.pphosted.com", "proofpoint", None),
         ("User unknown", "us-smtp-inbound-1.mimecast.com", "mimecast", None),
