@@ -304,6 +304,10 @@ def failures(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
     year: int | None = typer.Option(None, "--year", help=_YEAR_HELP),
     tz: str | None = typer.Option(None, "--tz", help=_TZ_HELP),
+    plot: str | None = typer.Option(
+        None, "--plot", metavar="FILE", help="Draw failures over time, domains and providers."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --plot file."),
 ) -> None:
     """Show failures by category, family, recipient domain, provider and time, with examples."""
     from pathlib import Path
@@ -312,6 +316,11 @@ def failures(
     from mailtrace.paths import read_events
 
     events = read_events([Path(p) for p in logs], COLUMNS, year=year, tz=tz)
+    if plot is not None:
+        from mailtrace.plot import failures_log_overview, save_figure
+
+        save_figure(failures_log_overview(events), plot, force=force)
+        render.warn(f"wrote the failure chart to {plot}")
     render.failures(build_failures(events, detail=detail), as_json=as_json)
 
 

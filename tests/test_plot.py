@@ -420,6 +420,7 @@ def test_plot_never_uses_pyplot_and_the_cli_loads_matplotlib_lazily() -> None:
     [
         (["headers", str(SAMPLE / "messages" / "clock-skew.eml")], ".png"),
         (["report", str(DAY_LOG)], ".svg"),
+        (["failures", str(DAY_LOG)], ".png"),
         (["bounce", str(SAMPLE / "bounces")], ".png"),
         (["transcript", str(SAMPLE / "transcripts" / "swaks-plain.txt")], ".svg"),
     ],
