@@ -33,6 +33,8 @@ import pyarrow.compute as pc
 from mailtrace.failures import classify_events
 from mailtrace.logs.kinds import Kind
 from mailtrace.paths import as_mask, events_columns, normalize_reasons, paths_tables
+
+# The summary report's helpers: one way to take domains and to group blanked reasons.
 from mailtrace.report import _domain, _grouped
 
 if TYPE_CHECKING:
