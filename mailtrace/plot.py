@@ -43,6 +43,10 @@ from matplotlib.ticker import MaxNLocator
 from mailtrace.errors import InputError, UsageError
 
 NO_DATA = "no data"
+#: A delay curve is drawn through at most this many of its points.
+CDF_POINTS = 1000
+#: A message's waterfall shows at most this many hops (the last ones).
+MAX_HOPS = 40
 #: Chart text taken from input is cut to this many characters.
 LABEL_MAX = 40
 
@@ -342,14 +346,17 @@ def hop_timeline(hops: pa.Table, max_messages: int = 6) -> Figure:
 
 
 def _hop_count(hops: pa.Table, name: str | None) -> int:
-    return max(1, int(pc.sum(pc.equal(hops.column("message"), name)).as_py() or 0))
+    return min(MAX_HOPS, max(1, int(pc.sum(pc.equal(hops.column("message"), name)).as_py() or 0)))
 
 
 def _draw_hops(ax: Axes, hops: pa.Table, name: str | None) -> None:
-    hops = hops.sort_by([("hop", "ascending")])
+    total = hops.num_rows
+    # The last hops are the ones nearest the reader; a hostile chain is cut to them.
+    hops = hops.sort_by([("hop", "ascending")]).slice(max(0, total - MAX_HOPS))
     # A long path keeps its end: the file name tells the messages apart.
     title = name if name is None or len(name) <= 60 else "…" + name[-59:]
-    ax.set_title(f"Received chain of {label(title, 60)}", loc="left")
+    cut = f" (last {MAX_HOPS} of {total} hops)" if total > MAX_HOPS else ""
+    ax.set_title(f"Received chain of {label(title, 60)}{cut}", loc="left")
     stamps = _col(hops, "timestamp").to_pylist()
     dated = [t for t in stamps if t is not None]
     if not dated:
@@ -605,6 +612,9 @@ def _draw_delays(ax: Axes, deliveries: pa.Table, top: int) -> None:
     for name, values, colour in curves:
         v = np.sort(values)
         frac = np.arange(1, len(v) + 1) / len(v)
+        if len(v) > CDF_POINTS:  # a million deliveries draw as well from a thousand quantiles
+            keep = np.unique(np.linspace(0, len(v) - 1, CDF_POINTS).astype(np.int64))
+            v, frac = v[keep], frac[keep]
         style = "--" if name == "all domains" else "-"
         ax.step(
             np.concatenate([[v[0]], v]),

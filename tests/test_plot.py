@@ -348,6 +348,39 @@ def test_one_data_point_draws_in_every_chart(tmp_path: Path) -> None:
     assert _legend(figs["volume"].axes[0])[-1] == "rejected (1)"
 
 
+def test_huge_inputs_stay_small_pictures(tmp_path: Path) -> None:
+    n = 5000
+    hops = pa.Table.from_pylist(
+        [
+            {
+                "message": "m",
+                "hop": i,
+                "by_host": f"h{i}.example",
+                "timestamp": i * 10**6,
+                "delay_s": 1.0,
+            }
+            for i in range(1, n + 1)
+        ],
+        HOPS,
+    )
+    fig = plot.hop_timeline(hops)
+    ax = fig.axes[0]
+    assert len(ax.patches) == plot.MAX_HOPS
+    assert ax.get_title(loc="left").endswith(f"(last {plot.MAX_HOPS} of {n} hops)")
+    assert fig.get_size_inches()[1] < 25
+    plot.save_figure(fig, tmp_path / "hops.png")
+    many = pa.table(
+        {
+            "recipient": ["a@x.example"] * 50_000,
+            "status": ["sent"] * 50_000,
+            "total_delay": np.arange(50_000, dtype=float),
+        }
+    )
+    lines = plot.delay_distribution(many).axes[0].get_lines()
+    assert all(len(line.get_xdata()) <= 2 * plot.CDF_POINTS + 2 for line in lines)
+    assert lines[0].get_ydata()[-1] == pytest.approx(1.0)
+
+
 def test_hostile_labels_are_cut_and_never_mathematics(tmp_path: Path) -> None:
     evil = "$\\frac{$" * 40 + ".example"
     t = pa.table(
