@@ -497,6 +497,10 @@ def trace(
     ),
     more: list[str] = typer.Argument(None, hidden=True, metavar="LOGS…"),
     as_json: bool = typer.Option(False, "--json", help="Print the timeline as JSON."),
+    plot: str | None = typer.Option(
+        None, "--plot", metavar="FILE", help="Draw the message's hop waterfall to FILE."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --plot file."),
 ) -> None:
     """Follow one message end to end: each Received hop with what its server logged about it."""
     from mailtrace.trace import read_trace
@@ -506,6 +510,12 @@ def trace(
         raise UsageError("give the servers' logs with --logs LOGS…")
     result = read_trace(message, paths)
     render.message_trace(result, as_json=as_json)
+    if plot is not None:
+        from mailtrace.headers.analysis import reports_hops_table
+        from mailtrace.plot import hop_timeline, save_figure
+
+        save_figure(hop_timeline(reports_hops_table([result.report])), plot, force=force)
+        render.warn(f"wrote the hop chart to {plot}")
     if not result.hops:
         render.warn(f"{message}: no Received header, nothing to trace")
         raise typer.Exit(EXIT_INPUT)

@@ -454,6 +454,16 @@ def test_plot_never_uses_pyplot_and_the_cli_loads_matplotlib_lazily() -> None:
         (["headers", str(SAMPLE / "messages" / "clock-skew.eml")], ".png"),
         (["report", str(DAY_LOG)], ".svg"),
         (["failures", str(DAY_LOG)], ".png"),
+        (
+            [
+                "trace",
+                str(SAMPLE / "trace" / "message.eml"),
+                "--logs",
+                str(SAMPLE / "trace" / "mx1.example.org.log"),
+                str(SAMPLE / "trace" / "mx.example.net.mainlog"),
+            ],
+            ".png",
+        ),
         (["bounce", str(SAMPLE / "bounces")], ".png"),
         (["transcript", str(SAMPLE / "transcripts" / "swaks-plain.txt")], ".svg"),
     ],
