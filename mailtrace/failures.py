@@ -1257,9 +1257,10 @@ def _column(table: pa.Table, *names: str) -> pa.Array:
 
 
 # Parts of a reply text that differ between otherwise equal replies (IPv4 addresses, queue ids,
-# session tokens, mail addresses): masked in the grouping key only, so equal replies are
-# classified once. RE2 syntax, linear time.
-_VOLATILE = r"\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Za-z_-]*[0-9][0-9A-Za-z_-]{7,}|[^\s<>@]*@[^\s<>@]*"
+# session tokens, the local part of mail addresses): masked in the grouping key only, so equal
+# replies are classified once. An address's domain stays: it may name the provider (hotmail.com).
+# RE2 syntax, linear time.
+_VOLATILE = r"\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Za-z_-]*[0-9][0-9A-Za-z_-]{7,}|[^\s<>@]*@"
 
 
 def classify_table(table: pa.Table) -> pa.Table:
@@ -1372,8 +1373,12 @@ def classify_events(events: pa.Table) -> pa.Table:
     n = events.num_rows
     kind = _column(events, "kind")
     status = _column(events, "status")
+    sent = pc.fill_null(pc.equal(status, "sent"), False)
+    gone = pc.fill_null(pc.or_(pc.equal(status, "expired"), pc.equal(kind, "expired")), False)
     chosen = pc.fill_null(pc.is_in(kind, value_set=pa.array(VERDICT_KINDS)), False)
-    rows = np.flatnonzero(chosen.to_numpy(zero_copy_only=False))
+    # Sent and expired rows are judged by their status below: only the rest reach the classifier.
+    judged = pc.and_not(chosen, pc.or_(sent, gone))
+    rows = np.flatnonzero(judged.to_numpy(zero_copy_only=False))
     take = pa.array(rows, pa.int64())
     text = pc.coalesce(_column(events, "reply_text"), _column(events, "text"))
     verdicts = classify_table(
@@ -1390,8 +1395,6 @@ def classify_events(events: pa.Table) -> pa.Table:
     where = np.full(n, -1, dtype=np.int64)
     where[rows] = np.arange(len(rows))
     back = pa.array(where, mask=where < 0)
-    sent = pc.fill_null(pc.equal(status, "sent"), False)
-    gone = pc.fill_null(pc.or_(pc.equal(status, "expired"), pc.equal(kind, "expired")), False)
     # The status already says what happened: no reply text can overrule it.
     fixed = {
         "category": (C.DELIVERED, C.EXPIRED),

@@ -554,6 +554,23 @@ def test_classify_table_costs_only_the_distinct_replies() -> None:
     ]
 
 
+def test_classify_table_groups_addresses_by_domain_only() -> None:
+    # Thousands of refused local parts are one reply to classify, yet an address at a
+    # provider's domain still names that provider.
+    locals_ = [f"user{i}.x" for i in range(5000)]
+    texts = [f"<{u}@example.org>: Recipient address rejected: User unknown" for u in locals_]
+    texts.append("<someone@hotmail.com>: Recipient address rejected: User unknown")
+    n = len(texts)
+    table = pa.table(
+        {"reply_code": pa.array([550] * n, pa.int16()), "dsn": ["5.1.1"] * n, "reply_text": texts}
+    )
+    match_text.cache_clear()
+    out = classify_table(table)
+    assert match_text.cache_info().misses <= 2
+    assert set(out.column("category").to_pylist()) == {"unknown_user"}
+    assert out.column("provider").to_pylist()[-2:] == [None, "microsoft"]
+
+
 def test_classify_table_on_an_empty_table_and_on_ids_that_differ() -> None:
     empty = classify_table(pa.table({"reply_code": pa.array([], pa.int16())}))
     assert empty.num_rows == 0
