@@ -17,8 +17,9 @@ from mailtrace.schema import EVENTS
 from tests.conftest import SAMPLE
 
 LOGS = SAMPLE / "logs"
+GOLDEN = Path(__file__).parent / "golden" / "logs"
 DAY = LOGS / "report_day.log"
-EXPECTED = json.loads((LOGS / "report_day.expected.json").read_text(encoding="utf-8"))
+EXPECTED = json.loads((GOLDEN / "report_day.expected.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
