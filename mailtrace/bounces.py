@@ -534,6 +534,23 @@ def _feedback(mail: _Mail) -> Bounce:
     return Bounce("feedback", tuple(rows), subject=_decode(mail.headers.get("Subject")))
 
 
+def _sharper_status(status: str | None, said: str | None) -> str | None:
+    """The DSN's Status, unless it is a bare X.0.0 and the server's reply of the same class
+    names a specific code: MTAs write 5.0.0 when they add no code of their own.
+
+    >>> _sharper_status("5.0.0", "5.7.1"), _sharper_status("5.0.0", "4.4.7")
+    ('5.7.1', '5.0.0')
+    >>> _sharper_status("5.1.1", "5.7.1"), _sharper_status(None, "4.2.2")
+    ('5.1.1', '4.2.2')
+    """
+    if status is None:
+        return said
+    parts = codes.parse_enhanced(status)
+    if said and parts is not None and parts[1:] == (0, 0) and said[:1] == status[:1]:
+        return said
+    return status
+
+
 def _from_dsn(mail: _Mail, report: str, excluded: set[str]) -> list[BouncedRecipient]:
     per_message: dict[str, str] = {}
     rows: list[BouncedRecipient] = []
@@ -560,7 +577,7 @@ def _from_dsn(mail: _Mail, report: str, excluded: set[str]) -> list[BouncedRecip
         status = block.get("status", "").split()[0] if block.get("status", "").strip() else None
         if status is not None and codes.parse_enhanced(status) is None:
             status = None
-        status = status or det["status"]  # type: ignore[assignment]
+        status = _sharper_status(status, det["status"])  # type: ignore[arg-type]
         remote = _typed(block.get("remote-mta"))
         if remote is not None:
             remote = remote.strip("[]").rstrip(".")

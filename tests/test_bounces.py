@@ -227,3 +227,35 @@ def test_a_bounce_naming_thousands_of_recipients_is_capped() -> None:
     assert time.perf_counter() - start < 10
     assert len(got) == MAX_RECIPIENTS
     assert got[0]["recipient"] == "user0@example.org"
+
+
+def _dsn(status: str, diagnostic: str) -> bytes:
+    return (
+        "From: MAILER-DAEMON@mail.example.com\n"
+        "Subject: Undelivered Mail Returned to Sender\n"
+        "MIME-Version: 1.0\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\n\n'
+        "--B\nContent-Type: text/plain\n\nThe message could not be delivered.\n\n"
+        "--B\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; mail.example.com\n\n"
+        "Final-Recipient: rfc822; kim@example.net\nAction: failed\n"
+        f"Status: {status}\nDiagnostic-Code: smtp; {diagnostic}\n\n--B--\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("status", "diagnostic", "expected"),
+    [
+        # The MTA added no code of its own: the server's specific one is the status.
+        ("5.0.0", "550 5.7.25 Reverse DNS required for 192.0.2.7", ("5.7.25", "reverse_dns")),
+        ("5.0.0", "554 5.6.0 Scored as spam", ("5.6.0", "spam_content")),
+        # A specific Status stands, and a reply of the other class does not replace it.
+        ("5.1.1", "550 5.7.1 User unknown", ("5.1.1", "unknown_user")),
+        ("5.0.0", "451 4.4.7 Connection timed out", ("5.0.0", "network_error")),
+    ],
+)
+def test_a_bare_dsn_status_gives_way_to_the_servers_code(
+    status: str, diagnostic: str, expected: tuple[str, str]
+) -> None:
+    [row] = classify_bounce(_dsn(status, diagnostic))
+    assert (row["status"], row["reason"]) == expected
