@@ -479,7 +479,7 @@ def _ses_json(texts: list[str]) -> Bounce | None:
                     BouncedRecipient(
                         recipient=r.get("emailAddress"),
                         action=r.get("action"),
-                        status=r.get("status") or det["status"],  # type: ignore[arg-type]
+                        status=_sharper_status(r.get("status"), det["status"]),  # type: ignore[arg-type]
                         reply_code=det["reply_code"],  # type: ignore[arg-type]
                         diagnostic=diag or str(info.get("bounceSubType") or "") or None,
                         remote_host=info.get("remoteMtaIp"),
