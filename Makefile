@@ -17,9 +17,18 @@ $(STAMP): pyproject.toml
 system-deps:
 	@bash scripts/system-deps.sh
 
+# A tour of mailtrace on sample_data/; files it writes go to out/ (HTML report, charts, dataset).
 demo: $(STAMP)
-	$(BIN)/mailtrace headers sample_data/messages/
-	$(BIN)/mailtrace logs sample_data/logs/
+	mkdir -p out
+	$(BIN)/mailtrace headers sample_data/messages/postfix-relay-tls.eml sample_data/messages/clock-skew.eml
+	$(BIN)/mailtrace logs sample_data/logs/ -o out/dataset --year 2026 --force
+	$(BIN)/mailtrace report sample_data/logs/report_day.log --html out/report.html --plot out/report.png --force
+	$(BIN)/mailtrace path 1A2B3C4D01 sample_data/logs/report_day.log
+	$(BIN)/mailtrace failures sample_data/logs/report_day.log
+	$(BIN)/mailtrace bounce sample_data/bounces/
+	$(BIN)/mailtrace transcript sample_data/transcripts/swaks-rcpt-550.txt
+	$(BIN)/mailtrace trace sample_data/trace/message.eml --logs sample_data/trace/mx1.example.org.log sample_data/trace/mx.example.net.mainlog
+	@echo "demo: wrote out/report.html, out/report.png and the Parquet dataset out/dataset/"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
