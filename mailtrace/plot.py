@@ -43,6 +43,8 @@ from matplotlib.ticker import MaxNLocator
 from mailtrace.errors import InputError, UsageError
 
 NO_DATA = "no data"
+#: The reply-code heat map keeps this many of the most frequent codes.
+MAX_CODES = 20
 #: A delay curve is drawn through at most this many of its points.
 CDF_POINTS = 1000
 #: A message's waterfall shows at most this many hops (the last ones).
@@ -611,7 +613,8 @@ def _draw_delays(ax: Axes, deliveries: pa.Table, top: int) -> None:
     ]
     for name, values, colour in curves:
         v = np.sort(values)
-        frac = np.arange(1, len(v) + 1) / len(v)
+        n = len(v)
+        frac = np.arange(1, n + 1) / n
         if len(v) > CDF_POINTS:  # a million deliveries draw as well from a thousand quantiles
             keep = np.unique(np.linspace(0, len(v) - 1, CDF_POINTS).astype(np.int64))
             v, frac = v[keep], frac[keep]
@@ -622,8 +625,8 @@ def _draw_delays(ax: Axes, deliveries: pa.Table, top: int) -> None:
             where="post",
             linestyle=style,
             color=colour,
-            label=f"{label(name)} ({len(v)})",
-            marker="o" if len(v) == 1 else None,
+            label=f"{label(name)} ({n})",
+            marker="o" if n == 1 else None,
         )
     ax.set_xscale("log")
     ax.set_ylim(0, 1.02)
@@ -712,13 +715,15 @@ def _draw_heatmap(fig: Figure, ax: Axes, table: pa.Table, top: int) -> None:
         _no_data(ax)
         return
     rows, _ = _top_keys([d for d, _ in keys], top)
+    shown = set(rows)
+    codes_seen, _ = _top_keys([c for d, c in keys if d in shown], MAX_CODES)
     # Numeric codes in order first, then enhanced statuses standing in for a missing code.
-    cols = sorted({c for _, c in keys}, key=lambda c: (not c.isdigit(), c))
+    cols = sorted(codes_seen, key=lambda c: (not c.isdigit(), c))
     grid = np.zeros((len(rows), len(cols)), dtype=np.int64)
     ri = {d: i for i, d in enumerate(rows)}
     ci = {c: i for i, c in enumerate(cols)}
     for d, c in keys:
-        if d in ri:
+        if d in ri and c in ci:
             grid[ri[d], ci[c]] += 1
     image = ax.imshow(grid, cmap="Blues", aspect="auto", vmin=0)
     for (i, j), v in np.ndenumerate(grid):

@@ -376,7 +376,9 @@ def test_huge_inputs_stay_small_pictures(tmp_path: Path) -> None:
             "total_delay": np.arange(50_000, dtype=float),
         }
     )
-    lines = plot.delay_distribution(many).axes[0].get_lines()
+    ax = plot.delay_distribution(many).axes[0]
+    assert _legend(ax) == ["all domains (50000)", "x.example (50000)"]  # counts, not points
+    lines = ax.get_lines()
     assert all(len(line.get_xdata()) <= 2 * plot.CDF_POINTS + 2 for line in lines)
     assert lines[0].get_ydata()[-1] == pytest.approx(1.0)
 
