@@ -286,3 +286,15 @@ def test_empty_log_prints_zeros(tmp_path: Path) -> None:
     assert json.loads(result.output)["totals"]["total"] == 0
     text = CliRunner().invoke(app, ["failures", str(log)])
     assert text.exit_code == 0 and "no events" in text.output
+
+
+def test_a_megabyte_reply_is_counted_quickly_and_shown_short() -> None:
+    hostile = "550 5.7.1 " + "<a@" * 100_000 + "1." * 200_000 + "[red]" * 50_000
+    ev = pa.Table.from_pylist(
+        [{"ts": 0, "kind": "reject", "recipient": "x@example.com", "reply_text": hostile}], EVENTS
+    )
+    start = time.perf_counter()
+    rep = build_failures(ev)
+    assert time.perf_counter() - start < 10
+    assert rep.totals["rejects"] == 1
+    assert len(rep.examples[0]["reason"]) <= 300
