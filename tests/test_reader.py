@@ -320,3 +320,46 @@ def test_syslog_records_run_together_on_one_line_are_split(tmp_path: Path) -> No
     _check_invariant(r)
     assert r.counts.lines == r.counts.events == 3
     assert r.events.column("text").to_pylist() == [f"ok record {i}" for i in range(3)]
+
+
+# --- the fast RFC 3164 split must read every line exactly as the frame pattern does -------------
+_ODD_LINES = [
+    "Mar  7 10:00:00 mx postfix/qmgr[12]: 4B2C1D9F3A: removed",
+    "Mar  7 10:00:00 mx postfix/qmgr: 4B2C1D9F3A: removed",  # no pid
+    "Mar  7 10:00:00 mx postfix/qmgr[12] 4B2C1D9F3A: removed",  # no colon
+    "Mar  7 10:00:00 mx postfix/qmgr[12]:4B2C1D9F3A: removed",  # no space after the colon
+    "Mar  7 10:00:00 mx postfix/qmgr[12]:  4B2C1D9F3A: removed",  # two spaces
+    "Mar  7 10:00:00 mx postfix/qmgr[x]: 4B2C1D9F3A: removed",  # not a pid
+    "Mar  7 10:00:00 mx postfix/qmgr[12345678901]: 4B2C1D9F3A: removed",  # pid too long
+    "Mar  7 10:00:00 m\tx postfix/qmgr[12]: 4B2C1D9F3A: removed",  # a tab in the host
+    "Mar  7 10:00:00  mx postfix/qmgr[12]: 4B2C1D9F3A: removed",  # no host
+    "Mar  7 10:00:00.250 mx postfix/qmgr[12]: 4B2C1D9F3A: removed",  # a fraction
+    "<22>Mar  7 10:00:00 mx postfix/qmgr[12]: 4B2C1D9F3A: removed",  # a priority
+    "Mar 37 10:00:00 mx postfix/qmgr[12]: 4B2C1D9F3A: removed",  # no such day
+    "Mar  7 10:61:00 mx postfix/qmgr[12]: 4B2C1D9F3A: removed",  # no such minute
+    "Mar  7 10:00:00 mx postfix/qmgr[12]:",  # no message
+    "Mar  7 10:00:00 mx",  # no tag
+    "Mar  7 10:00:00 mx sshd:session[3]: opened",  # a colon inside the tag
+    "Mar  7 10:00:01 mx postfix/qmgr[12]: 4B2C1D9F3A: removed",
+    "Mar  7 10:00:01 mx postfix/smtpd[13]: something Postfix never wrote",
+    "Mar  7 10:00:01 mx CRON[7]: (root) CMD (true)",
+]
+
+
+def test_fast_split_reads_lines_as_the_frame_pattern_does(tmp_path: Path) -> None:
+    from mailtrace.logs.framing import Framer
+    from mailtrace.logs.postfix import parse_line
+
+    log = tmp_path / "maillog"
+    log.write_text("\n".join(_ODD_LINES * 2) + "\n")
+    got = parse_file_tables(log, year=2026, tz="UTC")
+    # The same lines through the frame pattern and the Postfix parser, one call each.
+    framer = Framer("rfc3164", year=2026, tz=UTC)
+    b = EventBuilder(str(log))
+    for n, line in enumerate(_ODD_LINES * 2, 1):
+        frame = framer.split(line)
+        if frame is not None and frame[2].startswith("postfix"):
+            parse_line(b, frame[0], frame[1], frame[2], frame[3], n, frame[4])
+    assert got.events.equals(b.events_table())
+    assert got.counts.events == len(b) == 18
+    assert got.counts.events + got.counts.unparsed + got.counts.other == 2 * len(_ODD_LINES)
