@@ -168,3 +168,33 @@ def test_stdin_is_read_by_this_process_even_when_workers_run(
     assert (
         pq.read_table(tmp_path / "out" / "stdin.parquet").column("source")[0].as_py() == "<stdin>"
     )
+
+
+@pytest.mark.slow
+def test_events_can_be_kept_in_memory_with_only_some_columns(tmp_path: Path) -> None:
+    # A report reads a large log this way: no dataset on disk, input order, columns chosen.
+    big = tmp_path / "maillog"
+    big.write_text(_log(120_000))
+    small = tmp_path / "maillog.1"
+    small.write_text(_log(50, start_month="Nov"))
+    columns = ("line", "kind", "size", "ts")
+    summary = run(
+        [small, big],
+        year=2025,
+        tz="UTC",
+        jobs=2,
+        split_bytes=1 << 20,
+        parsers=FAKE,
+        columns=columns,
+    )
+    kept = pa.concat_tables(summary.tables)
+    assert tuple(kept.column_names) == columns
+    expected = [
+        parse_file_tables(p, year=2025, tz="UTC", parsers=FAKE).events for p in (small, big)
+    ]
+    assert kept.column("line").to_pylist() == [
+        n for t in expected for n in t.column("line").to_pylist()
+    ]
+    assert kept.num_rows == summary.counts.events
+    assert summary.kinds["removed"] == kept.num_rows
+    assert not list(tmp_path.rglob("*.parquet"))
