@@ -1,24 +1,29 @@
 """Column builder for the EVENTS and UNPARSED tables.
 
 Parsers never build row dicts of every column: each recognised line appends its common fields
-to dense lists and only the fields it actually found to sparse (row index, value) lists. Values
-may arrive as the strings a regex captured ("250", "0.42"); the numeric columns are cast once,
-vectorised, when the table is built.
+to dense lists and only the fields it actually found to sparse (row index, value) lists. A parser
+may instead hand over the regex match whose named groups are EVENTS columns: the builder then
+keeps just ``m.groups()`` per pattern and transposes them into columns when the table is built,
+so the hot path makes no dict at all. Values may arrive as the strings a regex captured ("250",
+"0.42"); the numeric columns are cast once, vectorised, when the table is built.
 
 >>> b = EventBuilder("maillog")
 >>> b.add("delivery", 1_700_000_000_000_000, "mx1", "postfix/smtp", 42, 7, "4AbC12",
 ...       {"recipient": "bob@example.com", "status": "sent", "reply_code": "250"})
->>> b.unparsed(8, "garbage", "no syslog header")
+>>> m = re.match(r"to=<(?P<recipient>[^>]*)>, (?P<delay>[0-9.]+)", "to=<al@example.org>, 0.5")
+>>> b.add("delivery", None, "mx1", "postfix/local", 43, 8, "4AbC13", m)
+>>> b.unparsed(9, "garbage", "no syslog header")
 >>> t = b.events_table()
->>> t.column("reply_code").to_pylist(), t.column("line").to_pylist()
-([250], [7])
+>>> t.column("reply_code").to_pylist(), t.column("line").to_pylist(), t.column("delay").to_pylist()
+([250, None], [7, 8], [None, 0.5])
 >>> b.unparsed_table().column("reason").to_pylist()
 ['no syslog header']
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -46,6 +51,10 @@ class EventBuilder:
         self._sparse: dict[str, tuple[list[int], list[object]]] = {
             name: ([], []) for name in _SPARSE
         }
+        # pattern -> (column of each group or None, rows, groups() of each row)
+        self._shapes: dict[
+            re.Pattern[str], tuple[tuple[str | None, ...], list[int], list[tuple[object, ...]]]
+        ] = {}
         self._un_line: list[int] = []
         self._un_text: list[str] = []
         self._un_reason: list[str] = []
@@ -63,9 +72,10 @@ class EventBuilder:
         pid: int | None,
         line: int,
         queue_id: str | None,
-        fields: Mapping[str, object] | None = None,
+        fields: Mapping[str, object] | re.Match[str] | None = None,
     ) -> None:
-        """Append one event; ``fields`` maps EVENTS column names to values (None = absent)."""
+        """Append one event; ``fields`` maps EVENTS column names to values (None = absent), or is
+        a match whose named groups are EVENTS columns (other groups are not kept)."""
         row = len(self.kind)
         self.ts.append(ts)
         self.host.append(host)
@@ -74,7 +84,13 @@ class EventBuilder:
         self.line.append(line)
         self.kind.append(kind)
         self.queue_id.append(queue_id)
-        if fields:
+        if type(fields) is re.Match:
+            shape = self._shapes.get(fields.re)
+            if shape is None:
+                shape = self._shapes[fields.re] = (_group_columns(fields.re), [], [])
+            shape[1].append(row)
+            shape[2].append(fields.groups())
+        elif fields:
             sparse = self._sparse
             for name, value in fields.items():
                 if value is not None:
@@ -99,6 +115,12 @@ class EventBuilder:
     def events_table(self) -> pa.Table:
         """The EVENTS table of everything added so far."""
         n = len(self.kind)
+        # Each pattern's rows transposed at once: its groups become (rows, values) column parts.
+        parts: dict[str, list[tuple[list[int], Sequence[object]]]] = {}
+        for names, at, groups in self._shapes.values():
+            for name, column in zip(names, zip(*groups, strict=True), strict=True):
+                if name is not None:
+                    parts.setdefault(name, []).append((at, column))
         arrays: list[pa.Array] = []
         for field in EVENTS:
             name = field.name
@@ -107,8 +129,8 @@ class EventBuilder:
             elif name in _DENSE:
                 arrays.append(_column(getattr(self, name), field.type))
             else:
-                rows, values = self._sparse[name]
-                arrays.append(_sparse_column(n, rows, values, field.type))
+                column_parts = [self._sparse[name], *parts.get(name, ())]
+                arrays.append(_sparse_column(n, column_parts, field.type))
         return pa.Table.from_arrays(arrays, schema=EVENTS)
 
     def unparsed_table(self) -> pa.Table:
@@ -125,40 +147,56 @@ class EventBuilder:
         )
 
 
+def _group_columns(pattern: re.Pattern[str]) -> tuple[str | None, ...]:
+    """The EVENTS column of each group of ``pattern`` (None: a group that is not kept)."""
+    names: list[str | None] = [None] * pattern.groups
+    for name, index in pattern.groupindex.items():
+        if name in _SPARSE:
+            names[index - 1] = name
+    return tuple(names)
+
+
 def _column(values: list[object], typ: pa.DataType) -> pa.Array:
     if pa.types.is_timestamp(typ):
         return pa.array(values, pa.int64()).cast(typ)
     return pa.array(values, typ)
 
 
-def _sparse_column(n: int, rows: list[int], values: list[object], typ: pa.DataType) -> pa.Array:
-    if not rows:
+def _sparse_column(
+    n: int, parts: list[tuple[list[int], Sequence[object]]], typ: pa.DataType
+) -> pa.Array:
+    """A column of ``n`` rows from (row numbers, values) parts; rows in no part are null.
+
+    Each part's values become one Arrow array in one C call (numbers usually arrive as captured
+    text: one vectorised cast); a single ``take``, whose index numpy builds and which is null on
+    absent rows, puts them all in place.
+    """
+    parts = [part for part in parts if part[0]]
+    if not parts:
         return pa.nulls(n, typ)
-    if pa.types.is_string(typ):
-        dense: list[object] = [None] * n
-        for row, value in zip(rows, values, strict=True):
-            dense[row] = value
-        try:
-            return pa.array(dense, pa.string())
-        except (pa.ArrowTypeError, pa.ArrowInvalid):
-            return pa.array([None if v is None else str(v) for v in dense], pa.string())
-    # Numbers usually arrive as captured text: convert only the present values in one vectorised
-    # cast, then scatter them into place with a take whose index is null on absent rows (numpy
-    # builds that index without a Python loop).
-    present = _numbers(values, typ)
+    convert = _strings if pa.types.is_string(typ) else lambda v: _numbers(v, typ)
+    arrays = [convert(values) for _, values in parts]
+    present = arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
     index = np.full(n, -1, dtype=np.int64)
-    index[np.fromiter(rows, dtype=np.int64, count=len(rows))] = np.arange(len(rows))
+    start = 0
+    for rows, _ in parts:
+        index[np.fromiter(rows, dtype=np.int64, count=len(rows))] = np.arange(
+            start, start + len(rows)
+        )
+        start += len(rows)
     return present.take(pa.array(index, mask=index < 0))
 
 
-def _strings(values: list[object]) -> pa.Array:
+def _strings(values: Sequence[object]) -> pa.Array:
     try:
         return pa.array(values, pa.string())
     except (pa.ArrowTypeError, pa.ArrowInvalid):
-        return pa.array([v if isinstance(v, str) else str(v) for v in values], pa.string())
+        return pa.array(
+            [v if v is None or isinstance(v, str) else str(v) for v in values], pa.string()
+        )
 
 
-def _numbers(values: list[object], typ: pa.DataType) -> pa.Array:
+def _numbers(values: Sequence[object], typ: pa.DataType) -> pa.Array:
     # Numeric columns usually arrive as captured text ("250", "0.42"): one vectorised cast.
     if not isinstance(values[0], str) and not any(isinstance(v, str) for v in values):
         return pa.array(values, typ)

@@ -91,8 +91,10 @@ _K_TLS = Kind.TLS.value
 _K_TLS_ERROR = Kind.TLS_ERROR.value
 _K_WARNING = Kind.WARNING.value
 
-#: (kind, queue id, EVENTS column -> value); values are captured text, None = absent.
-Result = tuple[str, str | None, dict[str, object]]
+#: (kind, queue id, fields): fields map EVENTS columns to captured text (None = absent), or are
+#: the match itself when its named groups are exactly the columns (the common, cheap case: the
+#: builder keeps ``groups()`` per pattern and never builds a dict).
+Result = tuple[str, str | None, "dict[str, object] | re.Match[str]"]
 Handler = Callable[[str], "Result | None"]
 
 # --------------------------------------------------------------------------- building blocks
@@ -241,16 +243,14 @@ def _reject(msg: str, qid: str | None, pos: int) -> Result | None:
     m = _REJECT.match(msg, pos) or _REJECT_BARE.match(msg, pos)
     if m is None:
         return None
-    d = m.groupdict()
-    return _ACTION_KIND.get(d["action"], _K_CHECK_ACTION), qid, d
+    return _ACTION_KIND.get(m["action"], _K_CHECK_ACTION), qid, m
 
 
 def _check(msg: str, qid: str | None, pos: int) -> Result | None:
     m = _CHECK.match(msg, pos)
     if m is None:
         return None
-    d = m.groupdict()
-    return _ACTION_KIND.get(d["action"], _K_CHECK_ACTION), qid, d
+    return _ACTION_KIND.get(m["action"], _K_CHECK_ACTION), qid, m
 
 
 def _proxy(msg: str, qid: str | None, pos: int) -> Result | None:
@@ -320,16 +320,16 @@ _AFTER_PHRASES = (
 def _smtpd(msg: str) -> Result | None:
     if msg.startswith("connect from "):
         m = _CONNECT.match(msg, 13)
-        return (_K_CONNECT, None, m.groupdict()) if m else None
+        return (_K_CONNECT, None, m) if m else None
     if msg.startswith("disconnect from "):
         m = _DISCONNECT.match(msg, 16)
-        return (_K_DISCONNECT, None, m.groupdict()) if m else None
+        return (_K_DISCONNECT, None, m) if m else None
     m = _CLIENT_EQ.match(msg)
     if m is not None:
-        return _K_CLIENT, m.group(1), m.groupdict()
+        return _K_CLIENT, m.group(1), m
     if msg.startswith(_TLS_TRUST):
         m = _TLS_IN.match(msg)
-        return (_K_TLS, None, m.groupdict()) if m else None
+        return (_K_TLS, None, m) if m else None
     qid, pos = _split_qid(msg)
     if qid is not None:
         if msg.startswith("proxy-", pos):
@@ -347,24 +347,24 @@ def _smtpd(msg: str) -> Result | None:
     if msg.startswith("warning: "):
         m = _SASL_IN.match(msg, 9)
         if m is not None:
-            return _K_SASL_FAILURE, None, m.groupdict()
+            return _K_SASL_FAILURE, None, m
         return _level(msg)
     if msg.startswith("SSL_accept error from "):
         m = _SSL_ACCEPT.match(msg)
-        return (_K_TLS_ERROR, None, m.groupdict()) if m else None
+        return (_K_TLS_ERROR, None, m) if m else None
     if msg.startswith("proxy-"):
         return _proxy(msg, None, 0)
     if msg.startswith("discarding EHLO keywords: "):
         return _K_INFO, None, {"text": msg}
     if msg.startswith("setting up TLS"):
         m = _SETUP_TLS_IN.match(msg)
-        return (_K_INFO, None, m.groupdict()) if m else None
+        return (_K_INFO, None, m) if m else None
     r = _level(msg)
     if r is None:
         # TLS detail lines of smtpd_tls_loglevel >= 1: "client.example[192.0.2.1]: subject_CN=…"
         m = _CLIENT_NOTE.match(msg)
         if m is not None:
-            return _K_INFO, None, m.groupdict()
+            return _K_INFO, None, m
     return r
 
 
@@ -409,7 +409,7 @@ def _postscreen(msg: str) -> Result | None:
         return (_K_INFO, None, {"text": msg}) if _CACHE.match(msg) else None
     else:
         return _level(msg)
-    return (_K_POSTSCREEN, None, m.groupdict()) if m else None
+    return (_K_POSTSCREEN, None, m) if m else None
 
 
 # --------------------------------------------------------------------------- tlsproxy
@@ -429,7 +429,7 @@ def _tlsproxy(msg: str) -> Result | None:
         return kind, None, d
     if msg.startswith(_TLS_TRUST):
         m = _TLS_IN_PS.match(msg) or _TLS_IN.match(msg)
-        return (_K_TLS, None, m.groupdict()) if m else None
+        return (_K_TLS, None, m) if m else None
     return _level(msg)
 
 
@@ -485,46 +485,46 @@ def _smtp(msg: str) -> Result | None:
             )
         if msg.startswith("lost connection with ", pos):
             m = _LOST_WITH.match(msg, pos)
-            return (_K_LOST_CONNECTION, qid, m.groupdict()) if m else None
+            return (_K_LOST_CONNECTION, qid, m) if m else None
         if msg.startswith("conversation with ", pos):
             m = _CONV_TIMEOUT.match(msg, pos)
-            return (_K_TIMEOUT, qid, m.groupdict()) if m else None
+            return (_K_TIMEOUT, qid, m) if m else None
         if msg.startswith("SASL authentication failed", pos):
             r = _smtp_said(_SASL_OUT, _K_SASL_FAILURE, msg, qid, pos)
             if r is None:
                 m = _SASL_OUT_OTHER.match(msg, pos)
-                return (_K_SASL_FAILURE, qid, m.groupdict()) if m else None
+                return (_K_SASL_FAILURE, qid, m) if m else None
             return r
         if msg.startswith("Cannot start TLS", pos):
             m = _STARTTLS_FAIL.match(msg, pos)
-            return (_K_TLS_ERROR, qid, m.groupdict()) if m else None
+            return (_K_TLS_ERROR, qid, m) if m else None
         if msg.startswith("enabling PIX", pos):
             m = _PIX.match(msg, pos)
-            return (_K_INFO, qid, m.groupdict()) if m else None
+            return (_K_INFO, qid, m) if m else None
         if msg.startswith("connect to ", pos):
             m = _CONNECT_TO.match(msg, pos)
-            return (_K_CONNECT_FAILURE, qid, m.groupdict()) if m else None
+            return (_K_CONNECT_FAILURE, qid, m) if m else None
         return _level_or_qid_level(msg, qid, pos)
     if msg.startswith(_TLS_TRUST):
         m = _TLS_OUT.match(msg)
-        return (_K_TLS, None, m.groupdict()) if m else None
+        return (_K_TLS, None, m) if m else None
     if msg.startswith("connect to "):
         m = _CONNECT_TO.match(msg)
-        return (_K_CONNECT_FAILURE, None, m.groupdict()) if m else None
+        return (_K_CONNECT_FAILURE, None, m) if m else None
     if msg.startswith(("certificate verification", "server certificate verification")):
         m = _CERT.match(msg)
-        return (_K_TLS_ERROR, None, m.groupdict()) if m else None
+        return (_K_TLS_ERROR, None, m) if m else None
     if msg.startswith("SSL_connect error"):
         m = _SSL_CONNECT.match(msg)
-        return (_K_TLS_ERROR, None, m.groupdict()) if m else None
+        return (_K_TLS_ERROR, None, m) if m else None
     if msg.startswith("setting up TLS"):
         m = _SETUP_TLS.match(msg)
-        return (_K_INFO, None, m.groupdict()) if m else None
+        return (_K_INFO, None, m) if m else None
     r = _level(msg)
     if r is None:
         m = _RELAY_NOTE.match(msg)
         if m is not None:
-            return _K_INFO, None, m.groupdict()
+            return _K_INFO, None, m
     return r
 
 
@@ -569,7 +569,7 @@ _QMGR_EXPIRED = re.compile(r"from=<(?P<sender>[^>]*)>, status=(?P<status>expired
 def _qmgr(msg: str) -> Result | None:
     m = _QMGR_FROM.match(msg)
     if m is not None:
-        return _K_FROM, m.group(1), m.groupdict()
+        return _K_FROM, m.group(1), m
     if msg.endswith(": removed"):
         m = _REMOVED.match(msg)
         if m is not None:
@@ -579,7 +579,7 @@ def _qmgr(msg: str) -> Result | None:
         return _level(msg)
     if msg.startswith("from=<", pos):
         m = _QMGR_EXPIRED.match(msg, pos)
-        return (_K_EXPIRED, qid, m.groupdict()) if m else None
+        return (_K_EXPIRED, qid, m) if m else None
     if msg.startswith("skipped, ", pos):
         return _K_INFO, qid, {"text": msg[pos:]}
     if msg.startswith("to=", pos):
@@ -595,7 +595,7 @@ def _pickup(msg: str) -> Result | None:
     if qid is None:
         return _level(msg)
     m = _PICKUP.match(msg, pos)
-    return (_K_PICKUP, qid, m.groupdict()) if m else _level_or_qid_level(msg, qid, pos)
+    return (_K_PICKUP, qid, m) if m else _level_or_qid_level(msg, qid, pos)
 
 
 _BOUNCE = re.compile(
@@ -608,7 +608,7 @@ def _bounce(msg: str) -> Result | None:
     if qid is None:
         return _level(msg)
     m = _BOUNCE.match(msg, pos)
-    return (_K_BOUNCE_NOTICE, qid, m.groupdict()) if m else _level_or_qid_level(msg, qid, pos)
+    return (_K_BOUNCE_NOTICE, qid, m) if m else _level_or_qid_level(msg, qid, pos)
 
 
 # --------------------------------------------------------------------------- local-ish deliveries
@@ -632,7 +632,7 @@ _ANVIL = re.compile(
 
 def _anvil(msg: str) -> Result | None:
     m = _ANVIL.match(msg)
-    return (_K_ANVIL, None, m.groupdict()) if m else _level(msg)
+    return (_K_ANVIL, None, m) if m else _level(msg)
 
 
 def _scache(msg: str) -> Result | None:
@@ -690,7 +690,7 @@ _DNSBLOG = re.compile(r"addr (?P<client_ip>[0-9A-Fa-f:.]+) listed by domain (?P<
 
 def _dnsblog(msg: str) -> Result | None:
     m = _DNSBLOG.match(msg)
-    return (_K_DNSBLOG, None, m.groupdict()) if m else _level(msg)
+    return (_K_DNSBLOG, None, m) if m else _level(msg)
 
 
 def _verify(msg: str) -> Result | None:
@@ -813,7 +813,8 @@ def parse_message(program: str, message: str) -> dict[str, object]:
     r = (_BY_PROGRAM.get(program) or _handler(program or ""))(message)
     if r is None:
         return {"kind": None}
-    kind, qid, fields = r
+    kind, qid, found = r
+    fields = found if isinstance(found, dict) else found.groupdict()
     out: dict[str, object] = {"queue_id": qid} if qid is not None else {}
     for name, value in fields.items():
         if value is not None:
