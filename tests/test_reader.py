@@ -363,3 +363,25 @@ def test_fast_split_reads_lines_as_the_frame_pattern_does(tmp_path: Path) -> Non
     assert got.events.equals(b.events_table())
     assert got.counts.events == len(b) == 18
     assert got.counts.events + got.counts.unparsed + got.counts.other == 2 * len(_ODD_LINES)
+
+
+def test_a_parser_failing_half_way_through_an_event_leaves_no_half_row(tmp_path: Path) -> None:
+    def bad_field(
+        b: EventBuilder,
+        ts: int | None,
+        host: str | None,
+        program: str,
+        pid: int | None,
+        line: int,
+        message: str,
+    ) -> bool:
+        fields = {"text": message, "no_such_column": 1} if message == "bad" else {"text": message}
+        b.add("info", ts, host, program, pid, line, None, fields)
+        return True
+
+    log = tmp_path / "maillog"
+    log.write_text("".join(f"Mar  7 10:00:00 mx postfix/x[1]: {m}\n" for m in ("a", "bad", "c")))
+    got = parse_file_tables(log, year=2026, tz="UTC", parsers={"postfix": bad_field})
+    assert got.events.column("text").to_pylist() == ["a", "c"]
+    assert got.unparsed.column("line").to_pylist() == [2]
+    assert (got.counts.events, got.counts.unparsed) == (2, 1)

@@ -77,6 +77,14 @@ class EventBuilder:
         """Append one event; ``fields`` maps EVENTS column names to values (None = absent), or is
         a match whose named groups are EVENTS columns (other groups are not kept)."""
         row = len(self.kind)
+        try:
+            if type(fields) is re.Match:
+                self.add_match(row, fields)
+            elif fields:
+                self.add_fields(row, fields)
+        except Exception:
+            self.forget(row)  # a field no column takes: no half event is left behind
+            raise
         self.ts.append(ts)
         self.host.append(host)
         self.program.append(program)
@@ -84,19 +92,34 @@ class EventBuilder:
         self.line.append(line)
         self.kind.append(kind)
         self.queue_id.append(queue_id)
-        if type(fields) is re.Match:
-            shape = self._shapes.get(fields.re)
-            if shape is None:
-                shape = self._shapes[fields.re] = (_group_columns(fields.re), [], [])
-            shape[1].append(row)
-            shape[2].append(fields.groups())
-        elif fields:
-            sparse = self._sparse
-            for name, value in fields.items():
-                if value is not None:
-                    rows, values = sparse[name]
-                    rows.append(row)
-                    values.append(value)
+
+    def add_match(self, row: int, match: re.Match[str]) -> None:
+        """The sparse fields of event ``row``: the named groups of ``match``."""
+        shape = self._shapes.get(match.re)
+        if shape is None:
+            shape = self._shapes[match.re] = (_group_columns(match.re), [], [])
+        shape[1].append(row)
+        shape[2].append(match.groups())
+
+    def forget(self, row: int) -> None:
+        """Drop the sparse fields of event ``row``, the last one begun (a parser failed on it)."""
+        for rows, values in self._sparse.values():
+            while rows and rows[-1] == row:
+                rows.pop()
+                values.pop()
+        for _, rows, groups in self._shapes.values():
+            if rows and rows[-1] == row:
+                rows.pop()
+                groups.pop()
+
+    def add_fields(self, row: int, fields: Mapping[str, object]) -> None:
+        """The sparse fields of event ``row``: EVENTS column names to values (None = absent)."""
+        sparse = self._sparse
+        for name, value in fields.items():
+            if value is not None:
+                rows, values = sparse[name]
+                rows.append(row)
+                values.append(value)
 
     def unparsed(self, line: int, text: str, reason: str) -> None:
         """Keep a line no parser recognised, with why."""
