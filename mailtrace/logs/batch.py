@@ -163,7 +163,27 @@ class Target:
 
 # Columns with few distinct values (dictionary-encoded) and those worth min/max statistics.
 _DICTIONARY = frozenset(
-    ["host", "program", "pid", "kind", "action", "client_host", "client_port", "relay_host", "relay_port", "status", "dsn", "reply_code", "command", "nrcpt", "protocol", "tls_version", "tls_cipher", "source", "reason"]
+    [
+        "host",
+        "program",
+        "pid",
+        "kind",
+        "action",
+        "client_host",
+        "client_port",
+        "relay_host",
+        "relay_port",
+        "status",
+        "dsn",
+        "reply_code",
+        "command",
+        "nrcpt",
+        "protocol",
+        "tls_version",
+        "tls_cipher",
+        "source",
+        "reason",
+    ]
 )
 _STATISTICS = frozenset(["ts", "host", "program", "queue_id", "kind", "status", "line"])
 
