@@ -410,7 +410,15 @@ def run(
     with ExitStack() as stack:
         # Workers cannot read this process's stdin: give them a file holding it.
         sources = [stack.enter_context(spooled(source)) for source in sources]
-        with _engine_results(engine, scheduler, workers, options) as (slots, results):
+        sizes = [_size(source) for source in sources]
+        # Whether a pool will run: then it starts now, its workers importing the reader while
+        # this process plans the byte ranges of a large file.
+        pooled = (
+            workers > 1
+            and sum(sizes) >= _POOL_BYTES
+            and (len(sources) > 1 or (sizes[0] >= split_bytes and is_plain_file(sources[0])))
+        )
+        with _engine_results(engine, scheduler, workers, options, pooled) as (slots, results):
             return _run_jobs(
                 sources, outs, options, year, zone, slots, split_bytes, progress, results
             )
@@ -500,14 +508,42 @@ _Runner = Callable[[list[_Job], int], Iterator[tuple[_Job, Any]]]
 
 @contextmanager
 def _engine_results(
-    engine: Engine, scheduler: str | None, workers: int, options: Options
+    engine: Engine, scheduler: str | None, workers: int, options: Options, pooled: bool = False
 ) -> Iterator[tuple[int, _Runner]]:
-    """The number of parallel slots and the runner of ``engine``, open for one batch."""
+    """The number of parallel slots and the runner of ``engine``, open for one batch.
+
+    ``pooled``: the process pool is started at once rather than when the jobs are ready.
+    """
     if engine == "dask":
         with _dask_client(scheduler, workers) as client:
             yield _dask_slots(client), lambda jobs, total: _dask_results(client, jobs, options)
         return
-    yield workers, lambda jobs, total: _pool_results(jobs, options, workers, total)
+    if not pooled:
+        yield workers, lambda jobs, total: _pool_results(jobs, options, workers, total)
+        return
+    with _process_pool(workers) as pool:
+        yield workers, lambda jobs, total: _pool_results(jobs, options, workers, total, pool)
+
+
+def _warm_up() -> None:
+    """A task that does nothing: submitting it makes the pool start a worker."""
+
+
+@contextmanager
+def _process_pool(workers: int) -> Iterator[Any]:
+    """A process pool of ``workers``, its workers starting at once."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # forkserver: workers must not inherit this process's Arrow thread pools through fork().
+    context = multiprocessing.get_context("forkserver")
+    # The server imports the reader once (it has run no Arrow work, so it has no thread pools
+    # to pass on); each worker forked from it then starts without ~0.3 s of imports.
+    context.set_forkserver_preload(["mailtrace.logs.batch", "mailtrace.logs.postfix"])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for _ in range(workers):
+            pool.submit(_warm_up)
+        yield pool
 
 
 def _task(job: _Job, options: Any) -> tuple[Callable[..., Any], tuple[Any, ...]]:
@@ -521,32 +557,29 @@ def _task(job: _Job, options: Any) -> tuple[Callable[..., Any], tuple[Any, ...]]
 
 
 def _pool_results(
-    jobs: list[_Job], options: Options, workers: int, total: int
+    jobs: list[_Job], options: Options, workers: int, total: int, pool: Any = None
 ) -> Iterator[tuple[_Job, Any]]:
-    """Each job with its result: in this process when small, else from a pool of ``workers``."""
-    if workers == 1 or len(jobs) < 2 or total < _POOL_BYTES:
+    """Each job with its result: in this process when small, else from a pool of ``workers``
+    (``pool``, or one started here)."""
+    if pool is None and (workers == 1 or len(jobs) < 2 or total < _POOL_BYTES):
         for job in jobs:
             fn, args = _task(job, options)
             yield job, fn(*args)
         return
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    if pool is None:
+        with _process_pool(workers) as started:
+            yield from _pool_results(jobs, options, workers, total, started)
+        return
+    from concurrent.futures import FIRST_COMPLETED, wait
 
-    # forkserver: workers must not inherit this process's Arrow thread pools through fork().
-    context = multiprocessing.get_context("forkserver")
-    # The server imports the reader once (it has run no Arrow work, so it has no thread pools
-    # to pass on); each worker forked from it then starts without ~0.3 s of imports.
-    context.set_forkserver_preload(["mailtrace.logs.batch", "mailtrace.logs.postfix"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    def submit(job: _Job) -> Any:
+        fn, args = _task(job, options)
+        return pool.submit(fn, *args)
 
-        def submit(job: _Job) -> Any:
-            fn, args = _task(job, options)
-            return pool.submit(fn, *args)
+    def some_done(pending: Collection[Any]) -> Iterable[Any]:
+        return wait(pending, return_when=FIRST_COMPLETED).done
 
-        def some_done(pending: Collection[Any]) -> Iterable[Any]:
-            return wait(pending, return_when=FIRST_COMPLETED).done
-
-        yield from _windowed(jobs, submit, some_done, workers * 2)
+    yield from _windowed(jobs, submit, some_done, workers * 2)
 
 
 def _dask_results(client: Any, jobs: list[_Job], options: Options) -> Iterator[tuple[_Job, Any]]:
