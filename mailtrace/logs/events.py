@@ -51,9 +51,10 @@ class EventBuilder:
         self._sparse: dict[str, tuple[list[int], list[object]]] = {
             name: ([], []) for name in _SPARSE
         }
-        # pattern -> (column of each group or None, rows, groups() of each row)
+        # id(pattern) -> (column of each group or None, rows, groups() of each row, the pattern)
         self._shapes: dict[
-            re.Pattern[str], tuple[tuple[str | None, ...], list[int], list[tuple[object, ...]]]
+            int,
+            tuple[tuple[str | None, ...], list[int], list[tuple[object, ...]], re.Pattern[str]],
         ] = {}
         self._un_line: list[int] = []
         self._un_text: list[str] = []
@@ -95,9 +96,12 @@ class EventBuilder:
 
     def add_match(self, row: int, match: re.Match[str]) -> None:
         """The sparse fields of event ``row``: the named groups of ``match``."""
-        shape = self._shapes.get(match.re)
+        # Keyed by id: hashing a Pattern hashes its whole compiled program (~3,000 instructions
+        # a line). The shape holds the pattern's column names, so the id stays its own.
+        pattern = match.re
+        shape = self._shapes.get(id(pattern))
         if shape is None:
-            shape = self._shapes[match.re] = (_group_columns(match.re), [], [])
+            shape = self._shapes[id(pattern)] = (_group_columns(pattern), [], [], pattern)
         shape[1].append(row)
         shape[2].append(match.groups())
 
@@ -107,7 +111,7 @@ class EventBuilder:
             while rows and rows[-1] == row:
                 rows.pop()
                 values.pop()
-        for _, rows, groups in self._shapes.values():
+        for _, rows, groups, _ in self._shapes.values():
             if rows and rows[-1] == row:
                 rows.pop()
                 groups.pop()
@@ -140,7 +144,7 @@ class EventBuilder:
         n = len(self.kind)
         # Each pattern's rows transposed at once: its groups become (rows, values) column parts.
         parts: dict[str, list[tuple[list[int], Sequence[object]]]] = {}
-        for names, at, groups in self._shapes.values():
+        for names, at, groups, _ in self._shapes.values():
             for name, column in zip(names, zip(*groups, strict=True), strict=True):
                 if name is not None:
                     parts.setdefault(name, []).append((at, column))
