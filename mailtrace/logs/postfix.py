@@ -734,7 +734,7 @@ _BY_PROGRAM: dict[str, Handler] = {}
 
 def _handler(program: str) -> Handler:
     handler = _DAEMONS.get(program[program.rfind("/") + 1 :], _deliveries)
-    if len(_BY_PROGRAM) < 4096:  # hostile input must not grow it without bound
+    if len(_BY_PROGRAM) < 4096 and len(program) <= 256:  # hostile input must not grow it
         _BY_PROGRAM[program] = handler
     return handler
 

@@ -176,8 +176,9 @@ _TagInfo = tuple[str, int | None, _Route]
 _TAG_TOKEN = re.compile(r"([^\s\[:]+)(?:\[(\d{1,10})\])?:?")
 # An RFC 3164 stamp without a fraction, exactly as the frame pattern reads it.
 _STAMP = re.compile(r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d").fullmatch
-# Hostile input must not grow the per-token caches without bound.
+# Hostile input must not grow the per-token caches without bound: so many tokens, this long.
 _CACHE_MAX = 4096
+_TOKEN_MAX = 256
 
 
 class _Engine:
@@ -220,7 +221,7 @@ class _Engine:
 
                 handler = handler_for(program)
             route = parse, reason, f"{fmt} parser failed", handler
-        if len(self.dispatch) < _CACHE_MAX:
+        if len(self.dispatch) < _CACHE_MAX and len(program) <= _TOKEN_MAX:
             self.dispatch[program] = route
         return route
 
@@ -231,7 +232,7 @@ class _Engine:
         if m is not None:
             program, pid = m.groups()
             info = program, int(pid) if pid else None, self._route(program)
-        if len(self.tags) < _CACHE_MAX:
+        if len(self.tags) < _CACHE_MAX and len(tag) <= _TOKEN_MAX:
             self.tags[tag] = info
         return info
 
@@ -239,7 +240,7 @@ class _Engine:
         """Whether ``host`` is one token of non-space characters, as the frame pattern wants."""
         if not host or host.split(maxsplit=1) != [host]:
             return False
-        if len(self.hosts) < _CACHE_MAX:
+        if len(self.hosts) < _CACHE_MAX and len(host) <= _TOKEN_MAX:
             self.hosts.add(host)
         return True
 
