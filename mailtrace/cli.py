@@ -225,6 +225,37 @@ def _with_dns(report: dict[str, Any], analysed: Any, ip_checks: dict[str, Any]) 
 _LOGS_HELP = "Mail logs (plain or compressed, several hosts) or Parquet datasets from `logs -o`."
 _YEAR_HELP = "Year of the first line of RFC 3164 logs (default: from mtime)."
 _TZ_HELP = "Zone of stamps written without one: UTC, +01:00, Europe/Paris …"
+_ERRORS_HELP = "raise: stop at a damaged input; skip: keep what can be read."
+
+
+def _read_log_events(
+    logs: list[str], columns: tuple[str, ...], year: int | None, tz: str | None, errors: str
+) -> tuple[Any, bool]:
+    """EVENTS of ``logs`` (or datasets), saying on stderr how many lines could not be read.
+
+    Returns the table and whether the read was partial (an input damaged or cut short).
+    """
+    from pathlib import Path
+
+    from mailtrace.paths import read_events_counted
+
+    if errors not in ("raise", "skip"):
+        raise UsageError(f"--errors must be raise or skip, not {errors!r}")
+    events, counts = read_events_counted(
+        [Path(p) for p in logs],
+        columns,
+        year=year,
+        tz=tz,
+        errors="skip" if errors == "skip" else "raise",
+    )
+    for problem in counts.problems:
+        render.warn(problem)
+    if counts.unparsed or counts.damaged:
+        render.warn(
+            f"{counts.unparsed:,} of {counts.lines:,} log lines were not recognised and "
+            f"{counts.damaged:,} were damaged (`mailtrace logs -o` keeps them in _unparsed/)"
+        )
+    return events, counts.failed_inputs > 0
 
 
 @app.command()
@@ -234,18 +265,19 @@ def path(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of timelines."),
     year: int | None = typer.Option(None, "--year", help=_YEAR_HELP),
     tz: str | None = typer.Option(None, "--tz", help=_TZ_HELP),
+    errors: str = typer.Option("raise", "--errors", help=_ERRORS_HELP),
 ) -> None:
     """Trace messages end to end: queue-id chain, every attempt and log event, as a timeline."""
-    from pathlib import Path
+    from mailtrace.paths import COLUMNS, select_paths
 
-    from mailtrace.paths import read_events, select_paths
-
-    events = read_events([Path(p) for p in logs], year=year, tz=tz)
+    events, partial = _read_log_events(logs, COLUMNS, year, tz, errors)
     messages, deliveries, events = select_paths(events, ident)
     if messages.num_rows == 0:
         render.warn(f"no message matches {ident!r}")
         raise typer.Exit(EXIT_INPUT)
     render.message_paths(messages, deliveries, events, as_json=as_json)
+    if partial:
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @app.command()
@@ -265,17 +297,15 @@ def report(
         help="Write the report as one self-contained HTML file with charts and sortable tables.",
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite existing --plot/--html files."),
+    errors: str = typer.Option("raise", "--errors", help=_ERRORS_HELP),
 ) -> None:
     """Summarise a server's mail: totals, traffic, domains, top senders, problems by cause."""
-    from pathlib import Path
-
     from mailtrace.paths import COLUMNS as PATH_COLUMNS
-    from mailtrace.paths import read_events
     from mailtrace.report import COLUMNS, build_report
 
     # The charts also draw what the text leaves out (delays a/b/c/d): every paths column.
     wanted = COLUMNS if plot is None and html is None else (*COLUMNS, *PATH_COLUMNS)
-    events = read_events([Path(p) for p in logs], tuple(dict.fromkeys(wanted)), year=year, tz=tz)
+    events, partial = _read_log_events(logs, tuple(dict.fromkeys(wanted)), year, tz, errors)
     # --- charts and HTML (plot.py, report_html.py) ---
     if plot is not None:
         from mailtrace.plot import log_overview, save_figure
@@ -288,10 +318,10 @@ def report(
         page = log_report_html(events, detail=detail, sources=logs)
         write_html(page, html, force=force)
         render.warn(f"wrote the HTML report to {html}")
-        if not as_json:
-            return
-    rep = build_report(events, detail=detail)
-    render.report(rep, as_json=as_json)
+    if html is None or as_json:
+        render.report(build_report(events, detail=detail), as_json=as_json)
+    if partial:
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 # --- failures: mailtrace failures LOGS… ---------------------------------------------------------
@@ -308,20 +338,20 @@ def failures(
         None, "--plot", metavar="FILE", help="Draw failures over time, domains and providers."
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --plot file."),
+    errors: str = typer.Option("raise", "--errors", help=_ERRORS_HELP),
 ) -> None:
     """Show failures by category, family, recipient domain, provider and time, with examples."""
-    from pathlib import Path
-
     from mailtrace.failures_report import COLUMNS, build_failures
-    from mailtrace.paths import read_events
 
-    events = read_events([Path(p) for p in logs], COLUMNS, year=year, tz=tz)
+    events, partial = _read_log_events(logs, COLUMNS, year, tz, errors)
     if plot is not None:
         from mailtrace.plot import failures_log_overview, save_figure
 
         save_figure(failures_log_overview(events), plot, force=force)
         render.warn(f"wrote the failure chart to {plot}")
     render.failures(build_failures(events, detail=detail), as_json=as_json)
+    if partial:
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 # --- bounces: mailtrace bounce FILE… ------------------------------------------------------------

@@ -51,6 +51,8 @@ from mailtrace.schema import DELIVERIES, EVENTS, FAILURES, MESSAGES
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mailtrace.logs.reader import Counts, Errors
+
 # The EVENTS columns the paths need; a Parquet dataset is read with only these.
 COLUMNS = (
     "ts",
@@ -746,6 +748,7 @@ def read_events(
     *,
     year: int | None = None,
     tz: str | None = None,
+    errors: Errors = "raise",
 ) -> pa.Table:
     """EVENTS from mail logs or from Parquet datasets written by ``mailtrace logs -o``.
 
@@ -757,18 +760,42 @@ def read_events(
     >>> read_events([]).num_rows
     0
     """
+    return read_events_counted(inputs, columns, year=year, tz=tz, errors=errors)[0]
+
+
+def read_events_counted(
+    inputs: list[Path],
+    columns: tuple[str, ...] = COLUMNS,
+    *,
+    year: int | None = None,
+    tz: str | None = None,
+    errors: Errors = "raise",
+) -> tuple[pa.Table, Counts]:
+    """:func:`read_events` plus where the logs' lines went (unparsed, damaged, failed inputs).
+
+    Datasets add nothing to the counts: ``mailtrace logs`` reported their lines when it wrote
+    them. With ``errors="skip"`` a damaged input keeps the lines before the damage and its
+    problem is listed in ``Counts.problems``.
+
+    >>> read_events_counted([])[1].lines
+    0
+    """
+    from mailtrace.logs.reader import Counts
+
     tables: list[pa.Table] = []
     logs: list[Path] = []
+    counts = Counts()
     for path in inputs:
         if _is_dataset(path):
             tables.append(_read_dataset(path, columns))
         else:
             logs.append(path)
     if logs:
-        tables.append(_parse_logs(logs, columns, year, tz))
+        table, counts = _parse_logs(logs, columns, year, tz, errors)
+        tables.append(table)
     if not tables:
-        return events_columns(EVENTS.empty_table(), columns)
-    return pa.concat_tables([events_columns(t, columns) for t in tables])
+        return events_columns(EVENTS.empty_table(), columns), counts
+    return pa.concat_tables([events_columns(t, columns) for t in tables]), counts
 
 
 def _is_dataset(path: Path) -> bool:
@@ -793,11 +820,12 @@ PARALLEL_BYTES = 32 * 1024 * 1024
 
 
 def _parse_logs(
-    paths: list[Path], columns: tuple[str, ...], year: int | None, tz: str | None
-) -> pa.Table:
+    paths: list[Path], columns: tuple[str, ...], year: int | None, tz: str | None, errors: Errors
+) -> tuple[pa.Table, Counts]:
     import os
 
     from mailtrace.logs import batch, reader
+    from mailtrace.sources import expand_inputs
 
     for path in paths:
         if not path.exists():
@@ -807,12 +835,21 @@ def _parse_logs(
         # Both cores parse (byte ranges of one big file, or one file each); the workers send
         # back only the columns needed, straight into memory.
         wanted = [c for c in columns if c in EVENTS.names]
-        summary = batch.run([str(p) for p in paths], year=year, tz=tz, columns=wanted)
+        summary = batch.run(
+            [str(p) for p in paths], year=year, tz=tz, columns=wanted, errors=errors
+        )
         if not summary.tables:
-            return EVENTS.empty_table().select(wanted)
-        return pa.concat_tables(summary.tables)
-    table = reader.read_events_table([str(p) for p in paths], year=year, tz=tz)
-    return table.select([c for c in columns if c in table.column_names])
+            return EVENTS.empty_table().select(wanted), summary.counts
+        return pa.concat_tables(summary.tables), summary.counts
+    counts = reader.Counts()
+    tables = []
+    for source in expand_inputs([str(p) for p in paths]):
+        part = reader.parse_file_tables(source, year=year, tz=tz, errors=errors)
+        counts = counts + part.counts
+        tables.append(part.events.select([c for c in columns if c in part.events.column_names]))
+    if not tables:
+        return EVENTS.empty_table().select([c for c in columns if c in EVENTS.names]), counts
+    return pa.concat_tables(tables), counts
 
 
 def events_columns(table: pa.Table, columns: tuple[str, ...]) -> pa.Table:

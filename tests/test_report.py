@@ -143,3 +143,33 @@ def test_report_reads_the_dataset_logs_wrote(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     totals = json.loads(result.output)["totals"]
     assert {k: totals[k] for k in EXPECTED["totals"]} == EXPECTED["totals"]
+
+
+def test_damaged_gzip_stops_by_default_and_is_counted_with_skip(tmp_path: Path) -> None:
+    import gzip
+    import subprocess
+    import sys
+
+    whole = gzip.compress(DAY.read_bytes())
+    cut = tmp_path / "maillog.1.gz"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])  # a truncated gzip stream
+    command = [sys.executable, "-m", "mailtrace", "report", str(cut), "--json"]
+    stopped = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert stopped.returncode == 1
+    assert "rerun with --errors skip" in stopped.stderr and "Traceback" not in stopped.stderr
+    skip = [*command, "--errors", "skip"]
+    skipped = subprocess.run(skip, capture_output=True, text=True, check=False)
+    assert skipped.returncode == 3, skipped.stderr
+    assert "lines kept" in skipped.stderr
+    assert json.loads(skipped.stdout)["totals"]["received"] > 0  # the lines before the damage
+
+
+def test_report_says_how_many_lines_it_could_not_read(tmp_path: Path) -> None:
+    log = tmp_path / "maillog"
+    log.write_text(
+        DAY.read_text(encoding="utf-8") + "2026-03-11T13:00:00+00:00 mx1 postfix/smtpd[1]: ???\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["report", str(log), "--json"])
+    assert result.exit_code == 0
+    assert "1 of " in result.stderr and "not recognised" in result.stderr
