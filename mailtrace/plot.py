@@ -41,6 +41,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from mailtrace.errors import InputError, UsageError
+from mailtrace.units import duration
 
 NO_DATA = "no data"
 #: The reply-code heat map keeps this many of the most frequent codes.
@@ -386,7 +387,7 @@ def _draw_hops(ax: Axes, hops: pa.Table, name: str | None) -> None:
         if stamps[i] is None:
             note = "no date"
         else:
-            note = _duration(None if np.isnan(delays[i]) else float(delays[i]))
+            note = duration(None if np.isnan(delays[i]) else float(delays[i]), unknown="?")
             if colours[i] == _PERM:
                 note += "  clock skew"
         x = np.nanmax([starts[i], starts[i] + widths[i]]) if stamps[i] is not None else 0
@@ -410,25 +411,6 @@ def _draw_hops(ax: Axes, hops: pa.Table, name: str | None) -> None:
             bbox_to_anchor=(1.01, 1.0),
             fontsize=8,
         )
-
-
-def _duration(seconds: float | None) -> str:
-    """A short signed duration for a bar label.
-
-    >>> _duration(0.5), _duration(-75), _duration(7300), _duration(None)
-    ('+0.5s', '-1m 15s', '+2h 01m', '?')
-    """
-    if seconds is None:
-        return "?"
-    sign = "-" if seconds < 0 else "+"
-    s = abs(seconds)
-    if s < 60:
-        return f"{sign}{s:.3f}".rstrip("0").rstrip(".") + "s"
-    if s < 3600:
-        return f"{sign}{int(s // 60)}m {int(s % 60):02d}s"
-    if s < 86400:
-        return f"{sign}{int(s // 3600)}h {int(s % 3600 // 60):02d}m"
-    return f"{sign}{int(s // 86400)}d {int(s % 86400 // 3600):02d}h"
 
 
 # --- logs: volume, failures over time ------------------------------------------------------------

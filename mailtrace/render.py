@@ -19,6 +19,8 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from mailtrace.units import duration, size
+
 # stdout carries results; stderr carries progress, counts of unreadable lines and errors.
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
@@ -242,25 +244,6 @@ _CELL = 200
 def _clip(text: object, width: int = _CELL) -> str:
     s = "" if text is None else str(text)
     return safe(s if len(s) <= width else s[: width - 1] + "…")
-
-
-def duration(seconds: float | None) -> str:
-    """A signed, short duration: ``+4s``, ``-1m 05s``, ``+2h 03m``; empty when unknown.
-
-    >>> duration(65.0), duration(-3.5), duration(7380), duration(None)
-    ('+1m 05s', '-3.5s', '+2h 03m', '')
-    """
-    if seconds is None:
-        return ""
-    sign = "-" if seconds < 0 else "+"
-    s = abs(seconds)
-    if s < 60:
-        return f"{sign}{s:.3f}".rstrip("0").rstrip(".") + "s"
-    if s < 3600:
-        return f"{sign}{int(s // 60)}m {int(s % 60):02d}s"
-    if s < 86400:
-        return f"{sign}{int(s // 3600)}h {int(s % 3600 // 60):02d}m"
-    return f"{sign}{int(s // 86400)}d {int(s % 86400 // 3600):02d}h"
 
 
 def _sender(r: Any) -> str:
@@ -498,7 +481,7 @@ def _fmt(value: Any, key: str = "") -> str:
     if value is None:
         return ""
     if key.startswith("bytes") and isinstance(value, int):
-        return _size(value)
+        return size(value, compact=True)
     if isinstance(value, float):
         return f"{value:,.1f}"
     if isinstance(value, int):
@@ -542,20 +525,6 @@ _LABELS = {
     "top_category": "mostly",
     "nature": "act",
 }
-
-
-def _size(n: int) -> str:
-    """Bytes in a short human form.
-
-    >>> _size(512), _size(35_117_302)
-    ('512', '33.5M')
-    """
-    value = float(n)
-    for unit in ("", "k", "M", "G"):
-        if value < 1024 or unit == "G":
-            return f"{int(value)}" if unit == "" else f"{value:.1f}{unit}"
-        value /= 1024
-    return str(n)
 
 
 _PROBLEM_TITLES = {

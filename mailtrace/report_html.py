@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailtrace.errors import InputError, UsageError
+from mailtrace.units import size
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -163,25 +164,11 @@ def _cell(value: Any, key: str) -> str:
             f"{value:,.3f}".rstrip("0").rstrip(".") if isinstance(value, float) else f"{value:,}"
         )
         if key.startswith("bytes") and isinstance(value, int):
-            shown = _size(value)
+            shown = size(value)
         return f'<td class="num" data-v="{esc(value)}">{esc(shown)}</td>'
     if value is None:
         return '<td class="num" data-v=""></td>'
     return f"<td>{esc(value)}</td>"
-
-
-def _size(n: int) -> str:
-    """Bytes in a short human form.
-
-    >>> _size(512), _size(35_117_302)
-    ('512 B', '33.5 MiB')
-    """
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(n)
 
 
 def table_html(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
@@ -217,7 +204,7 @@ def table_html(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None 
 def _totals(totals: Mapping[str, Any]) -> str:
     cards = []
     for key, value in totals.items():
-        shown = _size(value) if key.startswith("bytes") and isinstance(value, int) else value
+        shown = size(value) if key.startswith("bytes") and isinstance(value, int) else value
         if isinstance(shown, int):
             shown = f"{shown:,}"
         cards.append(
