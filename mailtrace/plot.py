@@ -23,7 +23,6 @@ import functools
 import io
 import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +39,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from mailtrace.errors import InputError, UsageError
+from mailtrace.errors import UsageError
+from mailtrace.output import atomic_file, check_target
 from mailtrace.units import duration
 
 NO_DATA = "no data"
@@ -148,22 +148,9 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], force: bool = False) 
     fmt = target.suffix.lower().lstrip(".")
     if fmt not in ("png", "svg"):
         raise UsageError(f"{target.name}: a chart is written as .png or .svg, not {fmt!r}")
-    if target.exists() and not force:
-        raise UsageError(f"{target.name} exists already (add --force to overwrite it)")
-    if not target.parent.is_dir():
-        raise UsageError(f"{target.parent}: no such directory for the chart")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh, mpl.rc_context({"svg.hashsalt": "mailtrace"}):
-            fig.savefig(fh, format=fmt, dpi=110)
-        # mkstemp makes the file private; a chart or report gets the usual umask mode.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise InputError(str(target), f"cannot write: {exc.strerror or exc}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    check_target(target, force, "the chart")
+    with atomic_file(target) as fh, mpl.rc_context({"svg.hashsalt": "mailtrace"}):
+        fig.savefig(fh, format=fmt, dpi=110)
     return target
 
 
@@ -1019,9 +1006,3 @@ LOG_CHARTS: dict[str, Callable[[pa.Table, pa.Table, pa.Table], Figure]] = {
     "Top failing domains and providers": lambda e, m, d: top_failing(d),
     "Queue delay breakdown": lambda e, m, d: queue_delays(d),
 }
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -23,13 +23,12 @@ import hashlib
 import html
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mailtrace.errors import InputError, UsageError
+from mailtrace.output import atomic_file, check_target
 from mailtrace.units import size
 
 if TYPE_CHECKING:
@@ -321,26 +320,7 @@ def write_html(text: str, path: str | os.PathLike[str], force: bool = False) -> 
     mailtrace.errors.UsageError: r.html exists already (add --force to overwrite it)
     """
     target = Path(path)
-    if target.exists() and not force:
-        raise UsageError(f"{target.name} exists already (add --force to overwrite it)")
-    if not target.parent.is_dir():
-        raise UsageError(f"{target.parent}: no such directory for the report")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        # mkstemp makes the file private; a chart or report gets the usual umask mode.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise InputError(str(target), f"cannot write: {exc.strerror or exc}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    check_target(target, force, "the report")
+    with atomic_file(target, "w") as fh:
+        fh.write(text)
     return target
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
