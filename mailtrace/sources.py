@@ -27,10 +27,10 @@ import os
 import re
 import sys
 import zlib
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from mailtrace.errors import DecompressError, InputError
 
@@ -184,59 +184,29 @@ def open_source(source: Source) -> BinaryIO:
 
 def _decompressor(kind: str) -> _Decoder:
     if kind == "gzip":
-        return _ZlibDecoder()
+        # 32 + MAX_WBITS: expect a gzip header.
+        return _Decoder(kind, lambda: zlib.decompressobj(32 + zlib.MAX_WBITS))
     if kind == "bzip2":
-        return _BufferedDecoder(bz2.BZ2Decompressor, OSError)
+        return _Decoder(kind, bz2.BZ2Decompressor)
     if kind == "xz":
-        return _BufferedDecoder(lzma.LZMADecompressor, lzma.LZMAError)
+        return _Decoder(kind, lzma.LZMADecompressor)
     import zstandard
 
-    return _ZstdDecoder(zstandard)
+    return _Decoder(kind, lambda: zstandard.ZstdDecompressor().decompressobj())
 
 
 class _Decoder:
-    """Incremental decompression of a possibly multi-member stream."""
+    """Incremental decompression of a possibly multi-member stream (``cat a.gz b.gz``).
 
-    def feed(self, data: bytes) -> bytes:
-        raise NotImplementedError
+    ``factory`` makes one member's decompressor (zlib, bz2, lzma and zstandard objects share the
+    ``decompress``/``eof``/``unused_data`` protocol); a new one starts at each member's end.
+    """
 
-    def finish(self) -> str | None:
-        """None when the stream ended cleanly, else what is wrong with its end."""
-        raise NotImplementedError
-
-
-class _ZlibDecoder(_Decoder):
-    def __init__(self) -> None:
-        # 32 + MAX_WBITS: expect a gzip header; `feed` starts a new object per concatenated member.
-        self._d = zlib.decompressobj(32 + zlib.MAX_WBITS)
-        self._clean = True
-
-    def feed(self, data: bytes) -> bytes:
-        out = []
-        while data:
-            out.append(self._d.decompress(data))
-            if self._d.eof:
-                data = self._d.unused_data
-                self._d = zlib.decompressobj(32 + zlib.MAX_WBITS)
-                self._clean = True
-                if not data.strip(b"\x00"):  # trailing padding some tools append
-                    break
-            else:
-                self._clean = False
-                data = b""
-        return b"".join(out)
-
-    def finish(self) -> str | None:
-        return None if self._clean else "truncated gzip stream"
-
-
-class _BufferedDecoder(_Decoder):
-    def __init__(self, factory: type, error: type[Exception]) -> None:
+    def __init__(self, name: str, factory: Callable[[], Any]) -> None:
+        self._name = name
         self._factory = factory
         self._d = factory()
-        self._error = error
         self._clean = True
-        self._name = "bzip2" if factory is bz2.BZ2Decompressor else "xz"
 
     def feed(self, data: bytes) -> bytes:
         out = []
@@ -246,36 +216,16 @@ class _BufferedDecoder(_Decoder):
                 data = self._d.unused_data
                 self._d = self._factory()
                 self._clean = True
+                if not data.strip(b"\x00"):  # trailing padding some tools append
+                    break
             else:
                 self._clean = False
                 data = b""
         return b"".join(out)
 
     def finish(self) -> str | None:
+        """None when the stream ended cleanly, else what is wrong with its end."""
         return None if self._clean else f"truncated {self._name} stream"
-
-
-class _ZstdDecoder(_Decoder):
-    def __init__(self, zstandard: object) -> None:
-        self._mod = zstandard
-        self._d = zstandard.ZstdDecompressor().decompressobj()  # type: ignore[attr-defined]
-        self._clean = True
-
-    def feed(self, data: bytes) -> bytes:
-        out = []
-        while data:
-            out.append(self._d.decompress(data))
-            if self._d.eof:
-                data = self._d.unused_data
-                self._d = self._mod.ZstdDecompressor().decompressobj()  # type: ignore[attr-defined]
-                self._clean = True
-            else:
-                self._clean = False
-                data = b""
-        return b"".join(out)
-
-    def finish(self) -> str | None:
-        return None if self._clean else "truncated zstd stream"
 
 
 def _raw_chunks(
