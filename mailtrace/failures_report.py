@@ -34,8 +34,8 @@ from mailtrace.failures import classify_events
 from mailtrace.logs.kinds import Kind
 from mailtrace.paths import as_mask, events_columns, normalize_reasons, paths_tables
 
-# The summary report's helpers: one way to take domains and to group blanked reasons.
-from mailtrace.report import _domain, _grouped
+# The summary report's ways to take domains and to group blanked reasons, shared.
+from mailtrace.report import address_domains, grouped_reasons
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -132,7 +132,7 @@ def build_failures(events: pa.Table | pd.DataFrame, detail: int = 10) -> Failure
     rep.domains = _breakdown(failed, "domain")[:detail]
     rep.providers = _providers(failed)
     rep.timeline = _timeline(failed, rep.period)
-    rep.examples = _grouped(
+    rep.examples = grouped_reasons(
         failed.column("category"),
         normalize_reasons(failed.column("text")),
         _codes(failed),
@@ -172,7 +172,7 @@ def _failure_rows(events: pa.Table) -> pa.Table:
             ),
             "status": both("status"),
             "ts": both("ts"),
-            "domain": pc.fill_null(_domain(recipient), "(no recipient)"),
+            "domain": pc.fill_null(address_domains(recipient), "(no recipient)"),
             "category": pc.fill_null(both("category"), "unclassified"),
             "family": pc.fill_null(both("family"), "terminal"),
             # A reply with nothing to classify is unclassified: terminal, nothing to retry.

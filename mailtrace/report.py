@@ -192,20 +192,20 @@ def _totals(rep: Report, d: _Data) -> None:
     t["bytes_delivered"] = int(d.attempt_bytes[d.delivered].sum())
     senders = msgs.column("sender").filter(pa.array(d.received))
     t["senders"] = _count_distinct(senders)
-    t["sending_domains"] = _count_distinct(_domain(senders))
+    t["sending_domains"] = _count_distinct(address_domains(senders))
     recips = dl.column("recipient").filter(pa.array(d.delivered))
     t["recipients"] = _count_distinct(recips)
-    t["recipient_domains"] = _count_distinct(_domain(recips))
+    t["recipient_domains"] = _count_distinct(address_domains(recips))
     # pflogsumm counts failed SASL logins among the warnings, as Postfix logs them.
     t["warnings"] = int(d.kinds(Kind.WARNING, Kind.SASL_FAILURE).sum())
     t["fatal"] = int(d.kinds(Kind.FATAL).sum())
     t["panic"] = int(d.kinds(Kind.PANIC).sum())
 
 
-def _domain(addresses: pa.Array | pa.ChunkedArray) -> pa.Array:
+def address_domains(addresses: pa.Array | pa.ChunkedArray) -> pa.Array:
     """The lower-cased domain of each address; the null sender ``<>`` has none.
 
-    >>> _domain(pa.array(["a@Example.COM", "", None])).to_pylist()
+    >>> address_domains(pa.array(["a@Example.COM", "", None])).to_pylist()
     ['example.com', None, None]
     """
     # Addresses repeat: work on each distinct one once.
@@ -281,7 +281,7 @@ def _domains(rep: Report, d: _Data) -> None:
     dl = d.deliveries
     rows = d.delivered | d.status["deferred"] | d.status["bounced"]
     sub = dl.filter(pa.array(rows))
-    code, names = _codes(_domain(sub.column("recipient")))
+    code, names = _codes(address_domains(sub.column("recipient")))
     ok = code >= 0
     nd = len(names)
     kinds = {
@@ -330,7 +330,7 @@ def _senders(rep: Report, d: _Data) -> None:
     names, count, total = _tally(sender, size)
     rep.top_senders = _top(names, {"count": count, "bytes": total}, "count", n, "sender")
     rep.top_senders_by_size = _top(names, {"count": count, "bytes": total}, "bytes", n, "sender")
-    domain = pc.fill_null(_domain(rec.column("sender")), "(none)")
+    domain = pc.fill_null(address_domains(rec.column("sender")), "(none)")
     names, count, total = _tally(domain, size)
     rep.sender_domains = _top(names, {"received": count, "bytes": total}, "received", n, "domain")
     names, count, total = _tally(_client_names(rec), size)
@@ -370,7 +370,9 @@ def _smtpd(rep: Report, d: _Data) -> None:
     }
 
 
-def _grouped(category: pa.Array, reason: pa.Array, code: pa.Array, n: int) -> list[dict[str, Any]]:
+def grouped_reasons(
+    category: pa.Array, reason: pa.Array, code: pa.Array, n: int
+) -> list[dict[str, Any]]:
     """(category, reason) counted with the codes seen; the top ``n`` reasons of every category."""
     if len(category) == 0:
         return []
@@ -410,7 +412,7 @@ def _problems(rep: Report, d: _Data) -> None:
     for name, st in (("deferrals", "deferred"), ("bounces", "bounced"), ("expired", "expired")):
         rows = dl.filter(pa.array(d.status[st]))
         reasons = normalize_reasons(rows.column("reply_text"))
-        rep.problems[name] = _grouped(rows.column("category"), reasons, _code_text(rows), n)
+        rep.problems[name] = grouped_reasons(rows.column("category"), reasons, _code_text(rows), n)
     ev = d.events
     rejects = ev.filter(pa.array(d.kinds(Kind.REJECT, Kind.REJECT_WARNING)))
     text = pc.coalesce(rejects.column("reply_text"), rejects.column("text"))
@@ -426,7 +428,7 @@ def _problems(rep: Report, d: _Data) -> None:
     codes = _code_text(rejects)
     for name, mask in (("rejects", ~warn), ("reject_warnings", warn)):
         keep = pa.array(mask)
-        rep.problems[name] = _grouped(
+        rep.problems[name] = grouped_reasons(
             cats.filter(keep), reasons.filter(keep), codes.filter(keep), n
         )
     for name, kinds in (
@@ -436,7 +438,7 @@ def _problems(rep: Report, d: _Data) -> None:
     ):
         rows = ev.filter(pa.array(d.kinds(*kinds)))
         # Warnings have no reply to classify: the program that logged them is the grouping.
-        rep.problems[name] = _grouped(
+        rep.problems[name] = grouped_reasons(
             rows.column("program"),
             normalize_reasons(rows.column("text")),
             pa.array([""] * rows.num_rows, pa.string()),
