@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mailtrace.logs.reader import parse_file, read_logs
     from mailtrace.logs.transcript import parse_transcript, read_transcripts
     from mailtrace.paths import delivery_paths
+    from mailtrace.trace import trace
 
 __all__ = [
     "InputError",
@@ -42,6 +43,7 @@ __all__ = [
     "read_headers",
     "read_logs",
     "read_transcripts",
+    "trace",
 ]
 
 # public name -> (module, attribute): imported on first access (PEP 562).
@@ -57,6 +59,8 @@ _LAZY = {
     "read_headers": ("mailtrace.headers.message", "read_headers"),
     "read_logs": ("mailtrace.logs.reader", "read_logs"),
     "read_transcripts": ("mailtrace.logs.transcript", "read_transcripts"),
+    # The module mailtrace/trace.py is itself callable as trace(), so either binding works.
+    "trace": ("mailtrace.trace", "trace"),
 }
 
 
