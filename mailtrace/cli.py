@@ -531,14 +531,19 @@ def trace(
         None, "--plot", metavar="FILE", help="Draw the message's hop waterfall to FILE."
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --plot file."),
+    year: int | None = typer.Option(None, "--year", help=_YEAR_HELP),
+    tz: str | None = typer.Option(None, "--tz", help=_TZ_HELP),
+    errors: str = typer.Option("raise", "--errors", help=_ERRORS_HELP),
 ) -> None:
     """Follow one message end to end: each Received hop with what its server logged about it."""
-    from mailtrace.trace import read_trace
+    from mailtrace.paths import COLUMNS
+    from mailtrace.trace import trace as trace_message
 
     paths = [*logs, *(more or [])]
     if not paths:
         raise UsageError("give the servers' logs with --logs LOGS…")
-    result = read_trace(message, paths)
+    events, partial = _read_log_events(paths, COLUMNS, year, tz, errors)
+    result = trace_message(message, events)
     render.message_trace(result, as_json=as_json)
     if plot is not None:
         from mailtrace.headers.analysis import reports_hops_table
@@ -552,6 +557,8 @@ def trace(
     if len(result.unlogged) == len(result.hops):
         render.warn("no hop of this message was found in the logs")
         raise typer.Exit(EXIT_INPUT)
+    if partial:
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @app.command()

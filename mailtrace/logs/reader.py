@@ -575,12 +575,14 @@ def iter_plan_tables(
                 kept,
             ) from None
         engine.counts.failed_inputs += 1
-        engine.counts.problems.append(f"{exc.problem} after line {lineno:,} ({kept:,} lines kept)")
+        engine.counts.problems.append(
+            f"{exc.source}: {exc.problem} after line {lineno:,} ({kept:,} lines kept)"
+        )
     except InputError as exc:
         if errors == "raise":
             raise
         engine.counts.failed_inputs += 1
-        engine.counts.problems.append(exc.problem)
+        engine.counts.problems.append(str(exc))  # "source: problem"
     if pending or not yielded or engine.counts.problems:
         yield engine.take()
 
