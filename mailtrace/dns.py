@@ -20,6 +20,7 @@ accepts no mail.
 from __future__ import annotations
 
 import ipaddress
+import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -197,7 +198,15 @@ def normalise_domain(domain: str) -> str:
         name = dns.name.from_text(text) if text.isascii() else dns.name.from_unicode(text)
     except (dns.exception.DNSException, UnicodeError, ValueError) as exc:
         raise UsageError(f"{domain!r} is not a valid domain name ({exc})") from None
-    return name.to_text(omit_final_dot=True).lower()
+    ascii_name = name.to_text(omit_final_dot=True).lower()
+    for label in ascii_name.split("."):
+        # Letters, digits and inner hyphens (RFC 1123), plus the underscore of _dmarc-style names.
+        if not _LABEL.fullmatch(label):
+            raise UsageError(f"{domain!r} is not a valid domain name (bad label {label!r})")
+    return ascii_name
+
+
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 
 
 def parse_nameserver(text: str) -> tuple[str, int]:

@@ -90,7 +90,9 @@ def test_idn_domain_is_looked_up_as_punycode(resolver: mdns.Resolver) -> None:
     assert [t.exchange for t in result.targets] == ["mx1.good.test"]
 
 
-@pytest.mark.parametrize("bad", ["", "a..b", "bad domain.test", "x" * 64 + ".test", "<a@b>"])
+@pytest.mark.parametrize(
+    "bad", ["", "a..b", "bad domain.test", "x" * 64 + ".test", "<a@b>", "-x", "a-.test", "a*.test"]
+)
 def test_invalid_domain_names_are_usage_errors(bad: str) -> None:
     with pytest.raises(UsageError, match="not a valid domain name"):
         mdns.normalise_domain(bad)
