@@ -304,8 +304,6 @@ class Framer:
             "exim": self._split_exim,
         }
         self._primary = primary[framing]
-        #: The framing's own splitter, without the fallbacks: the reader's hot loop calls it first.
-        self.primary = self._primary
         self._stamp_cache = self.syslog_clock.cache
         self._fallbacks = [fn for name, fn in primary.items() if name != framing]
 

@@ -263,7 +263,6 @@ class _Engine:
         other_programs = counts.other_programs
         unparsed = b.unparsed
         framer = self.framer
-        primary = framer.primary if framer is not None else _no_frame
         split = framer.split if framer is not None else _no_frame
         exim = framer is not None and framer.framing == "exim"
         # RFC 3164 lines take a fast split: the stamp is a cache hit (stamps repeat), host and tag
@@ -308,7 +307,7 @@ class _Engine:
                             except Exception as exc:  # a parser bug costs one line
                                 unparsed(n, line, f"{route[2]}: {exc!r}")
                             continue
-            frame = primary(line) or split(line)
+            frame = split(line)  # the file's own framing first, then the others
             if frame is None:
                 if not line.strip():
                     other += 1
