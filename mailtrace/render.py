@@ -527,18 +527,6 @@ _LABELS = {
 }
 
 
-_PROBLEM_TITLES = {
-    "deferrals": "Deferrals",
-    "bounces": "Bounces",
-    "expired": "Expired (returned to sender)",
-    "rejects": "Rejects",
-    "reject_warnings": "Reject warnings",
-    "warnings": "Warnings",
-    "fatal": "Fatal errors",
-    "panic": "Panics",
-}
-
-
 def report(rep: Any, as_json: bool = False) -> None:
     """The summary report: totals, traffic, domains, top lists, sessions, then the problems."""
     data = rep.to_dict()
@@ -568,9 +556,11 @@ def report(rep: Any, as_json: bool = False) -> None:
         for key, value in data["smtpd"].items():
             out.print(f"  {key.replace('_', ' ')}: {_fmt(value)}")
         out.print()
+    from mailtrace.report import PROBLEM_TITLES  # loaded already: it built ``rep``
+
     for name, rows in data["problems"].items():
         _rows_table(
-            f"{_PROBLEM_TITLES.get(name, name)} by category and reason",
+            f"{PROBLEM_TITLES.get(name, name)} by category and reason",
             rows,
             ["category", "count", "codes", "reason"],
         )

@@ -63,6 +63,19 @@ COLUMNS = (
 )
 
 
+#: The problem sections of a report, in order, with their headings.
+PROBLEM_TITLES = {
+    "deferrals": "Deferrals",
+    "bounces": "Bounces",
+    "expired": "Expired (returned to sender)",
+    "rejects": "Rejects",
+    "reject_warnings": "Reject warnings",
+    "warnings": "Warnings",
+    "fatal": "Fatal errors",
+    "panic": "Panics",
+}
+
+
 @dataclass
 class Report:
     """Everything the report shows, as plain lists and dicts."""

@@ -113,16 +113,6 @@ th[aria-sort="descending"] button::after { content: " \\25BC"; }
 
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
-PROBLEM_TITLES = {
-    "deferrals": "Deferrals",
-    "bounces": "Bounces",
-    "expired": "Expired (returned to sender)",
-    "rejects": "Rejects",
-    "reject_warnings": "Reject warnings",
-    "warnings": "Warnings",
-    "fatal": "Fatal errors",
-    "panic": "Panics",
-}
 
 # (Report attribute, section title): the tables in the order the text report shows them.
 TABLES = (
@@ -257,6 +247,8 @@ def report_html(
                 ),
             )
         )
+    from mailtrace.report import PROBLEM_TITLES  # loaded already: it built ``report``
+
     problems = []
     for name, rows in data["problems"].items():
         heading = f"{PROBLEM_TITLES.get(name, name)} by category and reason"
