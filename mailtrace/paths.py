@@ -37,6 +37,7 @@ message; a bounce notice is its own message whose ``parent`` names the message i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -124,14 +125,48 @@ def paths_tables(events: pa.Table | pd.DataFrame) -> tuple[pa.Table, pa.Table]:
     >>> [t.num_rows for t in paths_tables(EVENTS.empty_table())]
     [0, 0]
     """
+    rebuilt = rebuild(events)
+    return rebuilt.messages, rebuilt.deliveries
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    """The paths with what was learnt on the way, for a caller that summarises them too."""
+
+    messages: pa.Table
+    deliveries: pa.Table
+    #: Each delivery's row in ``messages``.
+    message_row: _IntArray
+    #: Each event's kind as a code into ``kinds`` (-1: null), in the rows of the given EVENTS.
+    kind_code: _IntArray
+    kinds: list[str]
+
+
+def rebuild(events: pa.Table | pd.DataFrame) -> Rebuilt:
+    """:func:`paths_tables` and the integer codes it found, so a report need not redo them.
+
+    >>> from mailtrace.schema import EVENTS
+    >>> ev = pa.Table.from_pylist([{"ts": 0, "queue_id": "Q1", "kind": "from"},
+    ...                            {"ts": 1, "kind": "connect"}], EVENTS)
+    >>> r = rebuild(ev)
+    >>> (r.messages.num_rows, r.kind_code.tolist(), r.kinds)
+    (1, [0, 1], ['from', 'connect'])
+    """
     ev = _View(_as_table(events))
     if ev.n == 0:
-        return MESSAGES.empty_table(), DELIVERIES.empty_table()
+        return Rebuilt(
+            MESSAGES.empty_table(),
+            DELIVERIES.empty_table(),
+            np.zeros(0, dtype=np.int64),
+            ev.kind_code,
+            ev.kinds,
+        )
     seg = _segments(ev)
     files = _queue_files(ev, seg)
     dl = _deliveries(ev, seg, files)
     _link(ev, dl, files)
-    return _messages(files, dl)
+    messages, deliveries, message_row = _messages(files, dl)
+    return Rebuilt(messages, deliveries, message_row, ev.kind_code, ev.kinds)
 
 
 class _View:
@@ -150,11 +185,14 @@ class _View:
         ts = _ts_us(table.column("ts"))[keep]
         self.order = keep[np.lexsort((keep, ts))]
         self.n = len(self.order)
-        hcode, hdict = factorize(pc.fill_null(table.column("host"), ""))
+        host = table.column("host")
+        # Filling nulls copies every string: skip it when there are none to fill.
+        hcode, hdict = factorize(pc.fill_null(host, "") if host.null_count else host)
         self.file_code = (qcode * max(len(hdict), 1) + hcode)[self.order]
-        kcode, kdict = factorize(table.column("kind"))
-        self._kind = kcode[self.order]
-        self._kinds = {v: i for i, v in enumerate(kdict.to_pylist())}
+        self.kind_code, kdict = factorize(table.column("kind"))
+        self.kinds: list[str] = kdict.to_pylist()
+        self._kind = self.kind_code[self.order]
+        self._kinds = {v: i for i, v in enumerate(self.kinds)}
 
     def mask(self, *kinds: str) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """Rows whose kind is one of ``kinds``."""
@@ -297,11 +335,13 @@ def _take(col: pa.ChunkedArray | pa.Array, idx: _IntArray) -> pa.Array:
     """``col[idx]`` with -1 meaning null."""
     if len(col) == 0:
         return pa.nulls(len(idx), col.type)
-    mask = pa.array(idx < 0)
-    taken = pc.take(col, pa.array(np.maximum(idx, 0)))
+    # A null index takes a null: one pass, no mask to merge afterwards.
+    missing = idx < 0
+    indices = pa.array(np.maximum(idx, 0), mask=missing) if missing.any() else pa.array(idx)
+    taken = pc.take(col, indices)
     if isinstance(taken, pa.ChunkedArray):
         taken = taken.combine_chunks()
-    return pc.if_else(mask, pa.nulls(len(idx), taken.type), taken)
+    return taken
 
 
 def _deliveries(ev: _View, seg: _IntArray, files: dict[str, Any]) -> dict[str, Any]:
@@ -523,7 +563,7 @@ def as_mask(arr: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, np.dtype[np.bool
     return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _messages(files: dict[str, Any], dl: dict[str, Any]) -> tuple[pa.Table, pa.Table]:
+def _messages(files: dict[str, Any], dl: dict[str, Any]) -> tuple[pa.Table, pa.Table, _IntArray]:
     n = files["n"]
     root = _roots(files["parent"])
     roots = np.flatnonzero(root == np.arange(n))
@@ -646,7 +686,7 @@ def _messages(files: dict[str, Any], dl: dict[str, Any]) -> tuple[pa.Table, pa.T
         ],
         schema=MESSAGES,
     )
-    return messages, deliveries
+    return messages, deliveries, mpos[dseg]
 
 
 def classify_columns(
@@ -735,11 +775,13 @@ def normalize_reasons(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     ... ])).to_pylist()
     ['550 5.1.1 <…>: User unknown', '550 5.1.1 <…>: User unknown']
     """
-    out = pc.fill_null(texts, "")
+    # Replies repeat (one cause, many recipients): blank each distinct text once.
+    codes, values = factorize(pc.fill_null(texts, ""))
+    out: pa.Array = values
     for pattern, repl in _BLANKS:
         out = pc.replace_substring_regex(out, pattern, repl)
-    out = pc.utf8_trim_whitespace(out)
-    return pc.utf8_slice_codeunits(out, 0, _REASON_MAX)
+    out = pc.utf8_slice_codeunits(pc.utf8_trim_whitespace(out), 0, _REASON_MAX)
+    return pc.take(out, pa.array(codes))
 
 
 def read_events(

@@ -25,12 +25,13 @@ import pyarrow.compute as pc
 
 from mailtrace.logs.kinds import Kind
 from mailtrace.paths import (
+    Rebuilt,
     as_mask,
     classify_columns,
     events_columns,
     factorize,
     normalize_reasons,
-    paths_tables,
+    rebuild,
 )
 
 if TYPE_CHECKING:
@@ -126,8 +127,7 @@ def build_report(events: pa.Table | pd.DataFrame, detail: int = 10) -> Report:
     if not isinstance(events, pa.Table):
         events = pa.Table.from_pandas(events, preserve_index=False)
     events = events_columns(events, COLUMNS)
-    messages, deliveries = paths_tables(events)
-    data = _Data(events, messages, deliveries)
+    data = _Data(events, rebuild(events))
     rep = Report(detail=detail)
     _totals(rep, data)
     _traffic(rep, data)
@@ -154,12 +154,14 @@ def _codes(col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray[Any, Any], list[
 class _Data:
     """The tables once, with the masks every section shares computed once."""
 
-    def __init__(self, events: pa.Table, messages: pa.Table, deliveries: pa.Table) -> None:
+    def __init__(self, events: pa.Table, paths: Rebuilt) -> None:
         self.events = events
-        self.messages = messages
-        self.deliveries = deliveries
-        self._kind, names = _codes(events.column("kind"))
-        self._kinds = {v: i for i, v in enumerate(names)}
+        self.messages = messages = paths.messages
+        self.deliveries = deliveries = paths.deliveries
+        self._kind = paths.kind_code
+        self._kinds = {v: i for i, v in enumerate(paths.kinds)}
+        # Events of each kind, counted once for every total that needs one.
+        self._kind_count = np.bincount(self._kind + 1, minlength=len(paths.kinds) + 1)[1:]
         # Received = arrived from a client or by local submission and started its own chain:
         # a filter's re-injection is part of its parent's chain, a bounce notice is ours.
         self.received = as_mask(pc.is_in(messages.column("origin"), pa.array(["smtp", "local"])))
@@ -170,8 +172,7 @@ class _Data:
         self.handed_on = as_mask(pc.is_valid(deliveries.column("hop")))
         self.delivered = self.status["sent"] & ~self.handed_on
         # Bytes of each attempt: the size of its message as received.
-        idx = pc.index_in(deliveries.column("message"), messages.column("message"))
-        self.attempt_bytes = _ints(pc.take(messages.column("size"), idx))
+        self.attempt_bytes = _ints(messages.column("size"))[paths.message_row]
 
     def kinds(self, *kinds: str) -> _Bool:
         """Events whose kind is one of ``kinds``."""
@@ -179,6 +180,10 @@ class _Data:
         lut[[self._kinds[k] for k in kinds if k in self._kinds]] = True
         mask: _Bool = lut[self._kind]
         return mask
+
+    def count(self, *kinds: str) -> int:
+        """How many events have one of ``kinds``."""
+        return sum(int(self._kind_count[self._kinds[k]]) for k in kinds if k in self._kinds)
 
 
 def _count_distinct(arr: pa.Array | pa.ChunkedArray) -> int:
@@ -194,13 +199,13 @@ def _totals(rep: Report, d: _Data) -> None:
     t["deferred"] = _count_distinct(dl.column("message").filter(pa.array(d.status["deferred"])))
     t["deferrals"] = int(d.status["deferred"].sum())
     t["bounced"] = int(d.status["bounced"].sum())
-    t["rejected"] = int(d.kinds(Kind.REJECT).sum())
-    t["reject_warnings"] = int(d.kinds(Kind.REJECT_WARNING).sum())
-    t["held"] = int(d.kinds(Kind.HOLD).sum())
-    t["discarded"] = int(d.kinds(Kind.DISCARD).sum())
-    t["expired"] = int(d.kinds(Kind.EXPIRED).sum())
+    t["rejected"] = d.count(Kind.REJECT)
+    t["reject_warnings"] = d.count(Kind.REJECT_WARNING)
+    t["held"] = d.count(Kind.HOLD)
+    t["discarded"] = d.count(Kind.DISCARD)
+    t["expired"] = d.count(Kind.EXPIRED)
     t["expired_recipients"] = int(d.status["expired"].sum())
-    t["bounce_notices"] = int(d.kinds(Kind.BOUNCE_NOTICE).sum())
+    t["bounce_notices"] = d.count(Kind.BOUNCE_NOTICE)
     t["bytes_received"] = int(_ints(msgs.column("size"))[d.received].sum())
     t["bytes_delivered"] = int(d.attempt_bytes[d.delivered].sum())
     senders = msgs.column("sender").filter(pa.array(d.received))
@@ -210,9 +215,9 @@ def _totals(rep: Report, d: _Data) -> None:
     t["recipients"] = _count_distinct(recips)
     t["recipient_domains"] = _count_distinct(address_domains(recips))
     # pflogsumm counts failed SASL logins among the warnings, as Postfix logs them.
-    t["warnings"] = int(d.kinds(Kind.WARNING, Kind.SASL_FAILURE).sum())
-    t["fatal"] = int(d.kinds(Kind.FATAL).sum())
-    t["panic"] = int(d.kinds(Kind.PANIC).sum())
+    t["warnings"] = d.count(Kind.WARNING, Kind.SASL_FAILURE)
+    t["fatal"] = d.count(Kind.FATAL)
+    t["panic"] = d.count(Kind.PANIC)
 
 
 def address_domains(addresses: pa.Array | pa.ChunkedArray) -> pa.Array:
