@@ -151,6 +151,10 @@ def _codes(col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray[Any, Any], list[
     return codes, values.to_pylist()
 
 
+# The columns of MESSAGES the report reads for received mail.
+_INBOUND = ["sender", "size", "client_host", "client_ip", "origin", "first_seen"]
+
+
 class _Data:
     """The tables once, with the masks every section shares computed once."""
 
@@ -173,6 +177,14 @@ class _Data:
         self.delivered = self.status["sent"] & ~self.handed_on
         # Bytes of each attempt: the size of its message as received.
         self.attempt_bytes = _ints(messages.column("size"))[paths.message_row]
+        # The few columns the sections read, filtered once (not every column of the tables).
+        self.inbound = messages.select(_INBOUND).filter(pa.array(self.received))
+        self.sender_domains = address_domains(self.inbound.column("sender"))
+        # Attempts that count towards a recipient domain: delivered, deferred or bounced.
+        self.counted = self.delivered | self.status["deferred"] | self.status["bounced"]
+        self.counted_domains = address_domains(
+            deliveries.column("recipient").filter(pa.array(self.counted))
+        )
 
     def kinds(self, *kinds: str) -> _Bool:
         """Events whose kind is one of ``kinds``."""
@@ -191,7 +203,7 @@ def _count_distinct(arr: pa.Array | pa.ChunkedArray) -> int:
 
 
 def _totals(rep: Report, d: _Data) -> None:
-    dl, msgs = d.deliveries, d.messages
+    dl = d.deliveries
     t = rep.totals
     t["received"] = int(d.received.sum())
     t["delivered"] = int(d.delivered.sum())
@@ -206,14 +218,15 @@ def _totals(rep: Report, d: _Data) -> None:
     t["expired"] = d.count(Kind.EXPIRED)
     t["expired_recipients"] = int(d.status["expired"].sum())
     t["bounce_notices"] = d.count(Kind.BOUNCE_NOTICE)
-    t["bytes_received"] = int(_ints(msgs.column("size"))[d.received].sum())
+    t["bytes_received"] = int(_ints(d.inbound.column("size")).sum())
     t["bytes_delivered"] = int(d.attempt_bytes[d.delivered].sum())
-    senders = msgs.column("sender").filter(pa.array(d.received))
-    t["senders"] = _count_distinct(senders)
-    t["sending_domains"] = _count_distinct(address_domains(senders))
+    t["senders"] = _count_distinct(d.inbound.column("sender"))
+    t["sending_domains"] = _count_distinct(d.sender_domains)
     recips = dl.column("recipient").filter(pa.array(d.delivered))
     t["recipients"] = _count_distinct(recips)
-    t["recipient_domains"] = _count_distinct(address_domains(recips))
+    t["recipient_domains"] = _count_distinct(
+        d.counted_domains.filter(pa.array(d.delivered[d.counted]))
+    )
     # pflogsumm counts failed SASL logins among the warnings, as Postfix logs them.
     t["warnings"] = d.count(Kind.WARNING, Kind.SASL_FAILURE)
     t["fatal"] = d.count(Kind.FATAL)
@@ -229,9 +242,8 @@ def address_domains(addresses: pa.Array | pa.ChunkedArray) -> pa.Array:
     # Addresses repeat: work on each distinct one once.
     codes, values = factorize(addresses)
     pattern = r"@(?P<d>[^@]+)$"
-    dom = pc.struct_field(pc.extract_regex(values, pattern), "d")
-    has = pc.fill_null(pc.match_substring_regex(values, pattern), False)
-    domains = pc.utf8_lower(pc.if_else(has, dom, pa.scalar(None, pa.string())))
+    # A value the pattern does not match extracts null.
+    domains = pc.utf8_lower(pc.struct_field(pc.extract_regex(values, pattern), "d"))
     if len(domains) == 0:
         return pa.nulls(len(codes), pa.string())
     return pc.take(domains, pa.array(np.where(codes >= 0, codes, 0), mask=codes < 0))
@@ -245,7 +257,7 @@ def _day_hour(ts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray[Any, Any], np.
 def _traffic(rep: Report, d: _Data) -> None:
     dl = d.deliveries
     series = {
-        "received": d.messages.column("first_seen").filter(pa.array(d.received)),
+        "received": d.inbound.column("first_seen"),
         "delivered": dl.column("ts").filter(pa.array(d.delivered)),
         "deferred": dl.column("ts").filter(pa.array(d.status["deferred"])),
         "bounced": dl.column("ts").filter(pa.array(d.status["bounced"])),
@@ -297,9 +309,8 @@ def _domains(rep: Report, d: _Data) -> None:
     import pandas as pd
 
     dl = d.deliveries
-    rows = d.delivered | d.status["deferred"] | d.status["bounced"]
-    sub = dl.filter(pa.array(rows))
-    code, names = _codes(address_domains(sub.column("recipient")))
+    rows = d.counted
+    code, names = _codes(d.counted_domains)
     ok = code >= 0
     nd = len(names)
     kinds = {
@@ -314,7 +325,9 @@ def _domains(rep: Report, d: _Data) -> None:
     cols["bytes"] = np.bincount(code[sent], weights=d.attempt_bytes[rows][sent], minlength=nd)
     cols["bytes"] = cols["bytes"].astype(np.int64)
     delay = np.asarray(
-        pc.fill_null(sub.column("total_delay"), np.nan).to_numpy(zero_copy_only=False)
+        pc.fill_null(dl.column("total_delay").filter(pa.array(rows)), np.nan).to_numpy(
+            zero_copy_only=False
+        )
     )
     g = pd.DataFrame({"d": code[sent], "delay": delay[sent]}).groupby("d")["delay"]
     stats = {
@@ -341,14 +354,14 @@ def _domains(rep: Report, d: _Data) -> None:
 
 def _senders(rep: Report, d: _Data) -> None:
     """Received mail per sender, sender domain and client."""
-    rec = d.messages.filter(pa.array(d.received))
+    rec = d.inbound
     size = _ints(rec.column("size"))
     n = rep.detail
     sender = pc.if_else(pc.equal(rec.column("sender"), ""), pa.scalar("<>"), rec.column("sender"))
     names, count, total = _tally(sender, size)
     rep.top_senders = _top(names, {"count": count, "bytes": total}, "count", n, "sender")
     rep.top_senders_by_size = _top(names, {"count": count, "bytes": total}, "bytes", n, "sender")
-    domain = pc.fill_null(address_domains(rec.column("sender")), "(none)")
+    domain = pc.fill_null(d.sender_domains, "(none)")
     names, count, total = _tally(domain, size)
     rep.sender_domains = _top(names, {"received": count, "bytes": total}, "received", n, "domain")
     names, count, total = _tally(_client_names(rec), size)
@@ -366,21 +379,22 @@ def _client_names(rec: pa.Table) -> pa.Array:
 def _smtpd(rep: Report, d: _Data) -> None:
     """Inbound SMTP sessions: connections, distinct clients, time connected."""
     ev = d.events
-    smtpd = as_mask(pc.match_substring(ev.column("program"), "smtpd"))
-    conn = d.kinds(Kind.CONNECT) & smtpd
-    sess = np.flatnonzero(conn | (d.kinds(Kind.DISCONNECT) & smtpd))
+    # Look at the program of connects and disconnects only, not of every line.
+    sess = np.flatnonzero(d.kinds(Kind.CONNECT, Kind.DISCONNECT))
+    smtpd = as_mask(pc.match_substring(pc.take(ev.column("program"), pa.array(sess)), "smtpd"))
+    sess = sess[smtpd]
     take = pa.array(sess)
     host, _ = _codes(pc.take(ev.column("host"), take))
     pid = _ints(pc.take(ev.column("pid"), take))
     ts = _ints(pc.take(ev.column("ts"), take))
-    is_conn = conn[sess]
+    is_conn = d.kinds(Kind.CONNECT)[sess]
     order = np.lexsort((np.arange(len(sess)), ts, pid, host))
     h, p, t, c = host[order], pid[order], ts[order], is_conn[order]
     pair = c[:-1] & ~c[1:] & (h[:-1] == h[1:]) & (p[:-1] == p[1:])
     secs = (t[1:] - t[:-1])[pair] / 1e6
     rep.smtpd = {
-        "connections": int(conn.sum()),
-        "clients": _count_distinct(ev.column("client_ip").filter(pa.array(conn))),
+        "connections": int(is_conn.sum()),
+        "clients": _count_distinct(pc.take(ev.column("client_ip"), pa.array(sess[is_conn]))),
         "completed_sessions": int(pair.sum()),
         "avg_connect_s": round(float(secs.mean()), 3) if len(secs) else None,
         "max_connect_s": round(float(secs.max()), 3) if len(secs) else None,
@@ -427,12 +441,14 @@ def _code_text(table: pa.Table) -> pa.Array:
 def _problems(rep: Report, d: _Data) -> None:
     n = rep.detail
     dl = d.deliveries
+    problem = dl.select(["category", "reply_text", "dsn", "reply_code"])
     for name, st in (("deferrals", "deferred"), ("bounces", "bounced"), ("expired", "expired")):
-        rows = dl.filter(pa.array(d.status[st]))
+        rows = problem.filter(pa.array(d.status[st]))
         reasons = normalize_reasons(rows.column("reply_text"))
         rep.problems[name] = grouped_reasons(rows.column("category"), reasons, _code_text(rows), n)
     ev = d.events
-    rejects = ev.filter(pa.array(d.kinds(Kind.REJECT, Kind.REJECT_WARNING)))
+    reject_columns = ["kind", "reply_text", "text", "reply_code", "dsn"]
+    rejects = ev.select(reject_columns).filter(pa.array(d.kinds(Kind.REJECT, Kind.REJECT_WARNING)))
     text = pc.coalesce(rejects.column("reply_text"), rejects.column("text"))
     reasons = normalize_reasons(text)
     cats = classify_columns(
@@ -454,7 +470,7 @@ def _problems(rep: Report, d: _Data) -> None:
         ("fatal", (Kind.FATAL,)),
         ("panic", (Kind.PANIC,)),
     ):
-        rows = ev.filter(pa.array(d.kinds(*kinds)))
+        rows = ev.select(["program", "text"]).filter(pa.array(d.kinds(*kinds)))
         # Warnings have no reply to classify: the program that logged them is the grouping.
         rep.problems[name] = grouped_reasons(
             rows.column("program"),
