@@ -183,7 +183,8 @@ class _View:
         noqueue = np.flatnonzero(as_mask(pc.equal(qdict, "NOQUEUE")))
         keep = np.flatnonzero((qcode >= 0) & ~np.isin(qcode, noqueue))
         ts = _ts_us(table.column("ts"))[keep]
-        self.order = keep[np.lexsort((keep, ts))]
+        # A log is nearly in time order already: a stable sort of it is cheap.
+        self.order = keep[np.argsort(ts, kind="stable")]
         self.n = len(self.order)
         host = table.column("host")
         # Filling nulls copies every string: skip it when there are none to fill.
@@ -241,10 +242,11 @@ def factorize(col: pa.ChunkedArray | pa.Array) -> tuple[_IntArray, pa.Array]:
 
 def _first_index(seg: _IntArray, mask: np.ndarray[Any, Any], nseg: int) -> _IntArray:
     """Per queue file, the row index of its first row where ``mask`` holds (-1 if none)."""
-    out = np.full(nseg, -1, dtype=np.int64)
+    none = np.iinfo(np.int64).max
+    out = np.full(nseg, none, dtype=np.int64)
     rows = np.flatnonzero(mask)
-    uniq, first = np.unique(seg[rows], return_index=True)
-    out[uniq] = rows[first]
+    np.minimum.at(out, seg[rows], rows)
+    out[out == none] = -1
     return out
 
 
@@ -259,11 +261,13 @@ def _segments(ev: _View) -> _IntArray:
     csum = np.cumsum(rem_sorted)
     starts = np.flatnonzero(np.r_[True, code_sorted[1:] != code_sorted[:-1]])
     base = np.repeat(csum[starts] - rem_sorted[starts], np.diff(np.r_[starts, len(order)]))
-    before = np.empty_like(csum)
-    before[order] = csum - rem_sorted - base
-    pair = code * (int(before.max()) + 1) + before
-    _, seg = np.unique(pair, return_inverse=True)
-    return np.asarray(seg, dtype=np.int64)
+    before_sorted = csum - rem_sorted - base
+    # Sorted by code, then time, the (code, removals before) pairs come in ascending order:
+    # a queue file's number is how many pairs changed before it.
+    change = np.r_[False, (code_sorted[1:] != code_sorted[:-1]) | (np.diff(before_sorted) != 0)]
+    seg = np.empty(len(order), dtype=np.int64)
+    seg[order] = np.cumsum(change)
+    return seg
 
 
 def _queue_files(ev: _View, seg: _IntArray) -> dict[str, Any]:
@@ -323,7 +327,7 @@ def _queue_files(ev: _View, seg: _IntArray) -> dict[str, Any]:
 def _reuse_number(ev: _View, first: _IntArray) -> _IntArray:
     """0 for the first queue file of a (host, queue id), 1 for its reuse, and so on."""
     code = ev.file_code[first]
-    order = np.lexsort((first, code))
+    order = sort_rows(code, first)
     counts = np.zeros(len(code), dtype=np.int64)
     starts = np.r_[True, code[order][1:] != code[order][:-1]]
     run = np.arange(len(order)) - np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
@@ -402,7 +406,7 @@ def _deliveries(ev: _View, seg: _IntArray, files: dict[str, Any]) -> dict[str, A
         dseg = np.r_[dseg, dseg[returned]]
         rcode = np.r_[rcode, rcode[returned]]
         final = np.r_[final, np.ones(len(returned), dtype=bool)]
-        order = np.lexsort((np.arange(len(dseg)), _ts_us(cols["ts"])))
+        order = np.argsort(_ts_us(cols["ts"]), kind="stable")
         cols = {k: pc.take(v, pa.array(order)) for k, v in cols.items()}
         dseg, rcode, final = dseg[order], rcode[order], final[order]
     cols["attempt"] = _attempt_numbers(dseg, rcode, as_mask(pc.equal(cols["status"], "expired")))
@@ -411,9 +415,33 @@ def _deliveries(ev: _View, seg: _IntArray, files: dict[str, Any]) -> dict[str, A
     return cols
 
 
+def sort_rows(*keys: _IntArray) -> _IntArray:
+    """Row numbers in order of ``keys`` (the first most significant), ties in row order.
+
+    The order of ``np.lexsort`` of the keys reversed; packed with the row number into one
+    distinct integer per row, the keys sort with NumPy's fastest sort, several times faster.
+
+    >>> sort_rows(np.array([1, 0, 1, 0]), np.array([5, 7, 5, 6])).tolist()
+    [3, 1, 0, 2]
+    """
+    n = len(keys[0])
+    packed = np.arange(n, dtype=np.int64)
+    span = max(n, 1)
+    for key in reversed(keys):
+        if n == 0:
+            break
+        low = int(key.min())
+        width = int(key.max()) - low + 1
+        if span * width >= 2**62:
+            return np.lexsort(keys[::-1])
+        packed += (key.astype(np.int64) - low) * span
+        span *= width
+    return np.argsort(packed)
+
+
 def _last_of_group(a: _IntArray, b: _IntArray) -> np.ndarray[Any, np.dtype[np.bool_]]:
     """True on the last row (in row order) of each (a, b) group."""
-    order = np.lexsort((np.arange(len(a)), b, a))
+    order = sort_rows(a, b)
     sa, sb = a[order], b[order]
     last_sorted = np.r_[(sa[1:] != sa[:-1]) | (sb[1:] != sb[:-1]), True]
     out = np.zeros(len(a), dtype=bool)
@@ -426,7 +454,7 @@ def _attempt_numbers(
 ) -> pa.Array:
     """1, 2 … per recipient within a queue file; an expiry row repeats the last attempt's number."""
     real = (~expired).astype(np.int64)
-    order = np.lexsort((np.arange(len(dseg)), rcode, dseg))
+    order = sort_rows(dseg, rcode)
     sd, sr, sreal = dseg[order], rcode[order], real[order]
     starts = np.r_[True, (sd[1:] != sd[:-1]) | (sr[1:] != sr[:-1])]
     csum = np.cumsum(sreal)
@@ -608,7 +636,7 @@ def _messages(files: dict[str, Any], dl: dict[str, Any]) -> tuple[pa.Table, pa.T
     }
     out_rows = np.flatnonzero(dl["final"] & ~as_mask(pc.is_valid(dl["hop"])))
     out_msg = mpos[dseg[out_rows]]
-    out_sorted = out_rows[np.lexsort((dts[out_rows], out_msg))]
+    out_sorted = out_rows[sort_rows(out_msg, dts[out_rows])]
     nout = np.bincount(out_msg, minlength=nmsg)
     counts = {s: np.bincount(out_msg[m[out_rows]], minlength=nmsg) for s, m in is_status.items()}
     deferrals = np.bincount(mpos[dseg[is_status["deferred"]]], minlength=nmsg)
@@ -623,7 +651,7 @@ def _messages(files: dict[str, Any], dl: dict[str, Any]) -> tuple[pa.Table, pa.T
         ),
     )
     # Chains: every queue file of a message, in order of arrival.
-    cseg = np.lexsort((np.arange(n), first_ts, mpos))
+    cseg = sort_rows(mpos, first_ts)
     chain_len = np.bincount(mpos, minlength=nmsg)
     ends = np.cumsum(chain_len)
     chain_off = pa.array(np.r_[0, ends], pa.int32())
