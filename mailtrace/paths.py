@@ -755,30 +755,23 @@ def classify_columns(
         "command": pc.take(nulls if command is None else command, sel),
         "relay_host": pc.take(nulls if relay_host is None else relay_host, sel),
     }
-    # One row per distinct reply, classified once, spread back over the attempts.
-    seen: dict[tuple[Any, ...], int] = {}
-    columns = [v.to_pylist() for v in keys.values()]
-    index = [seen.setdefault(k, len(seen)) for k in zip(*columns, strict=True)]
-    distinct = list(seen)
-    uniq = pa.table(
-        {name: pa.array([d[j] for d in distinct], keys[name].type) for j, name in enumerate(keys)}
-    )
-    verdicts = failures.classify_table(uniq)
-    back = pa.array(index, pa.int64())
-    where = np.full(n, -1, dtype=np.int64)
+    # classify_table judges each distinct reply once, with its first attempt as the example.
+    verdicts = failures.classify_table(pa.table(keys))
+    # Each attempt's row of the verdicts; two rows more say what sent and expired mean.
+    where = np.full(n, len(rows), dtype=np.int64)
+    where[is_expired] = len(rows) + 1
     where[rows] = np.arange(len(rows))
-    out: dict[str, pa.Array] = {}
+    at = pa.array(where)
     fixed = {
         "category": (str(failures.Category.DELIVERED), str(failures.Category.EXPIRED)),
         "family": (str(failures.Family.NOT_FAILURE), str(failures.Family.TERMINAL)),
         "nature": (None, str(failures.Nature.TERMINAL)),
     }
+    out: dict[str, pa.Array] = {}
     for f in FAILURES:
-        spread = _take(pc.take(verdicts.column(f.name), back), where)
-        when_sent, when_expired = fixed.get(f.name, (None, None))
-        spread = pc.if_else(pa.array(sent), pa.scalar(when_sent, pa.string()), spread)
-        spread = pc.if_else(pa.array(is_expired), pa.scalar(when_expired, pa.string()), spread)
-        out[f.name] = spread
+        judged = verdicts.column(f.name).combine_chunks()
+        when = pa.array(fixed.get(f.name, (None, None)), f.type)
+        out[f.name] = pc.take(pa.concat_arrays([judged.cast(f.type), when]), at)
     return out
 
 
