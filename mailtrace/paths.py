@@ -184,7 +184,9 @@ class _View:
         keep = np.flatnonzero((qcode >= 0) & ~np.isin(qcode, noqueue))
         ts = _ts_us(table.column("ts"))[keep]
         # A log is nearly in time order already: a stable sort of it is cheap.
-        self.order = keep[np.argsort(ts, kind="stable")]
+        by_time = np.argsort(ts, kind="stable")
+        self.order = keep[by_time]
+        self.ts = ts[by_time]
         self.n = len(self.order)
         host = table.column("host")
         # Filling nulls copies every string: skip it when there are none to fill.
@@ -201,10 +203,18 @@ class _View:
         lut[[self._kinds[k] for k in kinds if k in self._kinds]] = True
         return lut[self._kind]
 
-    def take(self, name: str, idx: _IntArray) -> pa.Array:
-        """Column ``name`` at view rows ``idx`` (-1 gives null)."""
-        rows = np.where(idx >= 0, self.order[np.maximum(idx, 0)], -1)
-        return _take(self.table.column(name), rows)
+    def take(self, name: str, idx: _IntArray | pa.Array) -> pa.Array:
+        """Column ``name`` at view rows ``idx`` (-1 gives null), or at the table rows of
+        :meth:`rows` (made once for several columns)."""
+        at = idx if isinstance(idx, pa.Array) else self.rows(idx)
+        return _take_at(self.table.column(name), at)
+
+    def rows(self, idx: _IntArray) -> pa.Array:
+        """The table rows of view rows ``idx``, as take indices (-1 gives null)."""
+        missing = idx < 0
+        if not missing.any():
+            return pa.array(self.order[idx])
+        return pa.array(self.order[np.maximum(idx, 0)], mask=missing)
 
 
 def _as_table(events: pa.Table | pd.DataFrame) -> pa.Table:
@@ -337,14 +347,20 @@ def _reuse_number(ev: _View, first: _IntArray) -> _IntArray:
 
 def _take(col: pa.ChunkedArray | pa.Array, idx: _IntArray) -> pa.Array:
     """``col[idx]`` with -1 meaning null."""
-    if len(col) == 0:
-        return pa.nulls(len(idx), col.type)
     # A null index takes a null: one pass, no mask to merge afterwards.
     missing = idx < 0
-    indices = pa.array(np.maximum(idx, 0), mask=missing) if missing.any() else pa.array(idx)
-    taken = pc.take(col, indices)
+    at = pa.array(np.maximum(idx, 0), mask=missing) if missing.any() else pa.array(idx)
+    return _take_at(col, at)
+
+
+def _take_at(col: pa.ChunkedArray | pa.Array, at: pa.Array) -> pa.Array:
+    """``col`` at take indices ``at`` (a null index gives null), as one array."""
+    if len(col) == 0:
+        return pa.nulls(len(at), col.type)
+    taken = pc.take(col, at)
     if isinstance(taken, pa.ChunkedArray):
-        taken = taken.combine_chunks()
+        # A single chunk (the usual result) is the array already: no copy.
+        taken = taken.chunk(0) if taken.num_chunks == 1 else taken.combine_chunks()
     return taken
 
 
@@ -356,63 +372,74 @@ def _deliveries(ev: _View, seg: _IntArray, files: dict[str, Any]) -> dict[str, A
     has_rcpt = as_mask(pc.is_valid(ev.take("recipient", np.flatnonzero(expired_rcpt))))
     expired_rcpt[np.flatnonzero(expired_rcpt)[~has_rcpt]] = False
     rows = np.flatnonzero(ev.mask(Kind.DELIVERY) | expired_rcpt)
-    cols: dict[str, Any] = {
-        name: ev.take(name, rows)
-        for name in (
-            "host",
-            "queue_id",
-            "ts",
-            "recipient",
-            "orig_recipient",
-            "relay_host",
-            "relay_ip",
-            "relay_port",
-            "status",
-            "dsn",
-            "reply_code",
-            "reply_text",
-            "text",
-            "command",
-            "delay",
-            "delays_a",
-            "delays_b",
-            "delays_c",
-            "delays_d",
-            "next_queue_id",
-            "source",
-            "line",
-        )
-    }
+    recipient = ev.take("recipient", rows)
+    status = ev.take("status", rows)
+    dseg = seg[rows]
+    rcode, _ = factorize(pc.fill_null(recipient, ""))
+    final = _last_of_group(dseg, rcode)
+    # A queue file that expired returns every recipient still deferred: one row says so, a copy
+    # of the last attempt stamped (time, line) by the expiry line. Which rows come out, and in
+    # what order, is settled on row numbers first, so each column is gathered once.
+    exp_i = files["expired_i"][dseg]
+    returned = np.flatnonzero(final & (exp_i >= 0) & as_mask(pc.equal(status, "deferred")))
+    pick = np.arange(len(rows))  # the attempt each output row copies
+    stamp = rows  # the line that gives its time, line number and source
+    expiry = np.zeros(len(rows), dtype=bool)
+    if len(returned):
+        final[returned] = False
+        final = np.r_[final, np.ones(len(returned), dtype=bool)]
+        pick = np.r_[pick, returned]
+        stamp = np.r_[rows, exp_i[returned]]
+        expiry = np.r_[expiry, np.ones(len(returned), dtype=bool)]
+        order = np.argsort(ev.ts[stamp], kind="stable")
+        pick, stamp, expiry, final = pick[order], stamp[order], expiry[order], final[order]
+        recipient = pc.take(recipient, pa.array(pick))
+        status = pc.if_else(pa.array(expiry), pa.scalar("expired"), pc.take(status, pa.array(pick)))
+    src = rows[pick]
+    at = {"own": ev.rows(src), "stamp": ev.rows(stamp), "delay": ev.rows(np.where(expiry, -1, src))}
+    cols: dict[str, Any] = {"recipient": recipient, "status": status}
+    for name in _ATTEMPT_COLUMNS:
+        if name not in cols:
+            which = "stamp" if name in _STAMPED else "delay" if name in _DELAYS else "own"
+            cols[name] = ev.take(name, at[which])
     # Replies that are not an SMTP server's (connect to …: Connection timed out, forwarded as …)
     # come as free text.
     cols["reply_text"] = pc.coalesce(cols["reply_text"], cols.pop("text"))
-    dseg = seg[rows]
-    rcode, _ = factorize(pc.fill_null(cols["recipient"], ""))
-    final = _last_of_group(dseg, rcode)
-    # A queue file that expired returns every recipient still deferred: one row says so.
-    deferred = as_mask(pc.equal(cols["status"], "deferred"))
-    exp_i = files["expired_i"][dseg]
-    returned = np.flatnonzero(final & (exp_i >= 0) & deferred)
-    if len(returned):
-        extra = {k: pc.take(v, pa.array(returned)) for k, v in cols.items()}
-        extra["status"] = pa.array(["expired"] * len(returned), pa.string())
-        extra["ts"] = ev.take("ts", exp_i[returned])
-        for name in ("delay", "delays_a", "delays_b", "delays_c", "delays_d"):
-            extra[name] = pa.nulls(len(returned), pa.float64())
-        extra["line"] = ev.take("line", exp_i[returned])
-        extra["source"] = ev.take("source", exp_i[returned])
-        final[returned] = False
-        cols = {k: pa.concat_arrays([v, extra[k]]) for k, v in cols.items()}
-        dseg = np.r_[dseg, dseg[returned]]
-        rcode = np.r_[rcode, rcode[returned]]
-        final = np.r_[final, np.ones(len(returned), dtype=bool)]
-        order = np.argsort(_ts_us(cols["ts"]), kind="stable")
-        cols = {k: pc.take(v, pa.array(order)) for k, v in cols.items()}
-        dseg, rcode, final = dseg[order], rcode[order], final[order]
-    cols["attempt"] = _attempt_numbers(dseg, rcode, as_mask(pc.equal(cols["status"], "expired")))
+    dseg, rcode = dseg[pick], rcode[pick]
+    cols["attempt"] = _attempt_numbers(dseg, rcode, as_mask(pc.equal(status, "expired")))
     cols["final"] = final
     cols["seg"] = dseg
     return cols
+
+
+# The EVENTS columns an attempt carries; an expiry row takes _STAMPED from the expiry line
+# and has no _DELAYS.
+_ATTEMPT_COLUMNS = (
+    "host",
+    "queue_id",
+    "ts",
+    "recipient",
+    "orig_recipient",
+    "relay_host",
+    "relay_ip",
+    "relay_port",
+    "status",
+    "dsn",
+    "reply_code",
+    "reply_text",
+    "text",
+    "command",
+    "delay",
+    "delays_a",
+    "delays_b",
+    "delays_c",
+    "delays_d",
+    "next_queue_id",
+    "source",
+    "line",
+)
+_STAMPED = ("ts", "line", "source")
+_DELAYS = ("delay", "delays_a", "delays_b", "delays_c", "delays_d")
 
 
 def sort_rows(*keys: _IntArray) -> _IntArray:
@@ -466,22 +493,31 @@ def _attempt_numbers(
 
 def _link(ev: _View, dl: dict[str, Any], files: dict[str, Any]) -> None:
     """Find each hand-off's and each bounce notice's child queue file; fills hop and parents."""
-    import pandas as pd
-
     qcodes, qdict = factorize(files["queue_id"])
-    by_qid = pd.DataFrame({"q": qcodes, "child": np.arange(files["n"]), "cts": files["first_ts"]})
+    # Queue files by queue id (then number): the files of one id are one run of by_q.
+    by_q = np.argsort(qcodes, kind="stable")
+    q_sorted = qcodes[by_q]
+    first_ts = files["first_ts"]
 
     def resolve(
         next_ids: pa.Array, ts: _IntArray, parent: _IntArray, window: int = LINK_WINDOW_US
     ) -> _IntArray:
-        q = np.asarray(pc.fill_null(pc.index_in(next_ids, value_set=qdict), -2).to_numpy())
-        links = pd.DataFrame({"link": np.arange(len(q)), "q": q, "ts": ts, "parent": parent})
-        m = links[links["q"] >= 0].merge(by_qid, on="q")
-        m = m[(m["child"] != m["parent"]) & ((m["cts"] - m["ts"]).abs() <= window)]
-        m = m.assign(gap=(m["cts"] - m["ts"]).abs()).sort_values(["link", "gap"])
-        m = m.drop_duplicates("link")
+        """The queue file each link names: of the files with that id, the nearest in time
+        within ``window`` other than its parent (the first such file on a tie); -1 if none."""
+        q = np.asarray(pc.fill_null(pc.index_in(next_ids, value_set=qdict), -1).to_numpy())
+        lo = np.searchsorted(q_sorted, q, "left")
+        count = np.where(q >= 0, np.searchsorted(q_sorted, q, "right"), lo) - lo
+        # Every (link, file with its id) pair, links in order, files in order within a link.
+        link = np.repeat(np.arange(len(q)), count)
+        child = by_q[np.repeat(lo - (np.cumsum(count) - count), count) + np.arange(len(link))]
+        gap = np.abs(first_ts[child] - ts[link])
+        ok = (child != parent[link]) & (gap <= window)
+        link, child = link[ok], child[ok]
+        order = sort_rows(link, gap[ok])
+        link, child = link[order], child[order]
+        nearest = np.r_[True, link[1:] != link[:-1]][: len(link)]
         out = np.full(len(q), -1, dtype=np.int64)
-        out[m["link"].to_numpy()] = m["child"].to_numpy()
+        out[link[nearest]] = child[nearest]
         return out
 
     # Hand-offs: a sent attempt whose reply names a queue id found in the logs.
@@ -525,11 +561,10 @@ def _link(ev: _View, dl: dict[str, Any], files: dict[str, Any]) -> None:
     # which may have arrived days before.
     arrivals = np.flatnonzero(ev.mask(Kind.FROM))
     if len(arrivals):
-        bounce = pc.and_(
-            pc.equal(ev.take("sender", arrivals), ""),
-            pc.match_substring_regex(ev.take("text", arrivals), r"(?:^|\s)R=\S"),
-        )
-        rows = arrivals[as_mask(bounce)]
+        # Only the null sender's arrivals can be bounces: look for R= in their text alone.
+        null_sender = arrivals[as_mask(pc.equal(ev.take("sender", arrivals), ""))]
+        bounce = pc.match_substring_regex(ev.take("text", null_sender), r"(?:^|\s)R=\S")
+        rows = null_sender[as_mask(bounce)]
         if len(rows):
             ref = pc.extract_regex(ev.take("text", rows), r"(?:^|\s)R=(?P<id>\S+)")
             own = files["_seg_of_row"][rows]
