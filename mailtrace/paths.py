@@ -137,36 +137,34 @@ class Rebuilt:
     deliveries: pa.Table
     #: Each delivery's row in ``messages``.
     message_row: _IntArray
-    #: Each event's kind as a code into ``kinds`` (-1: null), in the rows of the given EVENTS.
-    kind_code: _IntArray
-    kinds: list[str]
 
 
-def rebuild(events: pa.Table | pd.DataFrame) -> Rebuilt:
-    """:func:`paths_tables` and the integer codes it found, so a report need not redo them.
+def rebuild(
+    events: pa.Table | pd.DataFrame, kinds: tuple[_IntArray, list[str]] | None = None
+) -> Rebuilt:
+    """:func:`paths_tables` with each delivery's message row, for a caller that summarises both.
+
+    ``kinds`` are the events' kind codes and names (:func:`factorize` of ``kind``) when the
+    caller has them already.
 
     >>> from mailtrace.schema import EVENTS
     >>> ev = pa.Table.from_pylist([{"ts": 0, "queue_id": "Q1", "kind": "from"},
-    ...                            {"ts": 1, "kind": "connect"}], EVENTS)
+    ...     {"ts": 1, "queue_id": "Q1", "kind": "delivery", "recipient": "r@example.com"}], EVENTS)
     >>> r = rebuild(ev)
-    >>> (r.messages.num_rows, r.kind_code.tolist(), r.kinds)
-    (1, [0, 1], ['from', 'connect'])
+    >>> (r.messages.num_rows, r.deliveries.num_rows, r.message_row.tolist())
+    (1, 1, [0])
     """
-    ev = _View(_as_table(events))
+    ev = _View(_as_table(events), kinds)
     if ev.n == 0:
         return Rebuilt(
-            MESSAGES.empty_table(),
-            DELIVERIES.empty_table(),
-            np.zeros(0, dtype=np.int64),
-            ev.kind_code,
-            ev.kinds,
+            MESSAGES.empty_table(), DELIVERIES.empty_table(), np.zeros(0, dtype=np.int64)
         )
     seg = _segments(ev)
     files = _queue_files(ev, seg)
     dl = _deliveries(ev, seg, files)
     _link(ev, dl, files)
     messages, deliveries, message_row = _messages(files, dl)
-    return Rebuilt(messages, deliveries, message_row, ev.kind_code, ev.kinds)
+    return Rebuilt(messages, deliveries, message_row)
 
 
 class _View:
@@ -176,7 +174,7 @@ class _View:
     with row numbers of this view, so only the values the paths need are ever gathered.
     """
 
-    def __init__(self, table: pa.Table) -> None:
+    def __init__(self, table: pa.Table, kinds: tuple[_IntArray, list[str]] | None = None) -> None:
         self.table = table
         qcode, qdict = factorize(table.column("queue_id"))
         # Postfix writes NOQUEUE where a refusal came before any queue file existed.
@@ -192,10 +190,11 @@ class _View:
         # Filling nulls copies every string: skip it when there are none to fill.
         hcode, hdict = factorize(pc.fill_null(host, "") if host.null_count else host)
         self.file_code = (qcode * max(len(hdict), 1) + hcode)[self.order]
-        self.kind_code, kdict = factorize(table.column("kind"))
-        self.kinds: list[str] = kdict.to_pylist()
-        self._kind = self.kind_code[self.order]
-        self._kinds = {v: i for i, v in enumerate(self.kinds)}
+        if kinds is None:
+            codes, names = factorize(table.column("kind"))
+            kinds = codes, names.to_pylist()
+        self._kind = kinds[0][self.order]
+        self._kinds = {v: i for i, v in enumerate(kinds[1])}
 
     def mask(self, *kinds: str) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """Rows whose kind is one of ``kinds``."""

@@ -16,6 +16,7 @@ turns it into text.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -127,14 +128,20 @@ def build_report(events: pa.Table | pd.DataFrame, detail: int = 10) -> Report:
     if not isinstance(events, pa.Table):
         events = pa.Table.from_pandas(events, preserve_index=False)
     events = events_columns(events, COLUMNS)
-    data = _Data(events, rebuild(events))
+    codes, names = factorize(events.column("kind"))
+    kinds = _Kinds(codes, names.to_pylist())
     rep = Report(detail=detail)
-    _totals(rep, data)
-    _traffic(rep, data)
-    _domains(rep, data)
-    _senders(rep, data)
-    _smtpd(rep, data)
-    _problems(rep, data)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # What reads only EVENTS runs beside the rebuilding of the paths: Arrow and NumPy
+        # kernels let go of the GIL, so a second core shortens the report.
+        side = pool.submit(_event_sections, events, kinds, detail)
+        data = _Data(events, rebuild(events, (kinds.codes, kinds.names)), kinds)
+        _totals(rep, data)
+        _traffic(rep, data)
+        _domains(rep, data)
+        _senders(rep, data)
+        rep.smtpd, event_problems = side.result()
+    rep.problems = {**_delivery_problems(data, detail), **event_problems}
     return rep
 
 
@@ -155,17 +162,37 @@ def _codes(col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray[Any, Any], list[
 _INBOUND = ["sender", "size", "client_host", "client_ip", "origin", "first_seen"]
 
 
+class _Kinds:
+    """The events' kinds as integer codes: masks and counts without a string comparison."""
+
+    def __init__(self, codes: np.ndarray[Any, np.dtype[np.int64]], names: list[str]) -> None:
+        self.codes = codes
+        self.names = names
+        self._index = {v: i for i, v in enumerate(names)}
+        # Events of each kind, counted once for every total that needs one.
+        self._count = np.bincount(codes + 1, minlength=len(names) + 1)[1:]
+
+    def mask(self, *kinds: str) -> _Bool:
+        """Events whose kind is one of ``kinds``."""
+        lut = np.zeros(len(self.names) + 1, dtype=bool)  # the extra slot is code -1: null
+        lut[[self._index[k] for k in kinds if k in self._index]] = True
+        mask: _Bool = lut[self.codes]
+        return mask
+
+    def count(self, *kinds: str) -> int:
+        """How many events have one of ``kinds``."""
+        return sum(int(self._count[self._index[k]]) for k in kinds if k in self._index)
+
+
 class _Data:
     """The tables once, with the masks every section shares computed once."""
 
-    def __init__(self, events: pa.Table, paths: Rebuilt) -> None:
+    def __init__(self, events: pa.Table, paths: Rebuilt, kinds: _Kinds) -> None:
         self.events = events
         self.messages = messages = paths.messages
         self.deliveries = deliveries = paths.deliveries
-        self._kind = paths.kind_code
-        self._kinds = {v: i for i, v in enumerate(paths.kinds)}
-        # Events of each kind, counted once for every total that needs one.
-        self._kind_count = np.bincount(self._kind + 1, minlength=len(paths.kinds) + 1)[1:]
+        self.kinds = kinds.mask
+        self.count = kinds.count
         # Received = arrived from a client or by local submission and started its own chain:
         # a filter's re-injection is part of its parent's chain, a bounce notice is ours.
         self.received = as_mask(pc.is_in(messages.column("origin"), pa.array(["smtp", "local"])))
@@ -185,17 +212,6 @@ class _Data:
         self.counted_domains = address_domains(
             deliveries.column("recipient").filter(pa.array(self.counted))
         )
-
-    def kinds(self, *kinds: str) -> _Bool:
-        """Events whose kind is one of ``kinds``."""
-        lut = np.zeros(len(self._kinds) + 1, dtype=bool)  # the extra slot is code -1: null
-        lut[[self._kinds[k] for k in kinds if k in self._kinds]] = True
-        mask: _Bool = lut[self._kind]
-        return mask
-
-    def count(self, *kinds: str) -> int:
-        """How many events have one of ``kinds``."""
-        return sum(int(self._kind_count[self._kinds[k]]) for k in kinds if k in self._kinds)
 
 
 def _count_distinct(arr: pa.Array | pa.ChunkedArray) -> int:
@@ -376,23 +392,29 @@ def _client_names(rec: pa.Table) -> pa.Array:
     return pc.if_else(pc.equal(rec.column("origin"), "local"), pa.scalar("(local)"), named)
 
 
-def _smtpd(rep: Report, d: _Data) -> None:
+def _event_sections(
+    ev: pa.Table, kinds: _Kinds, n: int
+) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """The parts of a report that read EVENTS alone: SMTP sessions and the event problems."""
+    return _smtpd(ev, kinds), _event_problems(ev, kinds, n)
+
+
+def _smtpd(ev: pa.Table, kinds: _Kinds) -> dict[str, Any]:
     """Inbound SMTP sessions: connections, distinct clients, time connected."""
-    ev = d.events
     # Look at the program of connects and disconnects only, not of every line.
-    sess = np.flatnonzero(d.kinds(Kind.CONNECT, Kind.DISCONNECT))
+    sess = np.flatnonzero(kinds.mask(Kind.CONNECT, Kind.DISCONNECT))
     smtpd = as_mask(pc.match_substring(pc.take(ev.column("program"), pa.array(sess)), "smtpd"))
     sess = sess[smtpd]
     take = pa.array(sess)
     host, _ = _codes(pc.take(ev.column("host"), take))
     pid = _ints(pc.take(ev.column("pid"), take))
     ts = _ints(pc.take(ev.column("ts"), take))
-    is_conn = d.kinds(Kind.CONNECT)[sess]
+    is_conn = kinds.mask(Kind.CONNECT)[sess]
     order = np.lexsort((np.arange(len(sess)), ts, pid, host))
     h, p, t, c = host[order], pid[order], ts[order], is_conn[order]
     pair = c[:-1] & ~c[1:] & (h[:-1] == h[1:]) & (p[:-1] == p[1:])
     secs = (t[1:] - t[:-1])[pair] / 1e6
-    rep.smtpd = {
+    return {
         "connections": int(is_conn.sum()),
         "clients": _count_distinct(pc.take(ev.column("client_ip"), pa.array(sess[is_conn]))),
         "completed_sessions": int(pair.sum()),
@@ -438,17 +460,24 @@ def _code_text(table: pa.Table) -> pa.Array:
     return pc.fill_null(code, "")
 
 
-def _problems(rep: Report, d: _Data) -> None:
-    n = rep.detail
-    dl = d.deliveries
-    problem = dl.select(["category", "reply_text", "dsn", "reply_code"])
+def _delivery_problems(d: _Data, n: int) -> dict[str, list[dict[str, Any]]]:
+    """Deferrals, bounces and expiries grouped by category and reason."""
+    problem = d.deliveries.select(["category", "reply_text", "dsn", "reply_code"])
+    out = {}
     for name, st in (("deferrals", "deferred"), ("bounces", "bounced"), ("expired", "expired")):
         rows = problem.filter(pa.array(d.status[st]))
         reasons = normalize_reasons(rows.column("reply_text"))
-        rep.problems[name] = grouped_reasons(rows.column("category"), reasons, _code_text(rows), n)
-    ev = d.events
+        out[name] = grouped_reasons(rows.column("category"), reasons, _code_text(rows), n)
+    return out
+
+
+def _event_problems(ev: pa.Table, kinds: _Kinds, n: int) -> dict[str, list[dict[str, Any]]]:
+    """Rejects, reject warnings, warnings, fatal errors and panics grouped by reason."""
+    out = {}
     reject_columns = ["kind", "reply_text", "text", "reply_code", "dsn"]
-    rejects = ev.select(reject_columns).filter(pa.array(d.kinds(Kind.REJECT, Kind.REJECT_WARNING)))
+    rejects = ev.select(reject_columns).filter(
+        pa.array(kinds.mask(Kind.REJECT, Kind.REJECT_WARNING))
+    )
     text = pc.coalesce(rejects.column("reply_text"), rejects.column("text"))
     reasons = normalize_reasons(text)
     cats = classify_columns(
@@ -462,19 +491,18 @@ def _problems(rep: Report, d: _Data) -> None:
     codes = _code_text(rejects)
     for name, mask in (("rejects", ~warn), ("reject_warnings", warn)):
         keep = pa.array(mask)
-        rep.problems[name] = grouped_reasons(
-            cats.filter(keep), reasons.filter(keep), codes.filter(keep), n
-        )
-    for name, kinds in (
+        out[name] = grouped_reasons(cats.filter(keep), reasons.filter(keep), codes.filter(keep), n)
+    for name, which in (
         ("warnings", (Kind.WARNING, Kind.SASL_FAILURE)),
         ("fatal", (Kind.FATAL,)),
         ("panic", (Kind.PANIC,)),
     ):
-        rows = ev.select(["program", "text"]).filter(pa.array(d.kinds(*kinds)))
+        rows = ev.select(["program", "text"]).filter(pa.array(kinds.mask(*which)))
         # Warnings have no reply to classify: the program that logged them is the grouping.
-        rep.problems[name] = grouped_reasons(
+        out[name] = grouped_reasons(
             rows.column("program"),
             normalize_reasons(rows.column("text")),
             pa.array([""] * rows.num_rows, pa.string()),
             n,
         )
+    return out
