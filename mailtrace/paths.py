@@ -37,6 +37,7 @@ message; a bounce notice is its own message whose ``parent`` names the message i
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -208,6 +209,16 @@ class _View:
         at = idx if isinstance(idx, pa.Array) else self.rows(idx)
         return _take_at(self.table.column(name), at)
 
+    def gather(self, wanted: dict[str, tuple[str, pa.Array]]) -> dict[str, pa.Array]:
+        """``{key: (column, rows)}`` taken, ``rows`` from :meth:`rows`; two threads share the
+        work, as Arrow's take lets go of the GIL."""
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            jobs = {
+                key: pool.submit(_take_at, self.table.column(name), at)
+                for key, (name, at) in wanted.items()
+            }
+            return {key: job.result() for key, job in jobs.items()}
+
     def rows(self, idx: _IntArray) -> pa.Array:
         """The table rows of view rows ``idx``, as take indices (-1 gives null)."""
         missing = idx < 0
@@ -306,22 +317,37 @@ def _queue_files(ev: _View, seg: _IntArray) -> dict[str, Any]:
     origin[foreign_from] = "smtp"
     origin[pickup_i >= 0] = "local"
     origin[client_i >= 0] = "smtp"
-    # A message refused before the queue manager saw it is named only by the reject line.
-    sender = pc.coalesce(
-        ev.take("sender", from_i), ev.take("sender", pickup_i), ev.take("sender", rejected_i)
+    at_first, at_from, at_info = ev.rows(first), ev.rows(from_i), ev.rows(info_i)
+    cols = ev.gather(
+        {
+            "host": ("host", at_first),
+            "queue_id": ("queue_id", at_first),
+            "first_ts": ("ts", at_first),
+            "last_ts": ("ts", ev.rows(last)),
+            "client_host": ("client_host", at_info),
+            "client_ip": ("client_ip", at_info),
+            "sender": ("sender", at_from),
+            "pickup_sender": ("sender", ev.rows(pickup_i)),
+            "rejected_sender": ("sender", ev.rows(rejected_i)),
+            "size": ("size", at_from),
+            "nrcpt": ("nrcpt", at_from),
+            "message_id": ("message_id", ev.rows(msgid_i)),
+        }
     )
+    # A message refused before the queue manager saw it is named only by the reject line.
+    sender = pc.coalesce(cols["sender"], cols["pickup_sender"], cols["rejected_sender"])
     return {
         "n": nseg,
-        "host": ev.take("host", first),
-        "queue_id": ev.take("queue_id", first),
-        "first_ts": _ts_us(ev.take("ts", first)),
-        "last_ts": _ts_us(ev.take("ts", last)),
-        "client_host": ev.take("client_host", info_i),
-        "client_ip": ev.take("client_ip", info_i),
+        "host": cols["host"],
+        "queue_id": cols["queue_id"],
+        "first_ts": _ts_us(cols["first_ts"]),
+        "last_ts": _ts_us(cols["last_ts"]),
+        "client_host": cols["client_host"],
+        "client_ip": cols["client_ip"],
         "sender": sender,
-        "size": ev.take("size", from_i),
-        "nrcpt": ev.take("nrcpt", from_i),
-        "message_id": ev.take("message_id", msgid_i),
+        "size": cols["size"],
+        "nrcpt": cols["nrcpt"],
+        "message_id": cols["message_id"],
         "removed": removed_i >= 0,
         "expired_i": expired_i,
         "rejected": rejected_i >= 0,
@@ -397,10 +423,13 @@ def _deliveries(ev: _View, seg: _IntArray, files: dict[str, Any]) -> dict[str, A
     src = rows[pick]
     at = {"own": ev.rows(src), "stamp": ev.rows(stamp), "delay": ev.rows(np.where(expiry, -1, src))}
     cols: dict[str, Any] = {"recipient": recipient, "status": status}
+    wanted = {}
     for name in _ATTEMPT_COLUMNS:
         if name not in cols:
             which = "stamp" if name in _STAMPED else "delay" if name in _DELAYS else "own"
-            cols[name] = ev.take(name, at[which])
+            wanted[name] = (name, at[which])
+    cols.update(ev.gather(wanted))
+    cols = {name: cols[name] for name in _ATTEMPT_COLUMNS}
     # Replies that are not an SMTP server's (connect to …: Connection timed out, forwarded as …)
     # come as free text.
     cols["reply_text"] = pc.coalesce(cols["reply_text"], cols.pop("text"))
