@@ -313,10 +313,10 @@ def _queue_files(ev: _View, seg: _IntArray) -> dict[str, Any]:
     info_i = np.where(client_i >= 0, client_i, from_i)
     postfix = pc.starts_with(pc.fill_null(ev.take("program", from_i), "postfix"), "postfix")
     foreign_from = (from_i >= 0) & ~np.asarray(postfix.to_numpy(zero_copy_only=False), dtype=bool)
-    origin = np.full(nseg, "unknown", dtype=object)
-    origin[foreign_from] = "smtp"
-    origin[pickup_i >= 0] = "local"
-    origin[client_i >= 0] = "smtp"
+    origin = np.full(nseg, _ORIGINS.index("unknown"), dtype=np.int64)
+    origin[foreign_from] = _ORIGINS.index("smtp")
+    origin[pickup_i >= 0] = _ORIGINS.index("local")
+    origin[client_i >= 0] = _ORIGINS.index("smtp")
     at_first, at_from, at_info = ev.rows(first), ev.rows(from_i), ev.rows(info_i)
     cols = ev.gather(
         {
@@ -357,6 +357,10 @@ def _queue_files(ev: _View, seg: _IntArray) -> dict[str, Any]:
         "notice_parent": np.full(nseg, -1, dtype=np.int64),  # bounce notice about this file
         "_seg_of_row": seg,
     }
+
+
+# Where a message came from, as codes into this list (MESSAGES.origin).
+_ORIGINS = ["unknown", "smtp", "local", "bounce"]
 
 
 def _reuse_number(ev: _View, first: _IntArray) -> _IntArray:
@@ -620,13 +624,14 @@ def _names(files: dict[str, Any]) -> pa.Array:
     host = files["host"]
     named = pc.binary_join_element_wise(host, qid, ":")
     base = pc.if_else(pc.fill_null(pc.not_equal(host, ""), False), named, qid)
-    segn = pa.array(files["segn"])
-    suffix = pc.if_else(
-        pc.greater(segn, 0),
-        pc.binary_join_element_wise("#", pc.cast(segn, pa.string()), ""),
-        pa.scalar("", pa.string()),
-    )
-    return pc.binary_join_element_wise(base, suffix, "")
+    reused = files["segn"] > 0
+    if not reused.any():
+        return base
+    # Few ids are reused: only their names get the number.
+    at = pa.array(np.flatnonzero(reused))
+    number = pc.cast(pa.array(files["segn"][reused]), pa.string())
+    tagged = pc.binary_join_element_wise(pc.take(base, at), number, "#")
+    return pc.replace_with_mask(base, pa.array(reused), tagged)
 
 
 def _roots(parent: _IntArray) -> _IntArray:
@@ -728,12 +733,16 @@ def _messages(files: dict[str, Any], dl: dict[str, Any]) -> tuple[pa.Table, pa.T
     hi = np.full(nmsg, -2, dtype=np.int64)
     np.minimum.at(lo, out_msg, st_code)
     np.maximum.at(hi, out_msg, st_code)
-    names_list = [*st_names.to_pylist(), "unknown"]
-    msg_status = np.full(nmsg, "queued", dtype=object)
+    # Codes into the statuses seen, then four more: a null status, queued, mixed, rejected.
+    labels = pa.concat_arrays(
+        [st_names.cast(pa.string()), pa.array(["unknown", "queued", "mixed", "rejected"])]
+    )
+    unknown = len(st_names)
+    msg_status = np.full(nmsg, unknown + 1, dtype=np.int64)
     same = (nout > 0) & (lo == hi)
-    msg_status[same] = np.asarray(names_list, dtype=object)[lo[same]]
-    msg_status[(nout > 0) & ~same] = "mixed"
-    msg_status[rejected & (nout == 0)] = "rejected"
+    msg_status[same] = np.where(lo[same] >= 0, lo[same], unknown)
+    msg_status[(nout > 0) & ~same] = unknown + 2
+    msg_status[rejected & (nout == 0)] = unknown + 3
     notice_parent = files["notice_parent"][roots]
     at_roots = pa.array(roots)
 
@@ -755,7 +764,12 @@ def _messages(files: dict[str, Any], dl: dict[str, Any]) -> tuple[pa.Table, pa.T
             pa.ListArray.from_arrays(
                 chain_off, pc.cast(files["host"], pa.string()).take(pa.array(cseg))
             ),
-            pa.array(np.where(notice_parent >= 0, "bounce", files["origin"][roots]), pa.string()),
+            pc.take(
+                pa.array(_ORIGINS, pa.string()),
+                pa.array(
+                    np.where(notice_parent >= 0, _ORIGINS.index("bounce"), files["origin"][roots])
+                ),
+            ),
             files["client_host"].take(at_roots),
             files["client_ip"].take(at_roots),
             along_chain(files["message_id"]),
@@ -766,7 +780,7 @@ def _messages(files: dict[str, Any], dl: dict[str, Any]) -> tuple[pa.Table, pa.T
             pa.array(first_ts[roots], pa.int64()).cast(MESSAGES.field("first_seen").type),
             pa.array(last_seen, pa.int64()).cast(MESSAGES.field("last_seen").type),
             pa.array(last_total, pa.float64(), from_pandas=True),
-            pa.array(msg_status, pa.string()),
+            pc.take(labels, pa.array(msg_status)),
             outcomes,
             *(pa.array(counts[s], pa.int32()) for s in ("sent", "deferred", "bounced", "expired")),
             pa.array(deferrals, pa.int32()),
