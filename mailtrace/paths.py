@@ -177,7 +177,13 @@ class _View:
 
     def __init__(self, table: pa.Table, kinds: tuple[_IntArray, list[str]] | None = None) -> None:
         self.table = table
-        qcode, qdict = factorize(table.column("queue_id"))
+        # Queue ids and the ids that hand-offs and bounce notices name share one set of codes,
+        # so a link is found by comparing integers.
+        queue_id = table.column("queue_id")
+        next_id = pc.cast(table.column("next_queue_id"), queue_id.type)
+        ids, qdict = factorize(pa.chunked_array([*queue_id.chunks, *next_id.chunks], queue_id.type))
+        qcode, next_code = ids[: table.num_rows], ids[table.num_rows :]
+        self.id_values = qdict
         # Postfix writes NOQUEUE where a refusal came before any queue file existed.
         noqueue = np.flatnonzero(as_mask(pc.equal(qdict, "NOQUEUE")))
         keep = np.flatnonzero((qcode >= 0) & ~np.isin(qcode, noqueue))
@@ -186,6 +192,8 @@ class _View:
         by_time = np.argsort(ts, kind="stable")
         self.order = keep[by_time]
         self.ts = ts[by_time]
+        self.qcode = qcode[self.order]
+        self.next_code = next_code[self.order]
         self.n = len(self.order)
         host = table.column("host")
         # Filling nulls copies every string: skip it when there are none to fill.
@@ -353,6 +361,7 @@ def _queue_files(ev: _View, seg: _IntArray) -> dict[str, Any]:
         "rejected": rejected_i >= 0,
         "origin": origin,
         "segn": _reuse_number(ev, first),
+        "qcode": ev.qcode[first],
         "parent": np.full(nseg, -1, dtype=np.int64),  # hand-off parent (same message)
         "notice_parent": np.full(nseg, -1, dtype=np.int64),  # bounce notice about this file
         "_seg_of_row": seg,
@@ -441,6 +450,7 @@ def _deliveries(ev: _View, seg: _IntArray, files: dict[str, Any]) -> dict[str, A
     cols["attempt"] = _attempt_numbers(dseg, rcode, as_mask(pc.equal(status, "expired")))
     cols["final"] = final
     cols["seg"] = dseg
+    cols["_row"] = rows[pick]
     return cols
 
 
@@ -525,18 +535,17 @@ def _attempt_numbers(
 
 def _link(ev: _View, dl: dict[str, Any], files: dict[str, Any]) -> None:
     """Find each hand-off's and each bounce notice's child queue file; fills hop and parents."""
-    qcodes, qdict = factorize(files["queue_id"])
     # Queue files by queue id (then number): the files of one id are one run of by_q.
-    by_q = np.argsort(qcodes, kind="stable")
-    q_sorted = qcodes[by_q]
+    by_q = np.argsort(files["qcode"], kind="stable")
+    q_sorted = files["qcode"][by_q]
     first_ts = files["first_ts"]
 
     def resolve(
-        next_ids: pa.Array, ts: _IntArray, parent: _IntArray, window: int = LINK_WINDOW_US
+        q: _IntArray, ts: _IntArray, parent: _IntArray, window: int = LINK_WINDOW_US
     ) -> _IntArray:
-        """The queue file each link names: of the files with that id, the nearest in time
-        within ``window`` other than its parent (the first such file on a tie); -1 if none."""
-        q = np.asarray(pc.fill_null(pc.index_in(next_ids, value_set=qdict), -1).to_numpy())
+        """The queue file each link names (``q``: the id's code, -1 for none): of the files
+        with that id, the nearest in time within ``window`` other than its parent (the first
+        such file on a tie); -1 if none."""
         lo = np.searchsorted(q_sorted, q, "left")
         count = np.where(q >= 0, np.searchsorted(q_sorted, q, "right"), lo) - lo
         # Every (link, file with its id) pair, links in order, files in order within a link.
@@ -558,7 +567,8 @@ def _link(ev: _View, dl: dict[str, Any], files: dict[str, Any]) -> None:
     hop = np.full(len(dl["seg"]), None, dtype=object)
     if len(cand):
         sel = pa.array(cand)
-        child = resolve(pc.take(dl["next_queue_id"], sel), _ts_us(dl["ts"])[cand], dl["seg"][cand])
+        named = ev.next_code[dl["_row"][cand]]
+        child = resolve(named, _ts_us(dl["ts"])[cand], dl["seg"][cand])
         parent = dl["seg"][cand]
         found = child >= 0
         # Several attempts may name one child: the earliest is its parent.
@@ -581,11 +591,9 @@ def _link(ev: _View, dl: dict[str, Any], files: dict[str, Any]) -> None:
     # Bounce notices: a new message about an old one.
     notice = np.flatnonzero(ev.mask(Kind.BOUNCE_NOTICE))
     if len(notice):
-        nxt_n = ev.take("next_queue_id", notice)
-        nts = _ts_us(ev.take("ts", notice))
         # The notice's parent is the queue file of the notice line itself.
         nseg = files["_seg_of_row"][notice]
-        child = resolve(nxt_n, nts, nseg)
+        child = resolve(ev.next_code[notice], ev.ts[notice], nseg)
         ok = child >= 0
         files["notice_parent"][child[ok]] = nseg[ok]
     files["notice_qid"] = _notice_ids(files, ev, notice)
@@ -600,15 +608,23 @@ def _link(ev: _View, dl: dict[str, Any], files: dict[str, Any]) -> None:
         if len(rows):
             ref = pc.extract_regex(ev.take("text", rows), r"(?:^|\s)R=(?P<id>\S+)")
             own = files["_seg_of_row"][rows]
-            original = resolve(
-                pc.struct_field(ref, "id"), _ts_us(ev.take("ts", rows)), own, MAX_QUEUE_US
-            )
+            named = _lookup(pc.struct_field(ref, "id"), ev.id_values)
+            original = resolve(named, ev.ts[rows], own, MAX_QUEUE_US)
             ok = original >= 0
             files["notice_parent"][own[ok]] = original[ok]
             ids = files["notice_qid"].to_pylist()
             for o, c in zip(original[ok].tolist(), own[ok].tolist(), strict=True):
                 ids[o] = files["queue_id"][c].as_py()
             files["notice_qid"] = pa.array(ids, pa.string())
+
+
+def _lookup(needles: pa.Array, values: pa.Array) -> _IntArray:
+    """Each needle's position in ``values`` (distinct), -1 if absent or null."""
+    # Encoding values then needles numbers the values 0, 1 … in order: a needle's code is its
+    # position when it is below len(values).
+    codes, _ = factorize(pa.chunked_array([values, needles.cast(values.type)]))
+    found = codes[len(values) :]
+    return np.where(found < len(values), found, -1)
 
 
 def _notice_ids(files: dict[str, Any], ev: _View, notice: _IntArray) -> pa.Array:
