@@ -136,12 +136,14 @@ def build_report(events: pa.Table | pd.DataFrame, detail: int = 10) -> Report:
         # kernels let go of the GIL, so a second core shortens the report.
         side = pool.submit(_event_sections, events, kinds, detail)
         data = _Data(events, rebuild(events, (kinds.codes, kinds.names)), kinds)
-        _totals(rep, data)
+        # Received mail (senders, clients) and sent mail (recipients) are apart too.
+        inbound = pool.submit(_senders, rep, data)
         _traffic(rep, data)
         _domains(rep, data)
-        _senders(rep, data)
+        problems = _delivery_problems(data, detail)
         rep.smtpd, event_problems = side.result()
-    rep.problems = {**_delivery_problems(data, detail), **event_problems}
+        _totals(rep, data, inbound.result())
+    rep.problems = {**problems, **event_problems}
     return rep
 
 
@@ -206,19 +208,30 @@ class _Data:
         self.attempt_bytes = _ints(messages.column("size"))[paths.message_row]
         # The few columns the sections read, filtered once (not every column of the tables).
         self.inbound = messages.select(_INBOUND).filter(pa.array(self.received))
-        self.sender_domains = address_domains(self.inbound.column("sender"))
-        # Attempts that count towards a recipient domain: delivered, deferred or bounced.
+        # Attempts that count towards a recipient domain: delivered, deferred or bounced; the
+        # domain of each distinct address is found once.
         self.counted = self.delivered | self.status["deferred"] | self.status["bounced"]
-        self.counted_domains = address_domains(
-            deliveries.column("recipient").filter(pa.array(self.counted))
-        )
+        rcodes, rvalues = factorize(deliveries.column("recipient").filter(pa.array(self.counted)))
+        dcodes, dnames = factorize(_domains_of(rvalues))
+        self.counted_domain = _recode(rcodes, dcodes)
+        self.domain_names: list[str] = dnames.to_pylist()
+        recips = deliveries.column("recipient").filter(pa.array(self.delivered))
+        self.recipients = _tally(recips, self.attempt_bytes[self.delivered])
 
 
 def _count_distinct(arr: pa.Array | pa.ChunkedArray) -> int:
     return int(pc.count_distinct(arr, mode="only_valid").as_py())
 
 
-def _totals(rep: Report, d: _Data) -> None:
+def _recode(codes: np.ndarray[Any, Any], table: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``table[codes]``, with -1 (null) staying -1."""
+    out = np.full(len(codes), -1, dtype=np.int64)
+    ok = codes >= 0
+    out[ok] = table[codes[ok]]
+    return out
+
+
+def _totals(rep: Report, d: _Data, inbound: dict[str, int]) -> None:
     dl = d.deliveries
     t = rep.totals
     t["received"] = int(d.received.sum())
@@ -234,15 +247,13 @@ def _totals(rep: Report, d: _Data) -> None:
     t["expired"] = d.count(Kind.EXPIRED)
     t["expired_recipients"] = int(d.status["expired"].sum())
     t["bounce_notices"] = d.count(Kind.BOUNCE_NOTICE)
-    t["bytes_received"] = int(_ints(d.inbound.column("size")).sum())
+    t["bytes_received"] = inbound["bytes_received"]
     t["bytes_delivered"] = int(d.attempt_bytes[d.delivered].sum())
-    t["senders"] = _count_distinct(d.inbound.column("sender"))
-    t["sending_domains"] = _count_distinct(d.sender_domains)
-    recips = dl.column("recipient").filter(pa.array(d.delivered))
-    t["recipients"] = _count_distinct(recips)
-    t["recipient_domains"] = _count_distinct(
-        d.counted_domains.filter(pa.array(d.delivered[d.counted]))
-    )
+    t["senders"] = inbound["senders"]
+    t["sending_domains"] = inbound["sending_domains"]
+    t["recipients"] = len(d.recipients[0])
+    domains = d.counted_domain[d.delivered[d.counted]]
+    t["recipient_domains"] = len(np.unique(domains[domains >= 0]))
     # pflogsumm counts failed SASL logins among the warnings, as Postfix logs them.
     t["warnings"] = d.count(Kind.WARNING, Kind.SASL_FAILURE)
     t["fatal"] = d.count(Kind.FATAL)
@@ -257,12 +268,21 @@ def address_domains(addresses: pa.Array | pa.ChunkedArray) -> pa.Array:
     """
     # Addresses repeat: work on each distinct one once.
     codes, values = factorize(addresses)
-    pattern = r"@(?P<d>[^@]+)$"
+    return _spread(_domains_of(values), codes)
+
+
+def _domains_of(values: pa.Array) -> pa.Array:
+    """The lower-cased domain of each address of ``values`` (null where there is none)."""
     # A value the pattern does not match extracts null.
-    domains = pc.utf8_lower(pc.struct_field(pc.extract_regex(values, pattern), "d"))
-    if len(domains) == 0:
-        return pa.nulls(len(codes), pa.string())
-    return pc.take(domains, pa.array(np.where(codes >= 0, codes, 0), mask=codes < 0))
+    found = pc.extract_regex(values, r"@(?P<d>[^@]+)$")
+    return pc.utf8_lower(pc.struct_field(found, "d"))
+
+
+def _spread(values: pa.Array, codes: np.ndarray[Any, Any]) -> pa.Array:
+    """``values`` at ``codes`` (-1 gives null)."""
+    if len(values) == 0:
+        return pa.nulls(len(codes), values.type)
+    return pc.take(values, pa.array(np.where(codes >= 0, codes, 0), mask=codes < 0))
 
 
 def _day_hour(ts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
@@ -314,6 +334,13 @@ def _tally(
 ) -> tuple[list[Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Distinct keys with their count and summed weight (null keys left out)."""
     code, names = _codes(keys)
+    return _tally_codes(code, names, weights)
+
+
+def _tally_codes(
+    code: np.ndarray[Any, Any], names: list[Any], weights: np.ndarray[Any, Any]
+) -> tuple[list[Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """:func:`_tally` of keys already coded (-1: null)."""
     ok = code >= 0
     count = np.bincount(code[ok], minlength=len(names))
     total = np.bincount(code[ok], weights=weights[ok], minlength=len(names)).astype(np.int64)
@@ -326,7 +353,7 @@ def _domains(rep: Report, d: _Data) -> None:
 
     dl = d.deliveries
     rows = d.counted
-    code, names = _codes(d.counted_domains)
+    code, names = d.counted_domain, d.domain_names
     ok = code >= 0
     nd = len(names)
     kinds = {
@@ -358,8 +385,7 @@ def _domains(rep: Report, d: _Data) -> None:
     rep.recipient_domains = _top(
         names, {k: cols[k] for k in order}, "delivered", rep.detail, "domain"
     )
-    recips = dl.column("recipient").filter(pa.array(d.delivered))
-    names, count, total = _tally(recips, d.attempt_bytes[d.delivered])
+    names, count, total = d.recipients
     rep.top_recipients = _top(
         names, {"count": count, "bytes": total}, "count", rep.detail, "recipient"
     )
@@ -368,20 +394,27 @@ def _domains(rep: Report, d: _Data) -> None:
     )
 
 
-def _senders(rep: Report, d: _Data) -> None:
-    """Received mail per sender, sender domain and client."""
+def _senders(rep: Report, d: _Data) -> dict[str, int]:
+    """Received mail per sender, sender domain and client; the totals of received mail."""
     rec = d.inbound
     size = _ints(rec.column("size"))
     n = rep.detail
-    sender = pc.if_else(pc.equal(rec.column("sender"), ""), pa.scalar("<>"), rec.column("sender"))
-    names, count, total = _tally(sender, size)
+    # Each distinct sender once: its name as shown (<> for the null sender) and its domain.
+    codes, values = factorize(rec.column("sender"))
+    shown, shown_names = factorize(pc.if_else(pc.equal(values, ""), pa.scalar("<>"), values))
+    names, count, total = _tally_codes(_recode(codes, shown), shown_names.to_pylist(), size)
     rep.top_senders = _top(names, {"count": count, "bytes": total}, "count", n, "sender")
     rep.top_senders_by_size = _top(names, {"count": count, "bytes": total}, "bytes", n, "sender")
-    domain = pc.fill_null(d.sender_domains, "(none)")
-    names, count, total = _tally(domain, size)
+    domains = _spread(_domains_of(values), codes)
+    names, count, total = _tally(pc.fill_null(domains, "(none)"), size)
     rep.sender_domains = _top(names, {"received": count, "bytes": total}, "received", n, "domain")
     names, count, total = _tally(_client_names(rec), size)
     rep.clients = _top(names, {"received": count, "bytes": total}, "received", n, "client")
+    return {
+        "bytes_received": int(size.sum()),
+        "senders": len(values),
+        "sending_domains": _count_distinct(domains),
+    }
 
 
 def _client_names(rec: pa.Table) -> pa.Array:
