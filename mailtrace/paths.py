@@ -37,7 +37,7 @@ message; a bounce notice is its own message whose ``parent`` names the message i
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -163,8 +163,19 @@ def rebuild(
     seg = _segments(ev)
     files = _queue_files(ev, seg)
     dl = _deliveries(ev, seg, files)
-    _link(ev, dl, files)
-    messages, deliveries, message_row = _messages(files, dl)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # An attempt's failure class needs only its reply: judged while the paths are joined.
+        failures = pool.submit(
+            classify_columns,
+            dl["status"],
+            dl["reply_code"],
+            dl["dsn"],
+            dl["reply_text"],
+            command=dl["command"],
+            relay_host=dl["relay_host"],
+        )
+        _link(ev, dl, files)
+        messages, deliveries, message_row = _messages(files, dl, failures)
     return Rebuilt(messages, deliveries, message_row)
 
 
@@ -195,10 +206,8 @@ class _View:
         self.qcode = qcode[self.order]
         self.next_code = next_code[self.order]
         self.n = len(self.order)
-        host = table.column("host")
-        # Filling nulls copies every string: skip it when there are none to fill.
-        hcode, hdict = factorize(pc.fill_null(host, "") if host.null_count else host)
-        self.file_code = (qcode * max(len(hdict), 1) + hcode)[self.order]
+        hcode, hosts = _host_codes(table.column("host"))
+        self.file_code = self.qcode * max(hosts, 1) + hcode[self.order]
         if kinds is None:
             codes, names = factorize(table.column("kind"))
             kinds = codes, names.to_pylist()
@@ -233,6 +242,15 @@ class _View:
         if not missing.any():
             return pa.array(self.order[idx])
         return pa.array(self.order[np.maximum(idx, 0)], mask=missing)
+
+
+def _host_codes(host: pa.ChunkedArray) -> tuple[_IntArray, int]:
+    """Each row's host as a code (null and "" alike) and the number of hosts."""
+    if host.null_count == 0 and len(host) and pc.all(pc.equal(host, host[0])).as_py():
+        # One host's log (the usual case): comparing strings is cheaper than hashing them.
+        return np.zeros(len(host), dtype=np.int64), 1
+    codes, values = factorize(pc.fill_null(host, ""))
+    return codes, len(values)
 
 
 def _as_table(events: pa.Table | pd.DataFrame) -> pa.Table:
@@ -393,7 +411,8 @@ def _take(col: pa.ChunkedArray | pa.Array, idx: _IntArray) -> pa.Array:
 
 def _take_at(col: pa.ChunkedArray | pa.Array, at: pa.Array) -> pa.Array:
     """``col`` at take indices ``at`` (a null index gives null), as one array."""
-    if len(col) == 0:
+    if col.null_count == len(col):
+        # A column the input lacks (appended as nulls) stays nulls: nothing to gather.
         return pa.nulls(len(at), col.type)
     taken = pc.take(col, at)
     if isinstance(taken, pa.ChunkedArray):
@@ -675,7 +694,9 @@ def as_mask(arr: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, np.dtype[np.bool
     return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _messages(files: dict[str, Any], dl: dict[str, Any]) -> tuple[pa.Table, pa.Table, _IntArray]:
+def _messages(
+    files: dict[str, Any], dl: dict[str, Any], failures: Future[dict[str, pa.Array]]
+) -> tuple[pa.Table, pa.Table, _IntArray]:
     n = files["n"]
     root = _roots(files["parent"])
     roots = np.flatnonzero(root == np.arange(n))
@@ -692,27 +713,6 @@ def _messages(files: dict[str, Any], dl: dict[str, Any]) -> tuple[pa.Table, pa.T
     delay = np.asarray(pc.fill_null(dl["delay"], np.nan).to_numpy(zero_copy_only=False))
     arrived_before = (first_ts[dseg] - root_first[dseg]) / 1e6
     total = np.where(np.isnan(delay), (dts - root_first[dseg]) / 1e6, delay + arrived_before)
-    failures = classify_columns(
-        dl["status"],
-        dl["reply_code"],
-        dl["dsn"],
-        dl["reply_text"],
-        command=dl["command"],
-        relay_host=dl["relay_host"],
-    )
-    computed = {
-        "message": pc.take(names, pa.array(root[dseg])),
-        "total_delay": pa.array(total, pa.float64()),
-        "final": pa.array(dl["final"], pa.bool_()),
-        **failures,
-    }
-    deliveries = pa.Table.from_arrays(
-        [
-            computed[name] if name in computed else pc.cast(dl[name], DELIVERIES.field(name).type)
-            for name in DELIVERIES.names
-        ],
-        schema=DELIVERIES,
-    )
     # Per-message outcome: the final word on each recipient, not counting hand-offs.
     status = dl["status"]
     is_status = {
@@ -806,6 +806,19 @@ def _messages(files: dict[str, Any], dl: dict[str, Any]) -> tuple[pa.Table, pa.T
             _take(names, np.where(notice_parent >= 0, root[np.maximum(notice_parent, 0)], -1)),
         ],
         schema=MESSAGES,
+    )
+    computed = {
+        "message": pc.take(names, pa.array(root[dseg])),
+        "total_delay": pa.array(total, pa.float64()),
+        "final": pa.array(dl["final"], pa.bool_()),
+        **failures.result(),
+    }
+    deliveries = pa.Table.from_arrays(
+        [
+            computed[name] if name in computed else pc.cast(dl[name], DELIVERIES.field(name).type)
+            for name in DELIVERIES.names
+        ],
+        schema=DELIVERIES,
     )
     return messages, deliveries, mpos[dseg]
 
