@@ -33,6 +33,7 @@ from mailtrace.paths import (
     factorize,
     normalize_reasons,
     rebuild,
+    sort_rows,
 )
 
 if TYPE_CHECKING:
@@ -439,11 +440,18 @@ def _smtpd(ev: pa.Table, kinds: _Kinds) -> dict[str, Any]:
     smtpd = as_mask(pc.match_substring(pc.take(ev.column("program"), pa.array(sess)), "smtpd"))
     sess = sess[smtpd]
     take = pa.array(sess)
-    host, _ = _codes(pc.take(ev.column("host"), take))
+    hosts = pc.take(ev.column("host"), take)
+    if hosts.null_count == 0 and len(hosts) and pc.all(pc.equal(hosts, hosts[0])).as_py():
+        host = np.zeros(len(sess), dtype=np.int64)  # one host's log: no strings to hash
+    else:
+        host, _ = _codes(hosts)
     pid = _ints(pc.take(ev.column("pid"), take))
     ts = _ints(pc.take(ev.column("ts"), take))
     is_conn = kinds.mask(Kind.CONNECT)[sess]
-    order = np.lexsort((np.arange(len(sess)), ts, pid, host))
+    # By host, process, then time (its rank in a stable sort: a log is nearly in time order).
+    rank = np.empty(len(sess), dtype=np.int64)
+    rank[np.argsort(ts, kind="stable")] = np.arange(len(sess))
+    order = sort_rows(host, pid, rank)
     h, p, t, c = host[order], pid[order], ts[order], is_conn[order]
     pair = c[:-1] & ~c[1:] & (h[:-1] == h[1:]) & (p[:-1] == p[1:])
     secs = (t[1:] - t[:-1])[pair] / 1e6
