@@ -1,0 +1,198 @@
+"""The compiled fast path for RFC 3164 Postfix logs, behind the same EventBuilder contract.
+
+:mod:`mailtrace.logs._fastlog` (C, built at install time) reads whole blocks of bytes into EVENTS
+columns with the GIL released. It parses the common Postfix line shapes itself and hands every
+other line back; :func:`feed_block` gives such a line to the ordinary Python engine, whose row
+joins the same columns through :class:`FastBuilder`, so rows stay in line order and every table,
+count and UNPARSED row is exactly what the Python parser alone gives (tests/test_fastlog.py holds
+both to that). Where the module is not built, :func:`available` is False and the reader simply
+keeps to Python.
+
+>>> import tempfile, pathlib
+>>> from mailtrace.logs.reader import parse_file_tables
+>>> log = pathlib.Path(tempfile.mkdtemp()) / "maillog"
+>>> _ = log.write_text("Mar  7 10:00:00 mx postfix/qmgr[7]: 4B2C1D9F3A: removed\\n")
+>>> parse_file_tables(log, year=2026, tz="UTC").events.column("kind").to_pylist()
+['removed']
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from mailtrace.logs.events import EventBuilder
+from mailtrace.schema import EVENTS
+
+try:
+    from mailtrace.logs import _fastlog  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - no C compiler where mailtrace was installed
+    _fastlog = None
+
+__all__ = ["FastBuilder", "available", "count_newlines", "feed_block"]
+
+_SOURCE = EVENTS.get_field_index("source")
+_COLUMN = {name: i for i, name in enumerate(EVENTS.names)}
+_STRING = {i for i, f in enumerate(EVENTS) if pa.types.is_string(f.type)}
+_FIRST_SPARSE = EVENTS.get_field_index("action")
+
+
+def available() -> bool:
+    """Whether the compiled module is built and builds EVENTS' columns in EVENTS' order.
+
+    >>> isinstance(available(), bool)
+    True
+    """
+    return _fastlog is not None and tuple(_fastlog.columns()) == tuple(EVENTS.names)
+
+
+def count_newlines(data: Any, start: int, end: int) -> int:
+    """The number of ``b"\\n"`` in ``data[start:end]`` (any buffer; nothing is copied).
+
+    >>> count_newlines(b"a\\nb\\nc", 0, 5) if available() else 2
+    2
+    """
+    if _fastlog is None:  # pragma: no cover - planners check available() first
+        return bytes(data[start:end]).count(b"\n")
+    return int(_fastlog.count_newlines(data, start, end))
+
+
+class FastBuilder(EventBuilder):
+    """An EventBuilder whose events live in the compiled parser's column buffers.
+
+    Rows the Python parsers make (for lines the compiled path handed back) are appended with
+    :meth:`add`, in line order with the compiled rows; unparsed lines stay in Python lists.
+    """
+
+    def __init__(self, source: str) -> None:
+        super().__init__(source)
+        self.parser: Any = _fastlog.Parser() if _fastlog is not None else None
+        # id(pattern) -> ((group number, EVENTS column) of each kept group, the pattern)
+        self._groups: dict[int, tuple[tuple[tuple[int, int], ...], re.Pattern[str]]] = {}
+        self.fast_lines = 0  # lines consumed by the compiled path, for the engine's counts
+        self.fast_other = 0
+        self.fast_programs: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return int(self.parser.rows)
+
+    def add(
+        self,
+        kind: str,
+        ts: int | None,
+        host: str | None,
+        program: str | None,
+        pid: int | None,
+        line: int,
+        queue_id: str | None,
+        fields: Mapping[str, object] | re.Match[str] | None = None,
+    ) -> None:
+        """Append one event made by a Python parser (same contract as EventBuilder.add)."""
+        if type(fields) is re.Match:
+            pattern = fields.re
+            shape = self._groups.get(id(pattern))
+            if shape is None:
+                kept = tuple(
+                    (index, _COLUMN[name])
+                    for name, index in pattern.groupindex.items()
+                    if name in _COLUMN and _COLUMN[name] >= _FIRST_SPARSE and name != "source"
+                )
+                shape = self._groups[id(pattern)] = (kept, pattern)
+            columns = tuple(col for _, col in shape[0])
+            values: tuple[object, ...] = tuple(fields.group(g) for g, _ in shape[0])
+        elif fields:
+            pairs = [(_sparse_column(name), v) for name, v in fields.items() if v is not None]
+            columns = tuple(col for col, _ in pairs)
+            values = tuple(
+                str(v) if col in _STRING and not isinstance(v, str) else v for col, v in pairs
+            )
+        else:
+            columns, values = (), ()
+        self.parser.add_row(kind, ts, host, program, pid, line, queue_id, columns, values)
+
+    def events_table(self) -> pa.Table:
+        """The EVENTS table of every row so far; the compiled buffers start empty again."""
+        n, columns, lines, other, programs = self.parser.take()
+        self.fast_lines += lines
+        self.fast_other += other
+        for name, count in programs.items():
+            self.fast_programs[name] = self.fast_programs.get(name, 0) + count
+        arrays = []
+        for i, (field, (valid, offsets, data, nulls)) in enumerate(
+            zip(EVENTS, columns, strict=True)
+        ):
+            if i == _SOURCE:
+                arrays.append(_constant(self.source, n))
+                continue
+            buffers = [None if valid is None else pa.py_buffer(valid)]
+            if offsets is not None:
+                buffers.append(pa.py_buffer(offsets))
+            buffers.append(pa.py_buffer(data))
+            arrays.append(pa.Array.from_buffers(field.type, n, buffers, null_count=nulls))
+        return pa.Table.from_arrays(arrays, schema=EVENTS)
+
+
+def _sparse_column(name: str) -> int:
+    col = _COLUMN[name]  # KeyError for a name no column takes, as EventBuilder raises
+    if col < _FIRST_SPARSE or col == _SOURCE:
+        raise KeyError(name)
+    return col
+
+
+def _constant(text: str, n: int) -> pa.Array:
+    """``n`` copies of ``text`` as a string array, built without a Python object per row."""
+    raw = text.encode("utf-8")
+    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(len(raw))
+    return pa.Array.from_buffers(
+        pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(raw * n)]
+    )
+
+
+def feed_block(
+    builder: FastBuilder,
+    data: bytes | bytearray,
+    pos: int,
+    end: int,
+    lineno: int,
+    limit: int,
+    clock: Any,
+    feed_line: Callable[[str, int], int],
+) -> tuple[int, int, int]:
+    """Parse up to ``limit`` lines of the block ``data[pos:end]`` (line ``lineno + 1`` first).
+
+    ``clock`` is the file's :class:`~mailtrace.logs.framing.SyslogClock`; ``feed_line(text,
+    lineno)`` parses one line the compiled path handed back, through the Python engine, and
+    returns the last line number used. Returns (byte position reached, last line number, lines
+    with invalid UTF-8 among them).
+    """
+    parser = builder.parser
+    done, fallback, need_hour = _fastlog.DONE, _fastlog.FALLBACK, _fastlog.NEED_HOUR
+    stop = lineno + limit
+    damaged = 0
+    parser.set_clock(clock.year, clock.month)
+    while pos < end and lineno < stop:
+        pos, lineno, status = parser.feed(data, pos, end, lineno, stop - lineno)
+        if status == done:
+            break
+        if status == need_hour:
+            parser.set_hour(clock.hour_us(*parser.pending_hour))
+            continue
+        if status != fallback:  # pragma: no cover - the module has no other status
+            raise RuntimeError(f"unknown fast-path status {status}")
+        newline = data.find(b"\n", pos, end)
+        raw = data[pos:end] if newline < 0 else data[pos:newline]
+        if newline >= 0 and raw.endswith(b"\r"):
+            raw = raw[:-1]  # decode_block turns CRLF into LF
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("utf-8", "replace")
+            damaged += 1
+        lineno = feed_line(text, lineno)
+        pos = end if newline < 0 else newline + 1
+        parser.set_clock(clock.year, clock.month)  # the Python clock may have moved on
+    return pos, lineno, damaged
