@@ -297,6 +297,62 @@ def iter_blocks(
         yield pending
 
 
+def iter_plain_blocks(
+    path: Path,
+    start: int = 0,
+    end: int | None = None,
+    block_size: int = BLOCK_SIZE,
+    max_line: int = MAX_LINE,
+) -> Iterator[tuple[bytearray, int]]:
+    """The blocks :func:`iter_blocks` cuts from bytes ``[start, end)`` of a plain file, in place.
+
+    Yields ``(buffer, n)``: the block is ``buffer[:n]``. The buffer is reused (the partial line
+    after a block moves to its front and the next piece is read in behind it), so each block
+    must be used before the next is asked for; nothing else is copied. Reading into one buffer
+    rather than mapping the file: a log truncated while it is read (logrotate's copytruncate)
+    must end the input, not the process.
+
+    >>> import tempfile
+    >>> log = Path(tempfile.mkdtemp()) / "maillog"
+    >>> _ = log.write_bytes(b"a\\nbb\\nccc")
+    >>> [bytes(buf[:n]) for buf, n in iter_plain_blocks(log, block_size=3)]
+    [b'a\\n', b'bb\\n', b'ccc']
+    """
+    buf = bytearray(block_size)
+    have = 0  # the pending partial line, at the front of buf
+    left = None if end is None else max(0, end - start)
+    with path.open("rb", buffering=0) as f:
+        f.seek(start)
+        while left is None or left > 0:
+            want = block_size if left is None else min(block_size, left)
+            if len(buf) < have + want:
+                buf.extend(bytes(have + want - len(buf)))
+            got = 0
+            with memoryview(buf) as view:
+                while got < want:
+                    n = f.readinto(view[have + got : have + want])
+                    if not n:
+                        break
+                    got += n
+            if left is not None:
+                left -= got
+            total = have + got
+            cut = buf.rfind(b"\n", 0, total) + 1
+            if cut:
+                yield buf, cut
+                buf[: total - cut] = buf[cut:total]
+                have = total - cut
+            elif total > max_line:
+                yield buf, total
+                have = 0
+            else:
+                have = total
+            if got < want:
+                break
+    if have:
+        yield buf, have
+
+
 def check_not_binary(first_block: bytes, name: str) -> None:
     """Raise InputError when ``first_block`` looks like binary data rather than a text log.
 

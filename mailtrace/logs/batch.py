@@ -53,6 +53,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mailtrace.errors import InputError, MailtraceError, UsageError
+from mailtrace.logs import fast
 from mailtrace.logs.framing import parse_tz
 from mailtrace.logs.reader import (
     FORMATS,
@@ -61,6 +62,7 @@ from mailtrace.logs.reader import (
     FilePlan,
     LineParser,
     LogTables,
+    file_framing,
     iter_file_tables,
     parse_range,
     plan_file,
@@ -418,7 +420,11 @@ def run(
             and sum(sizes) >= _POOL_BYTES
             and (len(sources) > 1 or (sizes[0] >= split_bytes and is_plain_file(sources[0])))
         )
-        with _engine_results(engine, scheduler, workers, options, pooled) as (slots, results):
+        threaded = engine == "process" and _compiled_path_fits(sources, options)
+        with _engine_results(engine, scheduler, workers, options, pooled, threaded) as (
+            slots,
+            results,
+        ):
             return _run_jobs(
                 sources, outs, options, year, zone, slots, split_bytes, progress, results
             )
@@ -506,17 +512,43 @@ def _chunk_size(size: int, workers: int) -> int:
 _Runner = Callable[[list[_Job], int], Iterator[tuple[_Job, Any]]]
 
 
+def _compiled_path_fits(sources: list[Source], options: Options) -> bool:
+    """Whether every input will be read by the compiled fast path, which releases the GIL.
+
+    Then threads replace worker processes: nothing is pickled between processes and no process
+    starts, and each range's tables stay where the dataset is written from.
+    """
+    if options.format is not None or options.parsers is not None or not fast.available():
+        return False
+    try:
+        return all(file_framing(source) == "rfc3164" for source in sources)
+    except MailtraceError:
+        return False  # the reader reports the damage in its own words
+
+
 @contextmanager
 def _engine_results(
-    engine: Engine, scheduler: str | None, workers: int, options: Options, pooled: bool = False
+    engine: Engine,
+    scheduler: str | None,
+    workers: int,
+    options: Options,
+    pooled: bool = False,
+    threaded: bool = False,
 ) -> Iterator[tuple[int, _Runner]]:
     """The number of parallel slots and the runner of ``engine``, open for one batch.
 
     ``pooled``: the process pool is started at once rather than when the jobs are ready.
+    ``threaded``: a pool of threads stands in for the process pool (see _compiled_path_fits).
     """
     if engine == "dask":
         with _dask_client(scheduler, workers) as client:
             yield _dask_slots(client), lambda jobs, total: _dask_results(client, jobs, options)
+        return
+    if threaded:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mailtrace") as threads:
+            yield workers, lambda jobs, total: _pool_results(jobs, options, workers, total, threads)
         return
     if not pooled:
         yield workers, lambda jobs, total: _pool_results(jobs, options, workers, total)

@@ -165,13 +165,33 @@ class EventBuilder:
         n = len(self._un_line)
         return pa.Table.from_arrays(
             [
-                pa.array([self.source] * n, pa.string()),
-                pa.array(self._un_line, pa.int64()),
-                pa.array(self._un_text, pa.string()),
-                pa.array(self._un_reason, pa.string()),
+                string_array([self.source] * n),
+                pa.Array.from_buffers(
+                    pa.int64(), n, [None, pa.py_buffer(np.array(self._un_line, dtype=np.int64))]
+                ),
+                string_array(self._un_text),
+                string_array(self._un_reason),
             ],
             schema=UNPARSED,
         )
+
+
+def string_array(values: Sequence[str]) -> pa.Array:
+    """A string array of ``values``, built from its buffers.
+
+    ``pa.array`` would do, but its first call imports pandas, which the log commands otherwise
+    never need; the unparsed lines of a log are few, so this loop is cheap.
+
+    >>> string_array(["a", "bé", ""]).to_pylist()
+    ['a', 'bé', '']
+    """
+    encoded = [v.encode("utf-8") for v in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    data = b"".join(encoded)
+    return pa.Array.from_buffers(
+        pa.large_string(), len(encoded), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    ).cast(pa.string())
 
 
 def _group_columns(pattern: re.Pattern[str]) -> tuple[str | None, ...]:

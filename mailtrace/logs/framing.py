@@ -261,17 +261,29 @@ class SyslogClock:
             self.cache[text] = value
         return value
 
+    def hour_us(self, year: int, month: int, day: int, hour: int) -> int | None:
+        """µs of the start of that local hour in this clock's zone, or None for no such date.
+
+        The compiled fast path (:mod:`mailtrace.logs.fast`) asks for each hour it meets, so both
+        paths share this one conversion.
+
+        >>> clock = SyslogClock(2026, UTC)
+        >>> clock.hour_us(2026, 3, 7, 10), clock.hour_us(2026, 2, 30, 0)
+        (1772877600000000, None)
+        """
+        try:
+            return _to_us(datetime(year, month, day, hour, tzinfo=self.tz))
+        except (ValueError, OverflowError):
+            return None
+
     def _compute(self, text: str, year: int) -> int | None:
         key = text[:9] if year == self.year else f"{year} {text[:9]}"
         base = self._hours.get(key)
         if base is None:
-            try:
-                hour = datetime(
-                    year, _MONTHS[text[:3]], int(text[4:6]), int(text[7:9]), tzinfo=self.tz
-                )
-            except ValueError:
+            base = self.hour_us(year, _MONTHS[text[:3]], int(text[4:6]), int(text[7:9]))
+            if base is None:
                 return None
-            base = self._hours[key] = _to_us(hour)
+            self._hours[key] = base
         minute, second = int(text[10:12]), int(text[13:15])
         if minute > 59 or second > 60:
             return None
@@ -591,17 +603,25 @@ class YearScan:
 
     def feed(self, block: bytes) -> None:
         """Account for one block of whole lines."""
+        self.feed_range(block, 0, len(block))
+
+    def feed_range(self, data: Any, start: int, end: int) -> None:
+        """Account for the block of whole lines ``data[start:end]``, without copying it.
+
+        ``data`` is bytes or a memory map of the whole file (anything with ``rfind`` that the
+        ``re`` module can search), so a large file is scanned in place.
+        """
         self.checkpoints.append((self.rollovers, self.month))
-        first = _RX_MONTH_B.search(block)
+        first = _RX_MONTH_B.search(data, start, end)
         if first is None:
             return
-        last_start = block.rfind(b"\n", 0, len(block) - 1) + 1
-        last = _RX_MONTH_B.match(block, last_start)
+        newline = data.rfind(b"\n", start, end - 1)
+        last = _RX_MONTH_B.match(data, start if newline < 0 else newline + 1, end)
         uniform = last is not None and first[1] == last[1] and _MONTHS_B[first[1]] == self.month
         if not uniform:
-            for m in _RX_MONTH_B.finditer(block):
+            for m in _RX_MONTH_B.finditer(data, start, end):
                 self._step(_MONTHS_B[m[1]])
-        tail = last or _last_match(block)
+        tail = last or _last_match(data, start, end)
         if tail is not None:
             self.last_stamp = tail[0][-15:].decode("ascii")
 
@@ -643,9 +663,9 @@ class YearScan:
         return ref.year - self.rollovers
 
 
-def _last_match(block: bytes) -> re.Match[bytes] | None:
+def _last_match(data: Any, start: int, end: int) -> re.Match[bytes] | None:
     last = None
-    for m in _RX_MONTH_B.finditer(block):
+    for m in _RX_MONTH_B.finditer(data, start, end):
         last = m
     return last
 
