@@ -192,8 +192,12 @@ class _View:
         # so a link is found by comparing integers.
         queue_id = table.column("queue_id")
         next_id = pc.cast(table.column("next_queue_id"), queue_id.type)
-        ids, qdict = factorize(pa.chunked_array([*queue_id.chunks, *next_id.chunks], queue_id.type))
-        qcode, next_code = ids[: table.num_rows], ids[table.num_rows :]
+        named = np.flatnonzero(as_mask(pc.is_valid(next_id)))  # few lines name another id
+        named_ids = pc.take(next_id, pa.array(named)).chunks
+        ids, qdict = factorize(pa.chunked_array([*queue_id.chunks, *named_ids], queue_id.type))
+        qcode = ids[: table.num_rows]
+        next_code = np.full(table.num_rows, -1, dtype=np.int64)
+        next_code[named] = ids[table.num_rows :]
         self.id_values = qdict
         # Postfix writes NOQUEUE where a refusal came before any queue file existed.
         noqueue = np.flatnonzero(as_mask(pc.equal(qdict, "NOQUEUE")))
