@@ -215,14 +215,13 @@ class _View:
         if kinds is None:
             codes, names = factorize(table.column("kind"))
             kinds = codes, names.to_pylist()
-        self._kind = kinds[0][self.order]
+        # Narrow codes compare fast: a mask is one comparison per kind.
+        self._kind = kinds[0][self.order].astype(np.int32)
         self._kinds = {v: i for i, v in enumerate(kinds[1])}
 
     def mask(self, *kinds: str) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """Rows whose kind is one of ``kinds``."""
-        lut = np.zeros(len(self._kinds) + 1, dtype=bool)  # the extra slot is code -1: null
-        lut[[self._kinds[k] for k in kinds if k in self._kinds]] = True
-        return lut[self._kind]
+        return kind_mask(self._kind, self._kinds, kinds)
 
     def take(self, name: str, idx: _IntArray | pa.Array) -> pa.Array:
         """Column ``name`` at view rows ``idx`` (-1 gives null), or at the table rows of
@@ -246,6 +245,21 @@ class _View:
         if not missing.any():
             return pa.array(self.order[idx])
         return pa.array(self.order[np.maximum(idx, 0)], mask=missing)
+
+
+def kind_mask(
+    codes: np.ndarray[Any, Any], index: dict[str, int], kinds: tuple[str, ...]
+) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Rows whose kind code (``index`` maps a kind to its code) is one of ``kinds``.
+
+    >>> kind_mask(np.array([0, 1, -1, 0]), {"from": 0, "delivery": 1}, ("from",)).tolist()
+    [True, False, False, True]
+    """
+    out = np.zeros(len(codes), dtype=bool)
+    for k in kinds:
+        if k in index:
+            out |= codes == index[k]
+    return out
 
 
 def _host_codes(host: pa.ChunkedArray) -> tuple[_IntArray, int]:

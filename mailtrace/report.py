@@ -31,6 +31,7 @@ from mailtrace.paths import (
     classify_columns,
     events_columns,
     factorize,
+    kind_mask,
     normalize_reasons,
     rebuild,
     sort_rows,
@@ -174,13 +175,11 @@ class _Kinds:
         self._index = {v: i for i, v in enumerate(names)}
         # Events of each kind, counted once for every total that needs one.
         self._count = np.bincount(codes + 1, minlength=len(names) + 1)[1:]
+        self._narrow = codes.astype(np.int32)  # compares fast, for the masks
 
     def mask(self, *kinds: str) -> _Bool:
         """Events whose kind is one of ``kinds``."""
-        lut = np.zeros(len(self.names) + 1, dtype=bool)  # the extra slot is code -1: null
-        lut[[self._index[k] for k in kinds if k in self._index]] = True
-        mask: _Bool = lut[self.codes]
-        return mask
+        return kind_mask(self._narrow, self._index, kinds)
 
     def count(self, *kinds: str) -> int:
         """How many events have one of ``kinds``."""
