@@ -37,6 +37,7 @@ message; a bounce notice is its own message whose ``parent`` names the message i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,12 +142,13 @@ class Rebuilt:
 
 
 def rebuild(
-    events: pa.Table | pd.DataFrame, kinds: tuple[_IntArray, list[str]] | None = None
+    events: pa.Table | pd.DataFrame, kinds: Callable[[], tuple[_IntArray, list[str]]] | None = None
 ) -> Rebuilt:
     """:func:`paths_tables` with each delivery's message row, for a caller that summarises both.
 
-    ``kinds`` are the events' kind codes and names (:func:`factorize` of ``kind``) when the
-    caller has them already.
+    ``kinds``, when given, returns the events' kind codes and names (:func:`factorize` of
+    ``kind``): a caller that needs them too makes them once (perhaps in another thread: they
+    are asked for only after the queue ids are encoded).
 
     >>> from mailtrace.schema import EVENTS
     >>> ev = pa.Table.from_pylist([{"ts": 0, "queue_id": "Q1", "kind": "from"},
@@ -186,7 +188,9 @@ class _View:
     with row numbers of this view, so only the values the paths need are ever gathered.
     """
 
-    def __init__(self, table: pa.Table, kinds: tuple[_IntArray, list[str]] | None = None) -> None:
+    def __init__(
+        self, table: pa.Table, kinds: Callable[[], tuple[_IntArray, list[str]]] | None = None
+    ) -> None:
         self.table = table
         # Queue ids and the ids that hand-offs and bounce notices name share one set of codes,
         # so a link is found by comparing integers.
@@ -214,10 +218,12 @@ class _View:
         self.file_code = self.qcode * max(hosts, 1) + hcode[self.order]
         if kinds is None:
             codes, names = factorize(table.column("kind"))
-            kinds = codes, names.to_pylist()
+            kind_codes, kind_names = codes, names.to_pylist()
+        else:
+            kind_codes, kind_names = kinds()
         # Narrow codes compare fast: a mask is one comparison per kind.
-        self._kind = kinds[0][self.order].astype(np.int32)
-        self._kinds = {v: i for i, v in enumerate(kinds[1])}
+        self._kind = kind_codes[self.order].astype(np.int32)
+        self._kinds = {v: i for i, v in enumerate(kind_names)}
 
     def mask(self, *kinds: str) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """Rows whose kind is one of ``kinds``."""

@@ -130,14 +130,15 @@ def build_report(events: pa.Table | pd.DataFrame, detail: int = 10) -> Report:
     if not isinstance(events, pa.Table):
         events = pa.Table.from_pandas(events, preserve_index=False)
     events = events_columns(events, COLUMNS)
-    codes, names = factorize(events.column("kind"))
-    kinds = _Kinds(codes, names.to_pylist())
     rep = Report(detail=detail)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        # What reads only EVENTS runs beside the rebuilding of the paths: Arrow and NumPy
-        # kernels let go of the GIL, so a second core shortens the report.
-        side = pool.submit(_event_sections, events, kinds, detail)
-        data = _Data(events, rebuild(events, (kinds.codes, kinds.names)), kinds)
+        # What reads only EVENTS (the kinds, then the sections that need nothing else) runs
+        # beside the rebuilding of the paths: Arrow and NumPy kernels let go of the GIL, so a
+        # second core shortens the report.
+        coded = pool.submit(_Kinds.of, events)
+        side = pool.submit(lambda: _event_sections(events, coded.result(), detail))
+        paths = rebuild(events, lambda: (coded.result().codes, coded.result().names))
+        data = _Data(events, paths, coded.result())
         # Received mail (senders, clients) and sent mail (recipients) are apart too.
         inbound = pool.submit(_senders, rep, data)
         _traffic(rep, data)
@@ -168,6 +169,12 @@ _INBOUND = ["sender", "size", "client_host", "client_ip", "origin", "first_seen"
 
 class _Kinds:
     """The events' kinds as integer codes: masks and counts without a string comparison."""
+
+    @classmethod
+    def of(cls, events: pa.Table) -> _Kinds:
+        """The kinds of ``events``."""
+        codes, names = factorize(events.column("kind"))
+        return cls(codes, names.to_pylist())
 
     def __init__(self, codes: np.ndarray[Any, np.dtype[np.int64]], names: list[str]) -> None:
         self.codes = codes
