@@ -80,10 +80,15 @@ static int buf_reserve(Buf *b, size_t extra) {
     return 0;
 }
 
+/* Dense columns (ts, host, program, pid, queue_id, kind, source, line) hold a value or a null
+ * for every row. The sparse ones (everything else: a row has five of them on average) hold only
+ * the values present, with the row of each; take() spreads them over all the rows in tight
+ * loops, which costs far less than appending 29 nulls to every row. */
 typedef struct {
-    Buf valid;   /* validity bitmap, one bit per row */
-    Buf offsets; /* strings: int32 offsets, rows + 1 of them */
+    Buf valid;   /* dense: validity bitmap, one bit per row */
+    Buf offsets; /* dense strings: int32 offsets, rows + 1; sparse strings: int32 end of each */
     Buf data;    /* strings: the bytes; numbers: fixed-width values */
+    Buf rows;    /* sparse: the int32 row of each value */
     int64_t nulls;
 } Column;
 
@@ -124,7 +129,8 @@ typedef struct {
     int64_t rows;
     int64_t row_cap;  /* rows every column has room for (bitmaps zeroed up to it) */
     int64_t cap_hint; /* the previous batch's capacity: start the next one there */
-    size_t data_hint[NCOLS]; /* the same for the bytes of each string column */
+    size_t data_hint[NCOLS];  /* the same for the bytes of each string column */
+    size_t count_hint[NCOLS]; /* and for the number of values of each sparse column */
     int64_t lines; /* lines consumed by feed() itself (not those handed back) */
     int64_t other; /* of them: lines of other programs */
     int has_year;
@@ -140,8 +146,11 @@ static void column_free(Column *c) {
     buf_free(&c->valid);
     buf_free(&c->offsets);
     buf_free(&c->data);
+    buf_free(&c->rows);
     memset(c, 0, sizeof(*c));
 }
+
+static inline int is_dense(int col) { return col < C_ACTION || col > C_TEXT; }
 
 static void parser_free_columns(Parser *self) {
     for (int i = 0; i < NCOLS; i++) column_free(&self->cols[i]);
@@ -171,6 +180,21 @@ static int grow_rows(Parser *self) {
     if (cap < self->cap_hint) cap = self->cap_hint;
     for (int k = 0; k < NCOLS; k++) {
         Column *c = &self->cols[k];
+        if (COL_TYPES[k] == T_STR && c->data.cap == 0 &&
+            buf_reserve(&c->data, self->data_hint[k] + 64) < 0)
+            return -1;
+        if (!is_dense(k)) {
+            /* sparse: room for as many values as the previous batch had */
+            size_t values = self->count_hint[k] + 16;
+            if (c->rows.cap == 0 && buf_reserve(&c->rows, values * 4) < 0) return -1;
+            if (COL_TYPES[k] == T_STR && c->offsets.cap == 0 &&
+                buf_reserve(&c->offsets, values * 4) < 0)
+                return -1;
+            if (COL_TYPES[k] != T_STR && c->data.cap == 0 &&
+                buf_reserve(&c->data, values * width_of(k)) < 0)
+                return -1;
+            continue;
+        }
         size_t vbytes = (size_t)(cap + 7) / 8;
         if (buf_reserve(&c->valid, vbytes - c->valid.len) < 0) return -1;
         memset(c->valid.p + c->valid.len, 0, vbytes - c->valid.len);
@@ -178,7 +202,6 @@ static int grow_rows(Parser *self) {
         size_t w = width_of(k);
         if (w == 0) {
             if (buf_reserve(&c->offsets, (size_t)(cap + 1) * 4 - c->offsets.len) < 0) return -1;
-            if (c->data.cap == 0 && buf_reserve(&c->data, self->data_hint[k] + 64) < 0) return -1;
         } else if (buf_reserve(&c->data, (size_t)cap * w - c->data.len) < 0) {
             return -1;
         }
@@ -304,31 +327,58 @@ static int parse_number(int col, const char *p, Py_ssize_t n, Numbers *out) {
     return ok;
 }
 
-static const int SPARSE_STR[] = {C_ACTION,      C_CLIENT_HOST,   C_CLIENT_IP,     C_HELO,
-                                  C_SENDER,      C_RECIPIENT,     C_ORIG_RECIPIENT, C_RELAY_HOST,
-                                  C_RELAY_IP,    C_STATUS,        C_DSN,           C_REPLY_TEXT,
-                                  C_COMMAND,     C_MESSAGE_ID,    C_NEXT_QUEUE_ID, C_PROTOCOL,
-                                  C_TLS_VERSION, C_TLS_CIPHER,    C_TEXT};
+/* A sparse value: its row, then its bytes (strings: and where they end). */
+static inline int sparse_str(Column *c, int64_t row, const char *p, Py_ssize_t n) {
+    if (c->data.len + (size_t)n > INT32_MAX) return -1;
+    if (buf_reserve(&c->data, (size_t)n) < 0 || buf_reserve(&c->rows, 4) < 0 ||
+        buf_reserve(&c->offsets, 4) < 0)
+        return -1;
+    memcpy(c->data.p + c->data.len, p, (size_t)n);
+    c->data.len += (size_t)n;
+    int32_t r = (int32_t)row, end = (int32_t)c->data.len;
+    memcpy(c->rows.p + c->rows.len, &r, 4);
+    c->rows.len += 4;
+    memcpy(c->offsets.p + c->offsets.len, &end, 4);
+    c->offsets.len += 4;
+    return 0;
+}
+
+static inline int sparse_fixed(Column *c, int64_t row, const void *v, size_t w) {
+    if (buf_reserve(&c->data, w) < 0 || buf_reserve(&c->rows, 4) < 0) return -1;
+    memcpy(c->data.p + c->data.len, v, w);
+    c->data.len += w;
+    int32_t r = (int32_t)row;
+    memcpy(c->rows.p + c->rows.len, &r, 4);
+    c->rows.len += 4;
+    return 0;
+}
+
+static const int SPARSE_STR[] = {C_ACTION,      C_CLIENT_HOST,    C_CLIENT_IP,     C_HELO,
+                                  C_SENDER,      C_RECIPIENT,      C_ORIG_RECIPIENT, C_RELAY_HOST,
+                                  C_RELAY_IP,    C_STATUS,         C_DSN,           C_REPLY_TEXT,
+                                  C_COMMAND,     C_MESSAGE_ID,     C_NEXT_QUEUE_ID, C_PROTOCOL,
+                                  C_TLS_VERSION, C_TLS_CIPHER,     C_TEXT};
 #define NSPARSE_STR ((int)(sizeof(SPARSE_STR) / sizeof(SPARSE_STR[0])))
 
-/* Append the sparse columns of a row (strings from slices, numbers already parsed); the type of
- * each numeric column is spelled out so the loop has no per-column dispatch. */
+/* Append the sparse values of a row: strings from slices, numbers already parsed. */
 static int put_sparse(Parser *self, int64_t row, const Slice *f, const Numbers *num) {
     Column *c = self->cols;
     for (int k = 0; k < NSPARSE_STR; k++) {
         int col = SPARSE_STR[k];
-        if (put_str(&c[col], row, f[col].p, f[col].n) < 0) return -1;
+        if (f[col].p != NULL && sparse_str(&c[col], row, f[col].p, f[col].n) < 0) return -1;
     }
-    put_i32(&c[C_CLIENT_PORT], row, num->i[C_CLIENT_PORT], num->present[C_CLIENT_PORT]);
-    put_i32(&c[C_RELAY_PORT], row, num->i[C_RELAY_PORT], num->present[C_RELAY_PORT]);
-    put_i16(&c[C_REPLY_CODE], row, num->i[C_REPLY_CODE], num->present[C_REPLY_CODE]);
-    put_f64(&c[C_DELAY], row, num->d[C_DELAY], num->present[C_DELAY]);
-    put_f64(&c[C_DELAYS_A], row, num->d[C_DELAYS_A], num->present[C_DELAYS_A]);
-    put_f64(&c[C_DELAYS_B], row, num->d[C_DELAYS_B], num->present[C_DELAYS_B]);
-    put_f64(&c[C_DELAYS_C], row, num->d[C_DELAYS_C], num->present[C_DELAYS_C]);
-    put_f64(&c[C_DELAYS_D], row, num->d[C_DELAYS_D], num->present[C_DELAYS_D]);
-    put_i64(&c[C_SIZE], row, num->i[C_SIZE], num->present[C_SIZE]);
-    put_i32(&c[C_NRCPT], row, num->i[C_NRCPT], num->present[C_NRCPT]);
+    for (int k = 0; k < NNUMERIC; k++) {
+        int col = NUMERIC[k];
+        if (!num->present[col]) continue;
+        int t = COL_TYPES[col];
+        int16_t v16 = (int16_t)num->i[col];
+        int32_t v32 = (int32_t)num->i[col];
+        const void *v = t == T_I16   ? (const void *)&v16
+                        : t == T_I32 ? (const void *)&v32
+                        : t == T_I64 ? (const void *)&num->i[col]
+                                     : (const void *)&num->d[col];
+        if (sparse_fixed(&c[col], row, v, width_of(col)) < 0) return -1;
+    }
     return 0;
 }
 
@@ -358,7 +408,8 @@ typedef struct {
     Py_ssize_t n;
 } Msg;
 
-static inline int at(const Msg *m, Py_ssize_t i, const char *lit) {
+/* Always inlined: with the literal's length known, memcmp becomes a couple of word compares. */
+static inline __attribute__((always_inline)) int at(const Msg *m, Py_ssize_t i, const char *lit) {
     size_t k = strlen(lit);
     return i >= 0 && i + (Py_ssize_t)k <= m->n && memcmp(m->s + i, lit, k) == 0;
 }
@@ -1184,7 +1235,33 @@ static int count_program(Parser *self, const char *p, Py_ssize_t n) {
 
 enum { LINE_DONE = 0, LINE_FALLBACK = 1, LINE_NEED_HOUR = 2, LINE_ERROR = 3 };
 
-static const char *MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec";
+/* The month of an English three-letter abbreviation (1-12), 0 for anything else. */
+static inline int month_of(const char *s) {
+    uint32_t key = (uint32_t)(unsigned char)s[0] << 16 | (uint32_t)(unsigned char)s[1] << 8 |
+                   (uint32_t)(unsigned char)s[2];
+    switch (key) {
+#define M(a, b, c, n) \
+    case (uint32_t)(a) << 16 | (uint32_t)(b) << 8 | (uint32_t)(c): return n;
+        M('J', 'a', 'n', 1) M('F', 'e', 'b', 2) M('M', 'a', 'r', 3) M('A', 'p', 'r', 4)
+        M('M', 'a', 'y', 5) M('J', 'u', 'n', 6) M('J', 'u', 'l', 7) M('A', 'u', 'g', 8)
+        M('S', 'e', 'p', 9) M('O', 'c', 't', 10) M('N', 'o', 'v', 11) M('D', 'e', 'c', 12)
+#undef M
+        default: return 0;
+    }
+}
+
+/* Whether the n bytes at p start with `lit` in any case (lit is lower case). */
+static inline __attribute__((always_inline)) int starts_nocase(const char *p, Py_ssize_t n,
+                                                                const char *lit) {
+    Py_ssize_t k = (Py_ssize_t)strlen(lit);
+    if (n < k) return 0;
+    for (Py_ssize_t i = 0; i < k; i++) {
+        char c = p[i];
+        if (c >= 'A' && c <= 'Z') c = (char)(c + 32);
+        if (c != lit[i]) return 0;
+    }
+    return 1;
+}
 
 /* Every byte in 0x20..0x7e, eight at a time: a byte below 0x20 borrows into its high bit when
  * 0x20 is subtracted; a byte of 0x7f or more has its high bit set once 1 is added. */
@@ -1214,9 +1291,7 @@ static int do_line(Parser *self, const char *s, Py_ssize_t n, int64_t lineno) {
         !is_digit(s[8]) || s[9] != ':' || !is_digit(s[10]) || !is_digit(s[11]) || s[12] != ':' ||
         !is_digit(s[13]) || !is_digit(s[14]))
         return LINE_FALLBACK;
-    int month = 0;
-    for (int k = 0; k < 12; k++)
-        if (memcmp(s, MONTHS + 3 * k, 3) == 0) month = k + 1;
+    int month = month_of(s);
     if (month == 0 || !self->has_year || month != self->month) return LINE_FALLBACK;
     int day = s[4] == ' ' ? s[5] - '0' : d2(s + 4);
     int hour = d2(s + 7), minute = d2(s + 10), second = d2(s + 13);
@@ -1246,12 +1321,10 @@ static int do_line(Parser *self, const char *s, Py_ssize_t n, int64_t lineno) {
     if (q < sp2 && *q == ':') q++;
     if (q != sp2) return LINE_FALLBACK;
     /* format_of_program: "postfix…" (any case) is ours; exim and sendmail go to Python. */
-    if (pn >= 7 && strncasecmp(tag, "postfix", 7) == 0) {
+    if (starts_nocase(tag, pn, "postfix")) {
         /* handled below */
-    } else if ((pn >= 4 && strncasecmp(tag, "exim", 4) == 0) ||
-               (pn >= 8 && strncasecmp(tag, "sendmail", 8) == 0) ||
-               (pn >= 6 && strncasecmp(tag, "sm-mta", 6) == 0) ||
-               (pn >= 12 && strncasecmp(tag, "sm-msp-queue", 12) == 0)) {
+    } else if (starts_nocase(tag, pn, "exim") || starts_nocase(tag, pn, "sendmail") ||
+               starts_nocase(tag, pn, "sm-mta") || starts_nocase(tag, pn, "sm-msp-queue")) {
         return LINE_FALLBACK;
     } else {
         int rc = count_program(self, tag, pn);
@@ -1449,6 +1522,60 @@ static PyObject *Parser_add_row(Parser *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* Spread a sparse column's values over all `rows` rows, in place: afterwards it has the dense
+ * layout (validity bitmap, rows + 1 offsets or rows fixed-width values) that take() hands over. */
+static int spread(Column *c, int k, int64_t rows) {
+    const int32_t *at = (const int32_t *)c->rows.p;
+    int64_t present = (int64_t)(c->rows.len / 4);
+    if (at == NULL) present = 0;
+    size_t vbytes = (size_t)(rows + 7) / 8;
+    Buf valid = {0};
+    if (buf_reserve(&valid, vbytes + 1) < 0) return -1;
+    memset(valid.p, 0, vbytes + 1);
+    for (int64_t j = 0; j < present; j++) valid.p[at[j] >> 3] |= (char)(1u << (at[j] & 7));
+    valid.len = vbytes;
+    size_t w = width_of(k);
+    if (w == 0) {
+        Buf offs = {0};
+        if (buf_reserve(&offs, (size_t)(rows + 1) * 4) < 0) {
+            buf_free(&valid);
+            return -1;
+        }
+        int32_t *off = (int32_t *)offs.p;
+        const int32_t *ends = (const int32_t *)c->offsets.p;
+        int32_t cur = 0;
+        int64_t i = 0;
+        off[0] = 0;
+        for (int64_t j = 0; j < present; j++) {
+            for (; i < at[j]; i++) off[i + 1] = cur;
+            cur = ends[j];
+            off[i + 1] = cur;
+            i++;
+        }
+        for (; i < rows; i++) off[i + 1] = cur;
+        offs.len = (size_t)(rows + 1) * 4;
+        buf_free(&c->offsets);
+        c->offsets = offs;
+    } else {
+        Buf data = {0};
+        if (buf_reserve(&data, (size_t)rows * w + 1) < 0) {
+            buf_free(&valid);
+            return -1;
+        }
+        memset(data.p, 0, (size_t)rows * w);
+        for (int64_t j = 0; j < present; j++)
+            memcpy(data.p + (size_t)at[j] * w, c->data.p + (size_t)j * w, w);
+        data.len = (size_t)rows * w;
+        buf_free(&c->data);
+        c->data = data;
+    }
+    buf_free(&c->rows);
+    buf_free(&c->valid);
+    c->valid = valid;
+    c->nulls = rows - present;
+    return 0;
+}
+
 /* A block of memory handed from a column to Python without a copy: it exports the buffer
  * protocol (pyarrow.py_buffer wraps it) and frees the memory when the last user lets go. */
 typedef struct {
@@ -1511,6 +1638,11 @@ static PyObject *Parser_take(Parser *self, PyObject *Py_UNUSED(ignored)) {
     for (int k = 0; k < NCOLS; k++) {
         Column *c = &self->cols[k];
         size_t w = width_of(k);
+        if (!is_dense(k) && c->rows.len / 4 > self->count_hint[k]) self->count_hint[k] = c->rows.len / 4;
+        if (!is_dense(k) && spread(c, k, rows) < 0) {
+            Py_DECREF(cols);
+            return PyErr_NoMemory();
+        }
         if (w == 0 && rows == 0) ((int32_t *)c->offsets.p)[0] = 0;
         PyObject *valid = c->nulls ? hand_over(&c->valid, vbytes) : Py_NewRef(Py_None);
         PyObject *offs = w == 0 ? hand_over(&c->offsets, (size_t)(rows + 1) * 4)
