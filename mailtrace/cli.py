@@ -7,8 +7,13 @@ input and :func:`main` turns it into one line on stderr and an exit code:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
+
+# mailtrace does no linear algebra: without this, numpy's OpenBLAS starts a thread per core at
+# import (0.07 s of every command's start) and keeps them spinning. The user's own setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer
 
