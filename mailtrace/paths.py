@@ -280,11 +280,18 @@ def _host_codes(host: pa.ChunkedArray) -> tuple[_IntArray, int]:
 def _as_table(events: pa.Table | pd.DataFrame) -> pa.Table:
     if not isinstance(events, pa.Table):
         events = pa.Table.from_pandas(events, preserve_index=False)
-    missing = [c for c in COLUMNS if c not in events.column_names]
-    for name in missing:
-        # A partial EVENTS table (an Exim-only parse, a projection) still works: absent = null.
-        events = events.append_column(name, pa.nulls(events.num_rows, _events_type(name)))
-    return events.select(list(COLUMNS))
+    if all(c in events.column_names for c in COLUMNS):
+        return events.select(list(COLUMNS))
+    # A partial EVENTS table (an Exim-only parse, a projection) still works: absent = null.
+    # The absent columns of one type share one array of nulls.
+    nulls: dict[pa.DataType, pa.Array] = {}
+    for c in COLUMNS:
+        if c not in events.column_names and _events_type(c) not in nulls:
+            nulls[_events_type(c)] = pa.nulls(events.num_rows, _events_type(c))
+    columns = [
+        events.column(c) if c in events.column_names else nulls[_events_type(c)] for c in COLUMNS
+    ]
+    return pa.Table.from_arrays(columns, names=list(COLUMNS))
 
 
 def _events_type(name: str) -> pa.DataType:
