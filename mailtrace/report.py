@@ -139,14 +139,16 @@ def build_report(events: pa.Table | pd.DataFrame, detail: int = 10) -> Report:
         side = pool.submit(lambda: _event_sections(events, coded.result(), detail))
         paths = rebuild(events, lambda: (coded.result().codes, coded.result().names))
         data = _Data(events, paths, coded.result())
-        # Received mail (senders, clients) and sent mail (recipients) are apart too.
+        # Received mail (senders, clients) and the problems of sent mail are summed up in the
+        # side thread too, while this one does sent mail's recipients.
         inbound = pool.submit(_senders, rep, data)
+        problems = pool.submit(_delivery_problems, data, detail)
+        sent = _Sent.of(data)
         _traffic(rep, data)
-        _domains(rep, data)
-        problems = _delivery_problems(data, detail)
+        _domains(rep, data, sent)
         rep.smtpd, event_problems = side.result()
-        _totals(rep, data, inbound.result())
-    rep.problems = {**problems, **event_problems}
+        _totals(rep, data, sent, inbound.result())
+        rep.problems = {**problems.result(), **event_problems}
     return rep
 
 
@@ -215,15 +217,34 @@ class _Data:
         self.attempt_bytes = _ints(messages.column("size"))[paths.message_row]
         # The few columns the sections read, filtered once (not every column of the tables).
         self.inbound = messages.select(_INBOUND).filter(pa.array(self.received))
-        # Attempts that count towards a recipient domain: delivered, deferred or bounced; the
-        # domain of each distinct address is found once.
-        self.counted = self.delivered | self.status["deferred"] | self.status["bounced"]
-        rcodes, rvalues = factorize(deliveries.column("recipient").filter(pa.array(self.counted)))
-        dcodes, dnames = factorize(_domains_of(rvalues))
-        self.counted_domain = _recode(rcodes, dcodes)
-        self.domain_names: list[str] = dnames.to_pylist()
-        recips = deliveries.column("recipient").filter(pa.array(self.delivered))
-        self.recipients = _tally(recips, self.attempt_bytes[self.delivered])
+
+
+@dataclass
+class _Sent:
+    """The recipients of sent mail, each distinct address (and its domain) looked at once."""
+
+    #: Attempts that count towards a recipient domain: delivered, deferred or bounced.
+    counted: _Bool
+    #: The domain of each counted attempt, as a code into ``domain_names`` (-1: none).
+    domain: np.ndarray[Any, Any]
+    domain_names: list[str]
+    #: Delivered recipients with their count and bytes (:func:`_tally`).
+    recipients: tuple[list[Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]
+
+    @classmethod
+    def of(cls, d: _Data) -> _Sent:
+        """The recipients of ``d``'s attempts."""
+        recipient = d.deliveries.column("recipient")
+        counted = d.delivered | d.status["deferred"] | d.status["bounced"]
+        codes, values = factorize(recipient.filter(pa.array(counted)))
+        domain, domain_names = factorize(_domains_of(values))
+        recips = recipient.filter(pa.array(d.delivered))
+        return cls(
+            counted,
+            _recode(codes, domain),
+            domain_names.to_pylist(),
+            _tally(recips, d.attempt_bytes[d.delivered]),
+        )
 
 
 def _count_distinct(arr: pa.Array | pa.ChunkedArray) -> int:
@@ -238,7 +259,7 @@ def _recode(codes: np.ndarray[Any, Any], table: np.ndarray[Any, Any]) -> np.ndar
     return out
 
 
-def _totals(rep: Report, d: _Data, inbound: dict[str, int]) -> None:
+def _totals(rep: Report, d: _Data, sent: _Sent, inbound: dict[str, int]) -> None:
     dl = d.deliveries
     t = rep.totals
     t["received"] = int(d.received.sum())
@@ -258,8 +279,8 @@ def _totals(rep: Report, d: _Data, inbound: dict[str, int]) -> None:
     t["bytes_delivered"] = int(d.attempt_bytes[d.delivered].sum())
     t["senders"] = inbound["senders"]
     t["sending_domains"] = inbound["sending_domains"]
-    t["recipients"] = len(d.recipients[0])
-    domains = d.counted_domain[d.delivered[d.counted]]
+    t["recipients"] = len(sent.recipients[0])
+    domains = sent.domain[d.delivered[sent.counted]]
     t["recipient_domains"] = len(np.unique(domains[domains >= 0]))
     # pflogsumm counts failed SASL logins among the warnings, as Postfix logs them.
     t["warnings"] = d.count(Kind.WARNING, Kind.SASL_FAILURE)
@@ -354,13 +375,13 @@ def _tally_codes(
     return names, count, total
 
 
-def _domains(rep: Report, d: _Data) -> None:
+def _domains(rep: Report, d: _Data, rcpt: _Sent) -> None:
     """Per recipient domain: deliveries, bytes, deferrals, bounces and delay percentiles."""
     import pandas as pd
 
     dl = d.deliveries
-    rows = d.counted
-    code, names = d.counted_domain, d.domain_names
+    rows = rcpt.counted
+    code, names = rcpt.domain, rcpt.domain_names
     ok = code >= 0
     nd = len(names)
     kinds = {
@@ -392,7 +413,7 @@ def _domains(rep: Report, d: _Data) -> None:
     rep.recipient_domains = _top(
         names, {k: cols[k] for k in order}, "delivered", rep.detail, "domain"
     )
-    names, count, total = d.recipients
+    names, count, total = rcpt.recipients
     rep.top_recipients = _top(
         names, {"count": count, "bytes": total}, "count", rep.detail, "recipient"
     )
