@@ -1,0 +1,223 @@
+"""The compiled fast path gives exactly what the Python parser gives, line for line.
+
+Every test here parses the same bytes twice, through the compiled path and through the pure
+Python path (the compiled one switched off), and compares the whole result: EVENTS, UNPARSED and
+the counts. The inputs are the project's sample logs, synthetic logs built from them, and lines
+mutated at the characters the matchers care about.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mailtrace.logs import batch, fast, reader
+from mailtrace.logs.reader import LogTables, parse_file_tables
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
+LOGS = sorted(
+    p
+    for p in SAMPLE.rglob("*")
+    if p.is_file() and p.suffix in ("", ".log", ".gz") and "messages" not in p.parts
+)
+POSTFIX = SAMPLE / "logs" / "postfix.log"
+REPORT_DAY = SAMPLE / "logs" / "report_day.log"
+
+
+@contextmanager
+def python_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The reader with the compiled path switched off."""
+    with monkeypatch.context() as m:
+        m.setattr(fast, "available", lambda: False)
+        yield
+
+
+def both(
+    path: Path, monkeypatch: pytest.MonkeyPatch, block_lines: int = reader.BLOCK_LINES
+) -> tuple[LogTables, LogTables]:
+    def parse() -> LogTables:
+        parts = reader.iter_file_tables(
+            path, year=2026, tz="UTC", errors="skip", block_lines=block_lines
+        )
+        return reader.collect(parts)
+
+    compiled = parse()
+    with python_only(monkeypatch):
+        python = parse()
+    return compiled, python
+
+
+def assert_same(a: LogTables, b: LogTables) -> None:
+    if not a.events.equals(b.events):
+        for name in a.events.column_names:
+            x, y = a.events.column(name).to_pylist(), b.events.column(name).to_pylist()
+            assert x == y, f"column {name} differs"
+        assert a.events.schema == b.events.schema
+    assert a.unparsed.equals(b.unparsed)
+    ca, cb = a.counts, b.counts
+    assert (ca.lines, ca.events, ca.unparsed, ca.other, ca.damaged) == (
+        cb.lines,
+        cb.events,
+        cb.unparsed,
+        cb.other,
+        cb.damaged,
+    )
+    assert ca.other_programs == cb.other_programs
+    assert ca.lines == ca.events + ca.unparsed + ca.other
+
+
+def test_the_compiled_path_is_built() -> None:
+    # make test builds it (gcc and the Python headers are on every machine we run on): a
+    # missing module would silently cost ten times the speed, so it must fail loudly here.
+    assert fast.available()
+
+
+@pytest.mark.parametrize("path", LOGS, ids=lambda p: str(p.relative_to(SAMPLE)))
+def test_every_sample_log_parses_the_same(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_same(*both(path, monkeypatch))
+
+
+def _message_lines() -> list[str]:
+    lines = []
+    for path in (POSTFIX, REPORT_DAY, SAMPLE / "logs" / "hostA.log", SAMPLE / "logs" / "hostB.log"):
+        lines += path.read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line.strip()]
+
+
+def test_a_large_shuffled_log_parses_the_same_in_every_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Batches of 3,000 lines: the compiled builder is emptied and refilled many times, and
+    # batch boundaries fall between the lines it handed back to Python.
+    rng = random.Random(7)
+    lines = _message_lines()
+    log = tmp_path / "maillog"
+    log.write_text("\n".join(rng.choice(lines) for _ in range(40_000)) + "\n", encoding="utf-8")
+    compiled, python = both(log, monkeypatch, block_lines=3_000)
+    assert compiled.counts.events > 30_000
+    assert_same(compiled, python)
+
+
+def test_new_year_and_month_changes_inside_one_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = [line[16:] for line in POSTFIX.read_text(encoding="utf-8").splitlines() if line]
+    stamps = ["Nov 30 23:59:58", "Dec  1 00:00:00", "Dec 31 23:59:59", "Jan  1 00:00:00",
+              "Jan  1 01:30:00", "Dec 31 23:59:59", "Feb 29 10:00:00", "Feb 28 10:00:00",
+              "Mar 31 02:30:00"]  # fmt: skip
+    text = "".join(f"{stamps[i % len(stamps)]} {msg}\n" for i, msg in enumerate(body * 5))
+    log = tmp_path / "maillog"
+    log.write_text(text, encoding="utf-8")
+    for zone in ("UTC", "Europe/Berlin", "America/New_York"):
+        compiled = parse_file_tables(log, year=2025, tz=zone)
+        with python_only(monkeypatch):
+            python = parse_file_tables(log, year=2025, tz=zone)
+        assert_same(compiled, python)
+
+
+def test_crlf_non_ascii_and_a_last_line_without_newline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = POSTFIX.read_bytes().splitlines()
+    mixed = []
+    for i, line in enumerate(lines):
+        if i % 3 == 0:
+            line += b"\r"
+        if i % 7 == 0:
+            line = line.replace(b"example", "exämple".encode())
+        if i % 11 == 0:
+            line = line.replace(b"example", b"ex\xffmple")  # invalid UTF-8: damaged
+        if i % 13 == 0:
+            line = line.replace(b" ", b"\t", 1)
+        mixed.append(line)
+    log = tmp_path / "maillog"
+    log.write_bytes(b"\n".join(mixed))  # no newline after the last line
+    compiled, python = both(log, monkeypatch)
+    assert compiled.counts.damaged > 0
+    assert_same(compiled, python)
+
+
+def test_a_megabyte_postfix_line_is_linear_and_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    head = "Mar  7 10:00:00 mx postfix/smtpd[7]: "
+    hostile = [
+        head + "NOQUEUE: reject: RCPT from h[192.0.2.1]: 554 5.7.1 " + "; x" * 300_000,
+        head.replace("smtpd", "smtp") + "4B2C1D9F3A: to=<" + "a" * 1_000_000,
+        head + "connect from " + "[" * 1_000_000,
+        head.replace("smtpd", "qmgr") + "4B2C1D9F3A: from=<>, size=" + "9" * 1_000_000,
+    ]
+    log = tmp_path / "maillog"
+    log.write_text("\n".join(hostile) + "\n", encoding="utf-8")
+    compiled, python = both(log, monkeypatch)
+    assert compiled.counts.lines == 4
+    assert_same(compiled, python)
+
+
+# Lines mutated where the matchers decide: brackets, separators, digits, spaces, quotes.
+_SPECIAL = [*"[]:;,<>()= .-/0123456789aZ", " from ", "; ", ", ", " said: ", ": "]
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> str:
+    lines = _message_lines()
+    line = draw(st.sampled_from(lines))
+    head, message = line[:16], line[16:]
+    for _ in range(draw(st.integers(1, 4))):
+        if not message:
+            break
+        i = draw(st.integers(0, len(message)))
+        op = draw(st.sampled_from(["insert", "delete", "replace", "cut", "double"]))
+        piece = draw(st.sampled_from(_SPECIAL))
+        if op == "insert":
+            message = message[:i] + piece + message[i:]
+        elif op == "delete":
+            message = message[:i] + message[i + draw(st.integers(1, 5)) :]
+        elif op == "replace":
+            message = message[:i] + piece + message[i + 1 :]
+        elif op == "cut":
+            message = message[:i]
+        else:
+            message = message[:i] + message[i:] + message[i:]
+    return head + message
+
+
+@settings(
+    max_examples=250,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(lines=st.lists(mutated(), min_size=1, max_size=40))
+def test_mutated_lines_parse_the_same(
+    lines: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "maillog"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert_same(*both(log, monkeypatch))
+
+
+def test_threaded_batch_writes_the_same_dataset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    rng = random.Random(11)
+    lines = _message_lines()
+    log = tmp_path / "maillog"
+    log.write_text("\n".join(rng.choice(lines) for _ in range(30_000)) + "\n", encoding="utf-8")
+    monkeypatch.setattr(batch, "MIN_RANGE_BYTES", 64 << 10)  # many ranges of this small file
+    threaded = batch.run([log], tmp_path / "threads", year=2026, tz="UTC", jobs=2, split_bytes=1)
+    with python_only(monkeypatch):
+        single = batch.run([log], tmp_path / "one", year=2026, tz="UTC", jobs=1)
+    assert threaded.counts.lines == single.counts.lines == 30_000
+    a = pq.read_table(tmp_path / "threads" / "maillog.parquet")
+    b = pq.read_table(tmp_path / "one" / "maillog.parquet")
+    assert a.equals(b)
+    assert threaded.kinds == single.kinds
