@@ -237,13 +237,28 @@ class _View:
 
     def gather(self, wanted: dict[str, tuple[str, pa.Array]]) -> dict[str, pa.Array]:
         """``{key: (column, rows)}`` taken, ``rows`` from :meth:`rows`; two threads share the
-        work, as Arrow's take lets go of the GIL."""
+        work, as Arrow's take lets go of the GIL.
+
+        A take from a column of many chunks joins the chunks first, every time: the rows
+        wanted of one column are taken together, once.
+        """
+        by_column: dict[str, list[tuple[str, pa.Array]]] = {}
+        for key, (name, at) in wanted.items():
+            by_column.setdefault(name, []).append((key, at))
         with ThreadPoolExecutor(max_workers=2) as pool:
             jobs = {
-                key: pool.submit(_take_at, self.table.column(name), at)
-                for key, (name, at) in wanted.items()
+                name: pool.submit(
+                    _take_at, self.table.column(name), pa.concat_arrays([at for _, at in parts])
+                )
+                for name, parts in by_column.items()
             }
-            return {key: job.result() for key, job in jobs.items()}
+            out: dict[str, pa.Array] = {}
+            for name, parts in by_column.items():
+                taken, start = jobs[name].result(), 0
+                for key, at in parts:
+                    out[key] = taken.slice(start, len(at))
+                    start += len(at)
+            return {key: out[key] for key in wanted}
 
     def rows(self, idx: _IntArray) -> pa.Array:
         """The table rows of view rows ``idx``, as take indices (-1 gives null)."""
@@ -456,11 +471,12 @@ def _deliveries(ev: _View, seg: _IntArray, files: dict[str, Any]) -> dict[str, A
     """Recipient attempts as columns, plus one ``expired`` row per recipient an expiry returned."""
     # Exim returns each recipient on its own line when its retry time runs out: that line is
     # the recipient's final attempt.
-    expired_rcpt = ev.mask(Kind.EXPIRED)
-    has_rcpt = as_mask(pc.is_valid(ev.take("recipient", np.flatnonzero(expired_rcpt))))
-    expired_rcpt[np.flatnonzero(expired_rcpt)[~has_rcpt]] = False
-    rows = np.flatnonzero(ev.mask(Kind.DELIVERY) | expired_rcpt)
-    recipient = ev.take("recipient", rows)
+    is_delivery = ev.mask(Kind.DELIVERY)
+    candidates = np.flatnonzero(is_delivery | ev.mask(Kind.EXPIRED))
+    recipient = ev.take("recipient", candidates)
+    keep = is_delivery[candidates] | as_mask(pc.is_valid(recipient))
+    rows = candidates[keep]
+    recipient = recipient.filter(pa.array(keep))
     status = ev.take("status", rows)
     dseg = seg[rows]
     rcode, _ = factorize(pc.fill_null(recipient, ""))
@@ -653,10 +669,11 @@ def _link(ev: _View, dl: dict[str, Any], files: dict[str, Any]) -> None:
     if len(arrivals):
         # Only the null sender's arrivals can be bounces: look for R= in their text alone.
         null_sender = arrivals[as_mask(pc.equal(ev.take("sender", arrivals), ""))]
-        bounce = pc.match_substring_regex(ev.take("text", null_sender), r"(?:^|\s)R=\S")
-        rows = null_sender[as_mask(bounce)]
+        texts = ev.take("text", null_sender)
+        bounce = as_mask(pc.match_substring_regex(texts, r"(?:^|\s)R=\S"))
+        rows = null_sender[bounce]
         if len(rows):
-            ref = pc.extract_regex(ev.take("text", rows), r"(?:^|\s)R=(?P<id>\S+)")
+            ref = pc.extract_regex(texts.filter(pa.array(bounce)), r"(?:^|\s)R=(?P<id>\S+)")
             own = files["_seg_of_row"][rows]
             named = _lookup(pc.struct_field(ref, "id"), ev.id_values)
             original = resolve(named, ev.ts[rows], own, MAX_QUEUE_US)
