@@ -954,24 +954,129 @@ static int qmgr(const Msg *m, Row *r) {
     const char *s = m->s;
     Py_ssize_t n = m->n;
     Py_ssize_t qn = alnum_run(m, 0);
-    if (qn < 6) return 0;
-    if (at(m, qn, ": from=<")) {
+    if (qn >= 6 && at(m, qn, ": from=<")) {
+        /* _QMGR_FROM; where it does not match, the Python handler goes on to the lines below. */
+        Slice sender, size, nrcpt;
         Py_ssize_t p = qn + 8, q = p;
         while (q < n && s[q] != '>') q++;
-        if (!at(m, q, ">, size=")) return 0;
-        r->f[C_SENDER] = SL(s + p, q - p);
-        p = digits(m, q + 8, 18, &r->f[C_SIZE]);
-        if (p < 0 || !at(m, p, ", nrcpt=")) return 0;
-        p = digits(m, p + 8, 9, &r->f[C_NRCPT]);
-        if (p < 0) return 0;
-        if (p != n && !(at(m, p, " (") && s[n - 1] == ')' && n - 1 >= p + 2)) return 0;
-        r->kind = "from";
+        sender = SL(s + p, q - p);
+        if (at(m, q, ">, size=")) {
+            p = digits(m, q + 8, 18, &size);
+            if (p >= 0 && at(m, p, ", nrcpt=")) p = digits(m, p + 8, 9, &nrcpt);
+            else p = -1;
+            if (p >= 0 && (p == n || (at(m, p, " (") && s[n - 1] == ')' && n - 1 >= p + 2))) {
+                r->f[C_SENDER] = sender;
+                r->f[C_SIZE] = size;
+                r->f[C_NRCPT] = nrcpt;
+                r->kind = "from";
+                r->qid = SL(s, qn);
+                return 1;
+            }
+        }
+    }
+    if (qn >= 6 && qn + 9 == n && at(m, qn, ": removed")) {
+        r->kind = "removed";
         r->qid = SL(s, qn);
         return 1;
     }
-    if (qn + 9 == n && at(m, qn, ": removed")) {
-        r->kind = "removed";
-        r->qid = SL(s, qn);
+    Slice qid = {NULL, 0};
+    Py_ssize_t pos = split_qid(s, n, &qid);
+    if (qid.p == NULL) return level(m, 0, r);
+    if (at(m, pos, "from=<")) {
+        /* _QMGR_EXPIRED: `from=<(?P<sender>[^>]*)>, status=(?P<status>expired), .*$` */
+        Py_ssize_t v = pos + 6, q = v;
+        while (q < n && s[q] != '>') q++;
+        if (!at(m, q, ">, status=expired, ")) return 0;
+        r->f[C_SENDER] = SL(s + v, q - v);
+        r->f[C_STATUS] = SL(s + q + 10, 7);
+        r->kind = "expired";
+        r->qid = qid;
+        return 1;
+    }
+    if (at(m, pos, "to=")) return delivery(m, r);
+    return 0;
+}
+
+/* The _KV elements greedily from i; returns where they end (their values go to `got`). */
+static Py_ssize_t kv_run(const Msg *m, Py_ssize_t i, Slice got[4]) {
+    const char *s = m->s;
+    Py_ssize_t n = m->n, p = i;
+    static const char *KEYS[] = {"from=<", "to=<", "proto=", "helo=<"};
+    for (int k = 0; k < 4; k++) {
+        got[k] = (Slice){NULL, 0};
+        if (!at(m, p, KEYS[k])) continue;
+        Py_ssize_t v = p + (Py_ssize_t)strlen(KEYS[k]), e = v;
+        if (k != 2) {
+            while (e < n && s[e] != '>' && s[e] != ';') e++;
+            if (e >= n || s[e] != '>') return -1;
+            got[k] = SL(s + v, e - v);
+            p = e + 1;
+        } else {
+            while (e < n && s[e] != ' ' && s[e] != ',' && s[e] != ';') e++;
+            if (e == v) return -1;
+            got[k] = SL(s + v, e - v);
+            p = e;
+        }
+        if (k < 3) {
+            if (p < n && s[p] == ',') p++;
+            if (p < n && s[p] == ' ') p++;
+        }
+    }
+    return p;
+}
+
+/* cleanup's header/body checks (_CHECK): `action: (header|body|…) .* from (CLIENT|local);
+ * KV(: [code ][dsn ]reply_text)?$`. The greedy text ends at the last " from " that works. */
+static int check(const Msg *m, Py_ssize_t i, Slice qid, Row *r) {
+    static const char *WHAT[] = {"header ",        "body ",          "mime-header ",
+                                 "nested-header ", "milter-header ", "milter-body "};
+    const char *s = m->s;
+    Py_ssize_t n = m->n, p = i;
+    if (p >= n || !is_lower(s[p])) return 0;
+    while (p < n && (is_lower(s[p]) || s[p] == '_' || s[p] == '-')) p++;
+    Slice action = SL(s + i, p - i);
+    if (!at(m, p, ": ")) return 0;
+    Py_ssize_t t = p + 2, body = -1;
+    for (int k = 0; k < 6; k++)
+        if (at(m, t, WHAT[k])) body = t + (Py_ssize_t)strlen(WHAT[k]);
+    if (body < 0) return 0;
+    for (Py_ssize_t f = n - 6; f >= body; f--) {
+        if (s[f] != ' ' || !at(m, f, " from ")) continue;
+        Row c;
+        memset(&c, 0, sizeof(c));
+        Py_ssize_t e = endpoint(m, f + 6, C_CLIENT_HOST, &c);
+        if (e < 0 || !at(m, e, "; ")) {
+            if (!(at(m, f + 6, "local") && at(m, f + 11, "; "))) continue;
+            memset(&c, 0, sizeof(c));
+            e = f + 11;
+        }
+        Slice got[4];
+        Py_ssize_t q = kv_run(m, e + 2, got);
+        if (q < 0) continue;
+        if (q != n) {
+            if (!at(m, q, ": ")) continue;
+            q += 2;
+            if (q + 4 <= n && (s[q] == '2' || s[q] == '4' || s[q] == '5') && is_digit(s[q + 1]) &&
+                is_digit(s[q + 2]) && (s[q + 3] == ' ' || s[q + 3] == '-')) {
+                c.f[C_REPLY_CODE] = SL(s + q, 3);
+                q += 4;
+            }
+            Py_ssize_t d = dsn_at(m, q, n);
+            if (d > 0 && d < n && s[d] == ' ') {
+                c.f[C_DSN] = SL(s + q, d - q);
+                q = d + 1;
+            }
+            c.f[C_REPLY_TEXT] = SL(s + q, n - q);
+        }
+        *r = c;
+        r->f[C_SENDER] = got[0];
+        r->f[C_RECIPIENT] = got[1];
+        r->f[C_PROTOCOL] = got[2];
+        r->f[C_HELO] = got[3];
+        r->f[C_ACTION] = action;
+        r->f[C_TEXT] = SL(s + t, e - t);
+        r->kind = action_kind(action.p, action.n);
+        r->qid = qid;
         return 1;
     }
     return 0;
@@ -981,15 +1086,67 @@ static int cleanup(const Msg *m, Row *r) {
     const char *s = m->s;
     Py_ssize_t n = m->n;
     Py_ssize_t qn = alnum_run(m, 0);
-    if (qn < 6 || !at(m, qn, ": message-id=")) return 0;
-    Py_ssize_t v = qn + 13;
-    const char *gt = v < n ? memchr(s + v, '>', (size_t)(n - v)) : NULL;
-    if (v < n && s[v] == '<' && gt == s + n - 1)
-        r->f[C_MESSAGE_ID] = SL(s + v + 1, n - v - 2);
-    else
-        r->f[C_MESSAGE_ID] = SL(s + v, n - v);
-    r->kind = "message_id";
-    r->qid = SL(s, qn);
+    if (qn >= 6 && at(m, qn, ": message-id=")) {
+        Py_ssize_t v = qn + 13;
+        const char *gt = v < n ? memchr(s + v, '>', (size_t)(n - v)) : NULL;
+        if (v < n && s[v] == '<' && gt == s + n - 1)
+            r->f[C_MESSAGE_ID] = SL(s + v + 1, n - v - 2);
+        else
+            r->f[C_MESSAGE_ID] = SL(s + v, n - v);
+        r->kind = "message_id";
+        r->qid = SL(s, qn);
+        return 1;
+    }
+    Slice qid = {NULL, 0};
+    Py_ssize_t pos = split_qid(s, n, &qid);
+    if (qid.p == NULL) return level(m, 0, r);
+    if (at(m, pos, "resent-message-id=")) return 0;
+    /* _REJECT_SHAPE `[a-z][a-z_-]*: [A-Z]`: a smtpd-style reject; otherwise a header check. */
+    Py_ssize_t a = pos;
+    while (a < n && (is_lower(s[a]) || s[a] == '_' || s[a] == '-')) a++;
+    if (a > pos && is_lower(s[pos]) && at(m, a, ": ") && a + 2 < n && is_upper(s[a + 2]))
+        return reject(m, pos, qid, r);
+    return check(m, pos, qid, r);
+}
+
+/* anvil: `statistics: (?P<text>max [a-z ]+ \d+(?:/\w+|))(?: for \(service:ADDR\)|) at .*$` */
+static int anvil(const Msg *m, Row *r) {
+    const char *s = m->s;
+    Py_ssize_t n = m->n;
+    if (!at(m, 0, "statistics: max ")) return at(m, 0, "statistics: ") ? 0 : level(m, 0, r);
+    Py_ssize_t w = 16, p = w;
+    while (p < n && (is_lower(s[p]) || s[p] == ' ')) p++;
+    /* `[a-z ]+ \d+`: the run must end in a space right before the digits */
+    if (p - w < 2 || s[p - 1] != ' ' || p >= n || !is_digit(s[p])) return 0;
+    while (p < n && is_digit(s[p])) p++;
+    if (p < n && s[p] == '/') {
+        Py_ssize_t q = p + 1;
+        while (q < n && is_word(s[q])) q++;
+        if (q > p + 1) p = q;
+    }
+    Slice text = SL(s + 12, p - 12);
+    Slice ip = {NULL, 0};
+    if (at(m, p, " for (")) {
+        /* only the `[A-Za-z][\w-]*` service form: the others are left to Python */
+        Py_ssize_t q = p + 6;
+        if (q >= n || !(is_upper(s[q]) || is_lower(s[q]))) return 0;
+        while (q < n && (is_word(s[q]) || s[q] == '-')) q++;
+        if (q >= n || s[q] != ':') return 0;
+        Py_ssize_t a = q + 1, e = a;
+        while (e < n && is_ipchar(s[e])) e++;
+        if (e < n && s[e] == ')' && e > a) {
+            ip = SL(s + a, e - a);
+        } else {
+            e = a;
+            while (e < n && s[e] != '(' && s[e] != ')') e++;
+            if (e >= n || s[e] != ')') return 0;
+        }
+        p = e + 1;
+    }
+    if (!at(m, p, " at ")) return 0;
+    r->f[C_TEXT] = text;
+    r->f[C_CLIENT_IP] = ip;
+    r->kind = "anvil";
     return 1;
 }
 
@@ -1176,7 +1333,8 @@ static Handler handler_for(const char *d, Py_ssize_t n) {
     if (IS("bounce") || IS("defer") || IS("trace")) return bounce;
     if (IS("scache")) return scache;
     if (IS("dnsblog")) return dnsblog;
-    if (IS("anvil") || IS("tlsproxy") || IS("postsuper") || IS("master") ||
+    if (IS("anvil")) return anvil;
+    if (IS("tlsproxy") || IS("postsuper") || IS("master") ||
         IS("postfix-script") || IS("verify"))
         return NULL; /* handled by the Python side only */
     return deliveries;
