@@ -27,7 +27,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from mailtrace.schema import EVENTS, UNPARSED
 
@@ -247,6 +246,8 @@ def _numbers(values: Sequence[object], typ: pa.DataType) -> pa.Array:
     # Numeric columns usually arrive as captured text ("250", "0.42"): one vectorised cast.
     if not isinstance(values[0], str) and not any(isinstance(v, str) for v in values):
         return pa.array(values, typ)
+    import pyarrow.compute as pc  # only the Python parsers' rows need it: the import waits
+
     text = _strings(values)
     try:
         return pc.cast(text, typ)
@@ -256,6 +257,8 @@ def _numbers(values: Sequence[object], typ: pa.DataType) -> pa.Array:
 
 
 def _number_or_none(text: str | None, typ: pa.DataType) -> object:
+    import pyarrow.compute as pc
+
     try:
         return pc.cast(pa.array([text], pa.string()), typ)[0].as_py()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
