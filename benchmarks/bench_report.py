@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_logs import (  # the sibling script, found through the line above
     DEFAULT_GENERATOR,
     PFLOGSUMM,
+    compiled_parser,
     count_lines,
     generate,
     measure,
@@ -63,6 +64,7 @@ def main() -> int:
         if have_pflogsumm:
             runs.append(measure("pflogsumm", [PFLOGSUMM, str(log)]))
         print(f"\n{lines:,} lines, {log.stat().st_size / 2**20:,.0f} MiB, {os.cpu_count()} cores")
+        print(f"compiled log parser: {compiled_parser()}")
         report(lines, [*runs, convert])
         if have_pflogsumm:
             base = runs[-1].seconds
