@@ -1940,12 +1940,15 @@ static PyObject *module_count_newlines(PyObject *mod, PyObject *args) {
     if (end > view.len) end = view.len;
     long long count = 0;
     Py_BEGIN_ALLOW_THREADS
-    const char *p = (const char *)view.buf + start, *stop = (const char *)view.buf + end;
-    while (p < stop) {
-        const char *nl = memchr(p, '\n', (size_t)(stop - p));
-        if (nl == NULL) break;
-        count++;
-        p = nl + 1;
+    /* Compare-and-add over 255-byte runs into byte lanes: the compiler vectorises the inner
+     * loop (32 bytes a step), one pass at memory speed. */
+    const unsigned char *p = (const unsigned char *)view.buf;
+    Py_ssize_t i = start;
+    while (i < end) {
+        Py_ssize_t stop = end - i > 255 ? i + 255 : end;
+        unsigned char lane = 0;
+        for (; i < stop; i++) lane += p[i] == '\n';
+        count += lane;
     }
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
