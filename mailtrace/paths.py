@@ -215,7 +215,8 @@ class _View:
         self.next_code = next_code[self.order]
         self.n = len(self.order)
         hcode, hosts = _host_codes(table.column("host"))
-        self.file_code = self.qcode * max(hosts, 1) + hcode[self.order]
+        self.file_code = self.qcode if hcode is None else self.qcode * hosts + hcode[self.order]
+        self._text_valid = as_mask(pc.is_valid(table.column("text")))
         if kinds is None:
             codes, names = factorize(table.column("kind"))
             kind_codes, kind_names = codes, names.to_pylist()
@@ -260,6 +261,10 @@ class _View:
                     start += len(at)
             return {key: out[key] for key in wanted}
 
+    def has_text(self, idx: _IntArray) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """Whether view rows ``idx`` have a ``text``."""
+        return self._text_valid[self.order[idx]]
+
     def rows(self, idx: _IntArray) -> pa.Array:
         """The table rows of view rows ``idx``, as take indices (-1 gives null)."""
         missing = idx < 0
@@ -283,11 +288,11 @@ def kind_mask(
     return out
 
 
-def _host_codes(host: pa.ChunkedArray) -> tuple[_IntArray, int]:
-    """Each row's host as a code (null and "" alike) and the number of hosts."""
+def _host_codes(host: pa.ChunkedArray) -> tuple[_IntArray | None, int]:
+    """Each row's host as a code (null and "" alike; None: all one host) and how many hosts."""
     if host.null_count == 0 and len(host) and pc.all(pc.equal(host, host[0])).as_py():
         # One host's log (the usual case): comparing strings is cheaper than hashing them.
-        return np.zeros(len(host), dtype=np.int64), 1
+        return None, 1
     codes, values = factorize(pc.fill_null(host, ""))
     return codes, len(values)
 
@@ -669,6 +674,8 @@ def _link(ev: _View, dl: dict[str, Any], files: dict[str, Any]) -> None:
     if len(arrivals):
         # Only the null sender's arrivals can be bounces: look for R= in their text alone.
         null_sender = arrivals[as_mask(pc.equal(ev.take("sender", arrivals), ""))]
+        # Most such lines have no text (a Postfix qmgr line): gather only the texts there are.
+        null_sender = null_sender[ev.has_text(null_sender)]
         texts = ev.take("text", null_sender)
         bounce = as_mask(pc.match_substring_regex(texts, r"(?:^|\s)R=\S"))
         rows = null_sender[bounce]
@@ -696,9 +703,11 @@ def _lookup(needles: pa.Array, values: pa.Array) -> _IntArray:
 
 def _notice_ids(files: dict[str, Any], ev: _View, notice: _IntArray) -> pa.Array:
     """Per queue file, the queue id of the bounce notice it caused (null if none)."""
-    rows = np.full(files["n"], -1, dtype=np.int64)
-    rows[files["_seg_of_row"][notice]] = notice
-    return ev.take("next_queue_id", rows)
+    code = np.full(files["n"], -1, dtype=np.int64)
+    code[files["_seg_of_row"][notice]] = ev.next_code[notice]
+    # The id is in the encoding of the ids already: no need to gather the column again.
+    named = _take(ev.id_values, code)
+    return named.cast(ev.table.column("next_queue_id").type)
 
 
 def _names(files: dict[str, Any]) -> pa.Array:
