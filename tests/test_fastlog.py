@@ -143,6 +143,24 @@ def test_crlf_non_ascii_and_a_last_line_without_newline(
     assert_same(compiled, python)
 
 
+def test_tables_are_taken_when_the_builder_holds_its_byte_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The limit is 1 GiB (32-bit string offsets); at 4 KiB the builder must hand over its tables
+    # every few lines, mid-block, and the result must not change.
+    rng = random.Random(3)
+    lines = _message_lines()
+    log = tmp_path / "maillog"
+    log.write_text("\n".join(rng.choice(lines) for _ in range(3_000)) + "\n", encoding="utf-8")
+    monkeypatch.setattr(fast, "MAX_BYTES", 4096)
+    parts = list(reader.iter_file_tables(log, year=2026, tz="UTC"))
+    assert len(parts) > 50
+    compiled = reader.collect(parts)
+    with python_only(monkeypatch):
+        python = parse_file_tables(log, year=2026, tz="UTC")
+    assert_same(compiled, python)
+
+
 def test_a_megabyte_postfix_line_is_linear_and_the_same(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -131,6 +131,8 @@ typedef struct {
     int64_t cap_hint; /* the previous batch's capacity: start the next one there */
     size_t data_hint[NCOLS];  /* the same for the bytes of each string column */
     size_t count_hint[NCOLS]; /* and for the number of values of each sparse column */
+    size_t bytes;             /* string bytes held: feed() stops past max_bytes ... */
+    size_t max_bytes;         /* ... (default 1 GiB: string offsets are 32-bit) for a take() */
     int64_t lines; /* lines consumed by feed() itself (not those handed back) */
     int64_t other; /* of them: lines of other programs */
     int has_year;
@@ -1359,6 +1361,8 @@ static int append_row(Parser *self, int64_t ts, int has_ts, const char *host, Py
     if (put_str(&c[C_QUEUE_ID], row, qid.p, qid.n) < 0 || put_str(&c[C_KIND], row, kind, kn) < 0)
         return -1;
     if (put_sparse(self, row, f, num) < 0) return -1;
+    self->bytes += (size_t)(hn + pn + qid.n + kn);
+    for (int k = 0; k < NSPARSE_STR; k++) self->bytes += (size_t)f[SPARSE_STR[k]].n;
     if (put_str(&c[C_SOURCE], row, NULL, 0) < 0) return -1; /* filled in by Python */
     put_i64(&c[C_LINE], row, line, 1);
     self->rows++;
@@ -1552,6 +1556,7 @@ static PyObject *Parser_feed(Parser *self, PyObject *args) {
         if (status != LINE_DONE) break;
         lineno++;
         pos += n + (nl != NULL);
+        if (self->bytes > self->max_bytes) break; /* the caller takes the tables first */
     }
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
@@ -1844,6 +1849,7 @@ static PyObject *Parser_take(Parser *self, PyObject *Py_UNUSED(ignored)) {
     for (int k = 0; k < NCOLS; k++) column_free(&self->cols[k]);
     if (self->row_cap > self->cap_hint) self->cap_hint = self->row_cap;
     self->rows = self->row_cap = 0;
+    self->bytes = 0;
     parser_reset_programs(self);
     self->lines = self->other = 0;
     return out;
@@ -1854,16 +1860,21 @@ static PyObject *Parser_get_rows(Parser *self, void *closure) {
     return PyLong_FromLongLong(self->rows);
 }
 
-static PyObject *Parser_get_data_bytes(Parser *self, void *closure) {
+static PyObject *Parser_get_full(Parser *self, void *closure) {
     (void)closure;
-    size_t total = 0;
-    for (int k = 0; k < NCOLS; k++) total += self->cols[k].data.len;
-    return PyLong_FromSize_t(total);
+    return PyBool_FromLong(self->bytes > self->max_bytes);
 }
 
 static int Parser_init(Parser *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "", kwlist)) return -1;
+    static char *kwlist[] = {"max_bytes", NULL};
+    Py_ssize_t max_bytes = (Py_ssize_t)1 << 30;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|n", kwlist, &max_bytes)) return -1;
+    if (max_bytes < 1 || max_bytes > ((Py_ssize_t)1 << 30)) {
+        PyErr_SetString(PyExc_ValueError, "max_bytes must be between 1 and 2**30");
+        return -1;
+    }
+    self->max_bytes = (size_t)max_bytes;
+    self->bytes = 0;
     parser_free_columns(self);
     parser_reset_programs(self);
     for (int i = 0; i < HOUR_SLOTS; i++) self->hours[i].key = -1;
@@ -1898,7 +1909,7 @@ static PyMethodDef Parser_methods[] = {
 static PyGetSetDef Parser_getset[] = {
     {"pending_hour", (getter)Parser_pending_hour, NULL, "(year, month, day, hour) wanted", NULL},
     {"rows", (getter)Parser_get_rows, NULL, "rows built so far", NULL},
-    {"data_bytes", (getter)Parser_get_data_bytes, NULL, "bytes held by the columns", NULL},
+    {"full", (getter)Parser_get_full, NULL, "whether take() is due (max_bytes held)", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -40,6 +40,9 @@ _COLUMN = {name: i for i, name in enumerate(EVENTS.names)}
 _STRING = {i for i, f in enumerate(EVENTS) if pa.types.is_string(f.type)}
 _FIRST_SPARSE = EVENTS.get_field_index("action")
 
+#: String bytes a builder holds before its tables must be taken (string offsets are 32-bit).
+MAX_BYTES = 1 << 30
+
 
 def available() -> bool:
     """Whether the compiled module is built and builds EVENTS' columns in EVENTS' order.
@@ -70,7 +73,7 @@ class FastBuilder(EventBuilder):
 
     def __init__(self, source: str) -> None:
         super().__init__(source)
-        self.parser: Any = _fastlog.Parser() if _fastlog is not None else None
+        self.parser: Any = _fastlog.Parser(max_bytes=MAX_BYTES) if _fastlog is not None else None
         # id(pattern) -> ((group number, EVENTS column) of each kept group, the pattern)
         self._groups: dict[int, tuple[tuple[tuple[int, int], ...], re.Pattern[str]]] = {}
         self.fast_lines = 0  # lines consumed by the compiled path, for the engine's counts

@@ -66,8 +66,6 @@ Errors = Literal["raise", "skip"]
 #: Lines per streamed block: enough to amortise building a table, few enough to keep a worker
 #: near 250 MB whatever the input's length.
 BLOCK_LINES = 50_000
-#: The compiled path's string columns have 32-bit offsets: take its tables well before 2 GiB.
-_PENDING_BYTES = 1 << 30
 
 _SENDMAIL_TAGS = ("sendmail", "sm-mta", "sm-msp-queue")
 _NO_HEADER = "no syslog or MTA log header"
@@ -234,10 +232,10 @@ class _Engine:
         return self._feed([line], lineno)
 
     @property
-    def pending_bytes(self) -> int:
-        """Bytes the compiled path holds in its columns (0 on the Python path)."""
+    def full(self) -> bool:
+        """Whether the compiled path holds as many bytes as its tables may (see fast.MAX_BYTES)."""
         b = self.builder
-        return int(b.parser.data_bytes) if isinstance(b, fast.FastBuilder) else 0
+        return isinstance(b, fast.FastBuilder) and bool(b.parser.full)
 
     def _route(self, program: str) -> _Route:
         route = self.dispatch.get(program)
@@ -656,7 +654,7 @@ def iter_plan_tables(
                     before = lineno
                     pos, lineno = engine.feed_block(data, pos, size, lineno, block_lines - pending)
                     pending += lineno - before
-                    if pending >= block_lines or engine.pending_bytes > _PENDING_BYTES:
+                    if pending >= block_lines or engine.full:
                         yield engine.take()
                         pending, yielded = 0, True
                 continue
