@@ -124,6 +124,15 @@ def compiled_parser() -> str:
     return "built" if fast.available() else "NOT built (pure Python; pip install -e . builds it)"
 
 
+def byte_compile() -> None:
+    """Byte-compile mailtrace as an installed package is (pip compiles at install time).
+
+    An editable checkout run with PYTHONDONTWRITEBYTECODE (as on this machine) would otherwise
+    compile every module from source at each start: 0.13 s of every command's wall time.
+    """
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "mailtrace")], check=True)
+
+
 def count_lines(path: Path) -> int:
     n = 0
     with path.open("rb") as f:
@@ -190,6 +199,7 @@ def main() -> int:
         if not log.exists():
             generate(args.generator, log, args.lines, args.seed)
         lines = count_lines(log)
+        byte_compile()
         out = work / "out"
         shutil.rmtree(out, ignore_errors=True)
         runs = [measure("mailtrace logs -o (Parquet)", mailtrace_argv(log, out, args.jobs))]

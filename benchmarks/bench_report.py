@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_logs import (  # the sibling script, found through the line above
     DEFAULT_GENERATOR,
     PFLOGSUMM,
+    byte_compile,
     compiled_parser,
     count_lines,
     generate,
@@ -55,6 +56,7 @@ def main() -> int:
         if not log.exists():
             generate(args.generator, log, args.lines, args.seed)
         lines = count_lines(log)
+        byte_compile()
         dataset = work / "dataset"
         shutil.rmtree(dataset, ignore_errors=True)
         runs = [measure("mailtrace report LOG", [*mailtrace, "report", str(log)])]
