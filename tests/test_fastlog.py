@@ -104,6 +104,20 @@ def test_a_large_shuffled_log_parses_the_same_in_every_block(
     assert_same(compiled, python)
 
 
+def test_an_input_of_lines_the_compiled_path_hands_back_moves_to_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Sendmail in syslog: every line goes back to the Python parsers. After a few hundred the
+    # rest of the input is read by the Python engine directly, with the same result.
+    sendmail = (SAMPLE / "logs" / "sendmail.log").read_text(encoding="utf-8").splitlines()
+    postfix = POSTFIX.read_text(encoding="utf-8").splitlines()
+    log = tmp_path / "maillog"
+    log.write_text("\n".join(postfix + sendmail * 60 + postfix) + "\n", encoding="utf-8")
+    compiled, python = both(log, monkeypatch, block_lines=700)
+    assert compiled.counts.events > 2_000
+    assert_same(compiled, python)
+
+
 def test_new_year_and_month_changes_inside_one_block(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

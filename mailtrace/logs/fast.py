@@ -18,6 +18,7 @@ keeps to Python.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from mailtrace.logs.events import EventBuilder
+from mailtrace.logs.events import EventBuilder, string_array
 from mailtrace.schema import EVENTS
 
 try:
@@ -79,6 +80,7 @@ class FastBuilder(EventBuilder):
         self.fast_lines = 0  # lines consumed by the compiled path, for the engine's counts
         self.fast_other = 0
         self.fast_programs: dict[str, int] = {}
+        self.handed_back = 0  # lines the compiled path gave to the Python engine
 
     def __len__(self) -> int:
         return int(self.parser.rows)
@@ -106,13 +108,11 @@ class FastBuilder(EventBuilder):
                 )
                 shape = self._groups[id(pattern)] = (kept, pattern)
             columns = tuple(col for _, col in shape[0])
-            values: tuple[object, ...] = tuple(fields.group(g) for g, _ in shape[0])
+            values: tuple[object, ...] = tuple(_value(col, fields.group(g)) for g, col in shape[0])
         elif fields:
             pairs = [(_sparse_column(name), v) for name, v in fields.items() if v is not None]
             columns = tuple(col for col, _ in pairs)
-            values = tuple(
-                str(v) if col in _STRING and not isinstance(v, str) else v for col, v in pairs
-            )
+            values = tuple(_value(col, v) for col, v in pairs)
         else:
             columns, values = (), ()
         self.parser.add_row(kind, ts, host, program, pid, line, queue_id, columns, values)
@@ -137,6 +137,34 @@ class FastBuilder(EventBuilder):
             buffers.append(pa.py_buffer(data))
             arrays.append(pa.Array.from_buffers(field.type, n, buffers, null_count=nulls))
         return pa.Table.from_arrays(arrays, schema=EVENTS)
+
+
+def _value(col: int, value: object) -> object:
+    """A Python parser's value as EventBuilder would store it in column ``col``: other types as
+    text in string columns, and numbers given as text read by Arrow's own cast."""
+    if value is None:
+        return None
+    if col in _STRING:
+        return value if isinstance(value, str) else str(value)
+    if isinstance(value, str):
+        return _cast_number(value, col)
+    return value
+
+
+@functools.lru_cache(maxsize=65536)  # the same delays and codes recur on many lines
+def _cast_number(text: str, col: int) -> object:
+    """``text`` cast to column ``col``'s type exactly as EventBuilder's vectorised cast does
+    ("0." is 0.0, "0x10" is 16 in an integer column), or None where that cast fails.
+
+    >>> _cast_number("0.", EVENTS.get_field_index("delay")), _cast_number("x", _COLUMN["size"])
+    (0.0, None)
+    """
+    import pyarrow.compute as pc
+
+    try:  # string_array, not pa.array, whose first call imports pandas
+        return pc.cast(string_array([text]), EVENTS.field(col).type)[0].as_py()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
 
 
 def _sparse_column(name: str) -> int:

@@ -66,6 +66,8 @@ Errors = Literal["raise", "skip"]
 #: Lines per streamed block: enough to amortise building a table, few enough to keep a worker
 #: near 250 MB whatever the input's length.
 BLOCK_LINES = 50_000
+#: Lines handed back by the compiled path before an input may be moved to the Python engine.
+_MISSES = 512
 
 _SENDMAIL_TAGS = ("sendmail", "sm-mta", "sm-msp-queue")
 _NO_HEADER = "no syslog or MTA log header"
@@ -229,7 +231,17 @@ class _Engine:
         return pos, lineno
 
     def _feed_line(self, line: str, lineno: int) -> int:
+        assert isinstance(self.builder, fast.FastBuilder)
+        self.builder.handed_back += 1
         return self._feed([line], lineno)
+
+    def compiled_misses(self) -> bool:
+        """Whether the compiled path hands back most lines of this input (Exim or Sendmail in
+        syslog, say): each costs more that way than through the Python engine directly."""
+        b = self.builder
+        if not isinstance(b, fast.FastBuilder) or b.handed_back < _MISSES:
+            return False
+        return bool(b.handed_back * 2 > int(b.parser.rows) + b.fast_lines)
 
     @property
     def full(self) -> bool:
@@ -648,17 +660,20 @@ def iter_plan_tables(
         else:
             blocks = ((block, len(block)) for block in _chunk_blocks(plan.source, chunk))
         for data, size in blocks:
+            pos = 0
             if engine.fast and not data.startswith(b"<"):
-                pos = 0
-                while pos < size:
+                while pos < size and engine.fast:
                     before = lineno
                     pos, lineno = engine.feed_block(data, pos, size, lineno, block_lines - pending)
                     pending += lineno - before
-                    if pending >= block_lines or engine.full:
+                    if engine.fast and engine.compiled_misses():
+                        engine.fast = False  # the rest of this input goes to the Python parsers
+                    if pending >= block_lines or engine.full or not engine.fast:
                         yield engine.take()
                         pending, yielded = 0, True
-                continue
-            block = data[:size] if size < len(data) else data
+                if pos >= size:
+                    continue
+            block = data[pos:size] if pos or size < len(data) else data
             lines, damaged = decode_block(bytes(block))
             lines = split_records(lines)  # each run-together syslog record counts as a line
             engine.counts.damaged += damaged
