@@ -1,5 +1,5 @@
 """``python -m mailtrace`` runs the command-line interface."""
 
-from mailtrace.cli import main
+from mailtrace.cli import console
 
-main()
+console()

@@ -36,3 +36,36 @@ def test_command_is_in_readme(name: str) -> None:
 def test_unknown_command_is_a_usage_error() -> None:
     result = runner.invoke(app, ["no-such-command"])
     assert result.exit_code == 2
+
+
+def test_the_console_script_flushes_everything_and_keeps_exit_codes() -> None:
+    # `python -m mailtrace` leaves through os._exit (no heap teardown): the whole report must
+    # still reach stdout, and errors keep their one line and exit code.
+    import json
+    import subprocess
+    import sys
+
+    log = ROOT / "sample_data" / "logs" / "report_day.log"
+    ok = subprocess.run(
+        [sys.executable, "-m", "mailtrace", "report", str(log), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0
+    assert json.loads(ok.stdout)["totals"]["received"] > 0
+    bad = subprocess.run(
+        [sys.executable, "-m", "mailtrace", "logs", str(ROOT / "no-such.log")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 1
+    assert bad.stderr.strip().endswith("no such file or directory")
+    usage = subprocess.run(
+        [sys.executable, "-m", "mailtrace", "no-such-command"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert usage.returncode == 2
