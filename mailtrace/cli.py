@@ -492,7 +492,9 @@ def logs(
     tz: str | None = typer.Option(
         None, "--tz", help="Zone of stamps written without one: UTC, +01:00, Europe/Paris …"
     ),
-    jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes."),
+    jobs: int | None = typer.Option(
+        None, "--jobs", "-j", min=1, help="Parallel workers (default: one per core)."
+    ),
     errors: str = typer.Option(
         "raise", "--errors", help="raise: stop at a damaged input; skip: keep what can be read."
     ),
