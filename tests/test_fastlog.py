@@ -235,6 +235,42 @@ def test_mutated_lines_parse_the_same(
     assert_same(*both(log, monkeypatch))
 
 
+_OFFSETS = ["", "Z", "+01:00", "-0500", "+05:45", "+24:00", "-00:00"]
+
+
+@st.composite
+def iso_line(draw: st.DrawFn) -> str:
+    """A mutated line in rsyslog's RFC 3339 framing: fractions, offsets, impossible dates."""
+    line = draw(mutated())
+    year = draw(st.sampled_from([2025, 2026, 2028]))
+    month, day, hour = draw(st.integers(1, 13)), draw(st.integers(0, 31)), draw(st.integers(0, 24))
+    minute, second = draw(st.integers(0, 60)), draw(st.integers(0, 61))
+    stamp = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
+    fraction = draw(st.sampled_from(["", ".5", ".123456", ".123456789", ".1234567890"]))
+    return stamp + fraction + draw(st.sampled_from(_OFFSETS)) + line[15:]
+
+
+@settings(
+    max_examples=150,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(lines=st.lists(iso_line(), min_size=1, max_size=40))
+def test_rfc3339_lines_parse_the_same(
+    lines: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "maillog"
+    # A first line in the framing, so that detection picks RFC 3339 whatever the mutations did.
+    head = "2026-03-07T10:00:00.000000+00:00 mx postfix/qmgr[7]: 4B2C1D9F3A: removed"
+    log.write_text("\n".join([head, *lines]) + "\n", encoding="utf-8")
+    for zone in ("UTC", "Europe/Berlin"):
+        compiled = parse_file_tables(log, tz=zone, errors="skip")
+        with python_only(monkeypatch):
+            python = parse_file_tables(log, tz=zone, errors="skip")
+        assert_same(compiled, python)
+
+
 def test_threaded_batch_writes_the_same_dataset(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

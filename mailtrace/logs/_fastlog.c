@@ -138,6 +138,7 @@ typedef struct {
     int has_year;
     int64_t year;
     int month; /* the clock's month; 0 = none yet (the Python clock sets it) */
+    int iso;   /* the file's framing: 0 = RFC 3164, 1 = RFC 3339 (rsyslog high precision) */
     HourSlot hours[HOUR_SLOTS];
     int64_t pending_hour[4];
     ProgramCount *programs;
@@ -1445,43 +1446,157 @@ static int line_printable(const char *s, Py_ssize_t n) {
 
 static inline int d2(const char *p) { return (p[0] - '0') * 10 + (p[1] - '0'); }
 
-static int do_line(Parser *self, const char *s, Py_ssize_t n, int64_t lineno) {
-    if (n < 20 || s[15] != ' ' || !line_printable(s, n)) return LINE_FALLBACK;
+/* What the framing of a line gives: host, tag, message and the stamp's parts. */
+typedef struct {
+    const char *host, *tag, *msg;
+    Py_ssize_t hn, pn;
+    int64_t pid;
+    int has_pid;
+    int year, month, day, hour, minute, second;
+    int64_t frac_us;
+    int has_offset;
+    int64_t offset_s;
+} Framed;
+
+static int is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+static int days_in_month(int y, int m) {
+    static const int D[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && is_leap(y) ? 29 : D[m - 1];
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static int64_t days_from_civil(int64_t y, int m, int d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* RFC 3164: `Mmm dd hh:mm:ss host tag message`, read as the reader's fast split does:
+ * line[16:].split(" ", 2), the tag token `([^\s\[:]+)(?:\[(\d{1,10})\])?:?` whole. */
+static int frame_3164(Parser *self, const char *s, Py_ssize_t n, Framed *f) {
+    if (n < 20 || s[15] != ' ') return 0;
     /* `[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d` */
     if (!is_upper(s[0]) || !is_lower(s[1]) || !is_lower(s[2]) || s[3] != ' ' ||
         !(s[4] == ' ' || is_digit(s[4])) || !is_digit(s[5]) || s[6] != ' ' || !is_digit(s[7]) ||
         !is_digit(s[8]) || s[9] != ':' || !is_digit(s[10]) || !is_digit(s[11]) || s[12] != ':' ||
         !is_digit(s[13]) || !is_digit(s[14]))
-        return LINE_FALLBACK;
+        return 0;
     int month = month_of(s);
-    if (month == 0 || !self->has_year || month != self->month) return LINE_FALLBACK;
-    int day = s[4] == ' ' ? s[5] - '0' : d2(s + 4);
-    int hour = d2(s + 7), minute = d2(s + 10), second = d2(s + 13);
-    if (minute > 59 || second > 60) return LINE_FALLBACK;
-    /* host, tag and message: line[16:].split(" ", 2) */
-    const char *host = s + 16, *end = s + n;
-    const char *sp1 = memchr(host, ' ', (size_t)(end - host));
-    if (sp1 == NULL || sp1 == host) return LINE_FALLBACK;
+    if (month == 0 || !self->has_year || month != self->month) return 0;
+    f->year = (int)self->year;
+    f->month = month;
+    f->day = s[4] == ' ' ? s[5] - '0' : d2(s + 4);
+    f->hour = d2(s + 7);
+    f->minute = d2(s + 10);
+    f->second = d2(s + 13);
+    f->frac_us = 0;
+    f->has_offset = 0;
+    const char *end = s + n;
+    f->host = s + 16;
+    const char *sp1 = memchr(f->host, ' ', (size_t)(end - f->host));
+    if (sp1 == NULL || sp1 == f->host) return 0;
+    f->hn = sp1 - f->host;
     const char *tag = sp1 + 1;
     const char *sp2 = memchr(tag, ' ', (size_t)(end - tag));
-    if (sp2 == NULL || sp2 == tag) return LINE_FALLBACK;
-    const char *msg = sp2 + 1;
-    /* tag: `([^\s\[:]+)(?:\[(\d{1,10})\])?:?`, whole */
+    if (sp2 == NULL || sp2 == tag) return 0;
+    f->tag = tag;
+    f->msg = sp2 + 1;
     const char *q = tag;
     while (q < sp2 && *q != '[' && *q != ':') q++;
-    if (q == tag) return LINE_FALLBACK;
-    Py_ssize_t pn = q - tag;
-    int64_t pid = 0;
-    int has_pid = 0;
+    if (q == tag) return 0;
+    f->pn = q - tag;
+    f->pid = 0;
+    f->has_pid = 0;
     if (q < sp2 && *q == '[') {
         const char *d = ++q;
-        while (q < sp2 && is_digit(*q)) pid = pid * 10 + (*q++ - '0');
-        if (q == d || q - d > 9 || q >= sp2 || *q != ']') return LINE_FALLBACK;
+        while (q < sp2 && is_digit(*q)) f->pid = f->pid * 10 + (*q++ - '0');
+        if (q == d || q - d > 9 || q >= sp2 || *q != ']') return 0;
         q++;
-        has_pid = 1;
+        f->has_pid = 1;
     }
     if (q < sp2 && *q == ':') q++;
-    if (q != sp2) return LINE_FALLBACK;
+    return q == sp2;
+}
+
+/* RFC 3339 (rsyslog's high-precision template), as the _RX_3339 pattern reads it:
+ * `YYYY-MM-DDThh:mm:ss(.f{1,9})?(Z|[+-]hh:?mm)? (\S+) ([^\s\[:]+)(?:\[(\d{1,10})\])?:? ?(.*)` */
+static int frame_3339(const char *s, Py_ssize_t n, Framed *f) {
+    if (n < 22) return 0;
+    for (int i = 0; i < 19; i++) {
+        char c = s[i], want = "0000-00-00T00:00:00"[i];
+        if (want == '0' ? !is_digit(c) : c != want) return 0;
+    }
+    f->year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + d2(s + 2);
+    f->month = d2(s + 5);
+    f->day = d2(s + 8);
+    f->hour = d2(s + 11);
+    f->minute = d2(s + 14);
+    f->second = d2(s + 17);
+    Py_ssize_t p = 19;
+    f->frac_us = 0;
+    if (p < n && s[p] == '.') {
+        Py_ssize_t d = ++p;
+        while (p < n && is_digit(s[p])) p++;
+        if (p == d || p - d > 9) return 0;
+        int64_t us = 0;
+        for (Py_ssize_t k = 0; k < 6; k++) us = us * 10 + (d + k < p ? s[d + k] - '0' : 0);
+        f->frac_us = us;
+    }
+    f->has_offset = 0;
+    if (p < n && s[p] == 'Z') {
+        f->has_offset = 1;
+        f->offset_s = 0;
+        p++;
+    } else if (p < n && (s[p] == '+' || s[p] == '-')) {
+        int sign = s[p] == '-' ? -1 : 1;
+        if (p + 5 > n || !is_digit(s[p + 1]) || !is_digit(s[p + 2])) return 0;
+        int hh = d2(s + p + 1);
+        Py_ssize_t m = p + 3 + (s[p + 3] == ':');
+        if (m + 2 > n || !is_digit(s[m]) || !is_digit(s[m + 1])) return 0;
+        int mm = d2(s + m);
+        if (hh * 60 + mm >= 24 * 60) return 0; /* no such zone: left to Python */
+        f->has_offset = 1;
+        f->offset_s = sign * (int64_t)(hh * 60 + mm) * 60;
+        p = m + 2;
+    }
+    if (p >= n || s[p] != ' ') return 0;
+    const char *end = s + n;
+    f->host = s + p + 1;
+    const char *sp = memchr(f->host, ' ', (size_t)(end - f->host));
+    if (sp == NULL || sp == f->host) return 0;
+    f->hn = sp - f->host;
+    const char *q = f->tag = sp + 1;
+    while (q < end && *q != ' ' && *q != '[' && *q != ':') q++;
+    if (q == f->tag) return 0;
+    f->pn = q - f->tag;
+    f->pid = 0;
+    f->has_pid = 0;
+    if (q < end && *q == '[') {
+        const char *d = ++q;
+        while (q < end && is_digit(*q)) f->pid = f->pid * 10 + (*q++ - '0');
+        if (q == d || q - d > 9 || q >= end || *q != ']') return 0;
+        q++;
+        f->has_pid = 1;
+    }
+    if (q < end && *q == ':') q++;
+    if (q < end && *q == ' ') q++;
+    f->msg = q;
+    return 1;
+}
+
+static int do_line(Parser *self, const char *s, Py_ssize_t n, int64_t lineno) {
+    if (!line_printable(s, n)) return LINE_FALLBACK;
+    Framed fr = {0};
+    if (!(self->iso ? frame_3339(s, n, &fr) : frame_3164(self, s, n, &fr))) return LINE_FALLBACK;
+    if (fr.minute > 59 || fr.second > 60) return LINE_FALLBACK;
+    const char *host = fr.host, *tag = fr.tag, *msg = fr.msg, *end = s + n;
+    Py_ssize_t pn = fr.pn;
+    int64_t pid = fr.pid;
+    int has_pid = fr.has_pid;
     /* format_of_program: "postfix…" (any case) is ours; exim and sendmail go to Python. */
     if (starts_nocase(tag, pn, "postfix")) {
         /* handled below */
@@ -1495,18 +1610,28 @@ static int do_line(Parser *self, const char *s, Py_ssize_t n, int64_t lineno) {
         self->lines++;
         return LINE_DONE;
     }
-    /* The timestamp: the hour's start (from the Python clock, cached) plus minutes and seconds. */
-    int64_t key = self->year * 1000000 + month * 10000 + day * 100 + hour;
-    HourSlot *slot = &self->hours[(uint64_t)(key * 2654435761u) % HOUR_SLOTS];
-    if (slot->key != key) {
-        self->pending_hour[0] = self->year;
-        self->pending_hour[1] = month;
-        self->pending_hour[2] = day;
-        self->pending_hour[3] = hour;
-        return LINE_NEED_HOUR;
+    /* The timestamp. A written offset makes it arithmetic; otherwise the hour's start comes
+     * from the Python clock (the zone's rules), cached, plus minutes, seconds and fraction. */
+    int64_t ts;
+    if (fr.has_offset) {
+        if (fr.year < 1 || fr.month < 1 || fr.month > 12 || fr.day < 1 ||
+            fr.day > days_in_month(fr.year, fr.month) || fr.hour > 23)
+            return LINE_FALLBACK;
+        ts = (days_from_civil(fr.year, fr.month, fr.day) * 86400 + fr.hour * 3600 +
+              fr.minute * 60 + fr.second - fr.offset_s) * 1000000 + fr.frac_us;
+    } else {
+        int64_t key = (int64_t)fr.year * 1000000 + fr.month * 10000 + fr.day * 100 + fr.hour;
+        HourSlot *slot = &self->hours[(uint64_t)(key * 2654435761u) % HOUR_SLOTS];
+        if (slot->key != key) {
+            self->pending_hour[0] = fr.year;
+            self->pending_hour[1] = fr.month;
+            self->pending_hour[2] = fr.day;
+            self->pending_hour[3] = fr.hour;
+            return LINE_NEED_HOUR;
+        }
+        if (slot->us == INT64_MIN) return LINE_FALLBACK;
+        ts = slot->us + (int64_t)(fr.minute * 60 + fr.second) * 1000000 + fr.frac_us;
     }
-    if (slot->us == INT64_MIN) return LINE_FALLBACK;
-    int64_t ts = slot->us + (int64_t)(minute * 60 + second) * 1000000;
     /* The daemon and its handler. */
     const char *daemon = tag + pn;
     while (daemon > tag && daemon[-1] != '/') daemon--;
@@ -1523,7 +1648,7 @@ static int do_line(Parser *self, const char *s, Py_ssize_t n, int64_t lineno) {
         if (r.f[col].p != NULL && !parse_number(col, r.f[col].p, r.f[col].n, &num))
             return LINE_FALLBACK; /* the Python side decides what such a number becomes */
     }
-    if (append_row(self, ts, 1, host, sp1 - host, tag, pn, pid, has_pid, r.kind,
+    if (append_row(self, ts, 1, host, fr.hn, tag, pn, pid, has_pid, r.kind,
                    (Py_ssize_t)strlen(r.kind), r.qid, lineno, r.f, &num) < 0)
         return LINE_ERROR;
     self->lines++;
@@ -1566,8 +1691,9 @@ static PyObject *Parser_feed(Parser *self, PyObject *args) {
 
 static PyObject *Parser_set_clock(Parser *self, PyObject *args) {
     PyObject *year;
-    int month;
-    if (!PyArg_ParseTuple(args, "Oi", &year, &month)) return NULL;
+    int month, iso = 0;
+    if (!PyArg_ParseTuple(args, "Oi|p", &year, &month, &iso)) return NULL;
+    self->iso = iso;
     if (year == Py_None) {
         self->has_year = 0;
     } else {
@@ -1896,7 +2022,8 @@ static PyMethodDef Parser_methods[] = {
      "data[pos:end]; status DONE (limit reached or block ended), FALLBACK (the line at pos\n"
      "is for the Python parser) or NEED_HOUR (call set_hour for pending_hour, then again)."},
     {"set_clock", (PyCFunction)Parser_set_clock, METH_VARARGS,
-     "set_clock(year, month): the RFC 3164 clock's state (year None: no timestamps)."},
+     "set_clock(year, month, iso=False): the RFC 3164 clock's state (year None: no\n"
+     "timestamps), or iso=True for RFC 3339 framing (the stamps carry their own year)."},
     {"set_hour", (PyCFunction)Parser_set_hour, METH_VARARGS,
      "set_hour(us): µs of the pending hour's start, or None for an impossible date."},
     {"add_row", (PyCFunction)Parser_add_row, METH_VARARGS,

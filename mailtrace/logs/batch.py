@@ -542,7 +542,7 @@ def _compiled_path_fits(sources: list[Source], options: Options) -> bool:
     if options.format is not None or options.parsers is not None or not fast.available():
         return False
     try:
-        return all(file_framing(source) == "rfc3164" for source in sources)
+        return all(file_framing(source) in fast.FRAMINGS for source in sources)
     except MailtraceError:
         return False  # the reader reports the damage in its own words
 

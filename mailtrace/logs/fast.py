@@ -34,12 +34,15 @@ try:
 except ImportError:  # pragma: no cover - no C compiler where mailtrace was installed
     _fastlog = None
 
-__all__ = ["FastBuilder", "available", "count_newlines", "feed_block"]
+__all__ = ["FRAMINGS", "FastBuilder", "available", "count_newlines", "feed_block"]
 
 _SOURCE = EVENTS.get_field_index("source")
 _COLUMN = {name: i for i, name in enumerate(EVENTS.names)}
 _STRING = {i for i, f in enumerate(EVENTS) if pa.types.is_string(f.type)}
 _FIRST_SPARSE = EVENTS.get_field_index("action")
+
+#: The framings the compiled path reads: syslog's classic stamps and rsyslog's RFC 3339 ones.
+FRAMINGS = ("rfc3164", "rfc3339")
 
 #: String bytes a builder holds before its tables must be taken (string offsets are 32-bit).
 MAX_BYTES = 1 << 30
@@ -192,10 +195,12 @@ def feed_block(
     limit: int,
     clock: Any,
     feed_line: Callable[[str, int], int],
+    iso_framing: bool = False,
 ) -> tuple[int, int, int]:
     """Parse up to ``limit`` lines of the block ``data[pos:end]`` (line ``lineno + 1`` first).
 
-    ``clock`` is the file's :class:`~mailtrace.logs.framing.SyslogClock`; ``feed_line(text,
+    ``clock`` is the file's :class:`~mailtrace.logs.framing.SyslogClock` (for RFC 3339 framing,
+    ``iso_framing``, it only converts local hours of stamps without an offset); ``feed_line(text,
     lineno)`` parses one line the compiled path handed back, through the Python engine, and
     returns the last line number used. Returns (byte position reached, last line number, lines
     with invalid UTF-8 among them).
@@ -204,7 +209,8 @@ def feed_block(
     done, fallback, need_hour = _fastlog.DONE, _fastlog.FALLBACK, _fastlog.NEED_HOUR
     stop = lineno + limit
     damaged = 0
-    parser.set_clock(clock.year, clock.month)
+    iso = iso_framing
+    parser.set_clock(clock.year, clock.month, iso)
     while pos < end and lineno < stop:
         pos, lineno, status = parser.feed(data, pos, end, lineno, stop - lineno)
         if status == done:
@@ -225,5 +231,5 @@ def feed_block(
             damaged += 1
         lineno = feed_line(text, lineno)
         pos = end if newline < 0 else newline + 1
-        parser.set_clock(clock.year, clock.month)  # the Python clock may have moved on
+        parser.set_clock(clock.year, clock.month, iso)  # the Python clock may have moved on
     return pos, lineno, damaged

@@ -208,7 +208,7 @@ class _Engine:
         self.fast = (
             fast.available()
             and framer is not None
-            and framer.framing == "rfc3164"
+            and framer.framing in fast.FRAMINGS
             and fmt is None
             and "postfix" not in (parsers or {})
         )
@@ -224,8 +224,17 @@ class _Engine:
         """Parse up to ``limit`` lines of the block ``data[pos:end]`` through the compiled path
         (``self.fast`` only); returns (byte position reached, last line number)."""
         assert self.framer is not None and isinstance(self.builder, fast.FastBuilder)
+        framer = self.framer
         pos, lineno, damaged = fast.feed_block(
-            self.builder, data, pos, end, lineno, limit, self.framer.syslog_clock, self._feed_line
+            self.builder,
+            data,
+            pos,
+            end,
+            lineno,
+            limit,
+            framer.syslog_clock,
+            self._feed_line,
+            iso_framing=framer.framing == "rfc3339",
         )
         self.counts.damaged += damaged
         return pos, lineno
