@@ -1,4 +1,5 @@
-/* Compiled fast path for RFC 3164 Postfix logs: whole blocks in, EVENTS columns out.
+/* Compiled fast path for Postfix logs in syslog framing (RFC 3164, RFC 3339): whole blocks in,
+ * EVENTS columns out.
  *
  * Why this exists: the pure-Python reader costs about 10 µs a line (one regex match, a tuple of
  * captures and the column appends), which is pflogsumm's speed, not ten times it. This module
@@ -2044,7 +2045,7 @@ static PyTypeObject ParserType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "mailtrace.logs._fastlog.Parser",
     .tp_basicsize = sizeof(Parser),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Columns of EVENTS built from RFC 3164 Postfix lines (see the module docstring).",
+    .tp_doc = "Columns of EVENTS built from Postfix syslog lines (see the module docstring).",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Parser_init,
     .tp_dealloc = (destructor)Parser_dealloc,
@@ -2102,7 +2103,7 @@ static PyMethodDef module_methods[] = {
 
 static struct PyModuleDef fastlog_module = {
     PyModuleDef_HEAD_INIT, "_fastlog",
-    "Compiled fast path for RFC 3164 Postfix logs (see mailtrace/logs/fast.py).", -1,
+    "Compiled fast path for Postfix logs in syslog framing (see mailtrace/logs/fast.py).", -1,
     module_methods,
 };
 

@@ -1,12 +1,12 @@
-"""The compiled fast path for RFC 3164 Postfix logs, behind the same EventBuilder contract.
+"""The compiled fast path for Postfix logs in syslog framing, behind the EventBuilder contract.
 
-:mod:`mailtrace.logs._fastlog` (C, built at install time) reads whole blocks of bytes into EVENTS
-columns with the GIL released. It parses the common Postfix line shapes itself and hands every
-other line back; :func:`feed_block` gives such a line to the ordinary Python engine, whose row
-joins the same columns through :class:`FastBuilder`, so rows stay in line order and every table,
-count and UNPARSED row is exactly what the Python parser alone gives (tests/test_fastlog.py holds
-both to that). Where the module is not built, :func:`available` is False and the reader simply
-keeps to Python.
+:mod:`mailtrace.logs._fastlog` (C, built at install time) reads whole blocks of bytes of RFC 3164 or
+RFC 3339 (rsyslog high-precision) syslog files into EVENTS columns with the GIL released. It parses
+the common Postfix line shapes itself and hands every other line back; :func:`feed_block` gives such
+a line to the ordinary Python engine, whose row joins the same columns through :class:`FastBuilder`,
+so rows stay in line order and every table, count and UNPARSED row is exactly what the Python parser
+alone gives (tests/test_fastlog.py holds both to that). Where the module is not built,
+:func:`available` is False and the reader simply keeps to Python.
 
 >>> import tempfile, pathlib
 >>> from mailtrace.logs.reader import parse_file_tables
