@@ -1476,6 +1476,26 @@ static int64_t days_from_civil(int64_t y, int m, int d) {
     return era * 146097 + doe - 719468;
 }
 
+/* The syslog tag `([^\s\[:]+)(?:\[(\d{1,9})\])?` from q on (before limit): program and pid
+ * into f. Returns where it ends, or NULL for anything but that shape (a longer pid included). */
+static const char *read_tag(const char *q, const char *limit, Framed *f) {
+    const char *tag = q;
+    while (q < limit && *q != ' ' && *q != '[' && *q != ':') q++;
+    if (q == tag) return NULL;
+    f->tag = tag;
+    f->pn = q - tag;
+    f->pid = 0;
+    f->has_pid = 0;
+    if (q < limit && *q == '[') {
+        const char *d = ++q;
+        while (q < limit && is_digit(*q) && q - d <= 9) f->pid = f->pid * 10 + (*q++ - '0');
+        if (q == d || q - d > 9 || q >= limit || *q != ']') return NULL;
+        q++;
+        f->has_pid = 1;
+    }
+    return q;
+}
+
 /* RFC 3164: `Mmm dd hh:mm:ss host tag message`, read as the reader's fast split does:
  * line[16:].split(" ", 2), the tag token `([^\s\[:]+)(?:\[(\d{1,10})\])?:?` whole. */
 static int frame_3164(Parser *self, const char *s, Py_ssize_t n, Framed *f) {
@@ -1504,21 +1524,9 @@ static int frame_3164(Parser *self, const char *s, Py_ssize_t n, Framed *f) {
     const char *tag = sp1 + 1;
     const char *sp2 = memchr(tag, ' ', (size_t)(end - tag));
     if (sp2 == NULL || sp2 == tag) return 0;
-    f->tag = tag;
     f->msg = sp2 + 1;
-    const char *q = tag;
-    while (q < sp2 && *q != '[' && *q != ':') q++;
-    if (q == tag) return 0;
-    f->pn = q - tag;
-    f->pid = 0;
-    f->has_pid = 0;
-    if (q < sp2 && *q == '[') {
-        const char *d = ++q;
-        while (q < sp2 && is_digit(*q)) f->pid = f->pid * 10 + (*q++ - '0');
-        if (q == d || q - d > 9 || q >= sp2 || *q != ']') return 0;
-        q++;
-        f->has_pid = 1;
-    }
+    const char *q = read_tag(tag, sp2, f);
+    if (q == NULL) return 0;
     if (q < sp2 && *q == ':') q++;
     return q == sp2;
 }
@@ -1570,19 +1578,8 @@ static int frame_3339(const char *s, Py_ssize_t n, Framed *f) {
     const char *sp = memchr(f->host, ' ', (size_t)(end - f->host));
     if (sp == NULL || sp == f->host) return 0;
     f->hn = sp - f->host;
-    const char *q = f->tag = sp + 1;
-    while (q < end && *q != ' ' && *q != '[' && *q != ':') q++;
-    if (q == f->tag) return 0;
-    f->pn = q - f->tag;
-    f->pid = 0;
-    f->has_pid = 0;
-    if (q < end && *q == '[') {
-        const char *d = ++q;
-        while (q < end && is_digit(*q)) f->pid = f->pid * 10 + (*q++ - '0');
-        if (q == d || q - d > 9 || q >= end || *q != ']') return 0;
-        q++;
-        f->has_pid = 1;
-    }
+    const char *q = read_tag(sp + 1, end, f);
+    if (q == NULL) return 0;
     if (q < end && *q == ':') q++;
     if (q < end && *q == ' ') q++;
     f->msg = q;
