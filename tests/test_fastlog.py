@@ -184,11 +184,17 @@ def test_a_megabyte_postfix_line_is_linear_and_the_same(
         head.replace("smtpd", "smtp") + "4B2C1D9F3A: to=<" + "a" * 1_000_000,
         head + "connect from " + "[" * 1_000_000,
         head.replace("smtpd", "qmgr") + "4B2C1D9F3A: from=<>, size=" + "9" * 1_000_000,
+        head.replace("smtpd", "cleanup")
+        + "4B2C1D9F3A: reject: header "
+        + " from x[1.2.3.4]; from=<" * 50_000,
+        head.replace("smtpd", "anvil") + "statistics: max " + "a " * 400_000,
+        head.replace("smtpd", "postscreen") + "PREGREET 1 after " + "9" * 500_000,
+        head.replace("smtpd[7]", "smtpd[" + "9" * 50 + "]") + "connect from h[192.0.2.1]",
     ]
     log = tmp_path / "maillog"
     log.write_text("\n".join(hostile) + "\n", encoding="utf-8")
     compiled, python = both(log, monkeypatch)
-    assert compiled.counts.lines == 4
+    assert compiled.counts.lines == 8
     assert_same(compiled, python)
 
 

@@ -973,6 +973,7 @@ HOSTILE_BODIES = [
     " (in reply to " * 70_000,
     "host a[b] said: 550 " * 50_000,
     "a" * 1_000_000,
+    "9" * 1_000_000,  # a number that never ends: \d+\.?\d* once backtracked in O(n²) here
 ]
 HOSTILE_PREFIXES = [
     "",
@@ -983,6 +984,9 @@ HOSTILE_PREFIXES = [
     "3F1A2B4C5D: reject: header Subject: ",
     "disconnect from a[192.0.2.1] ",
     "warning: a[192.0.2.1]: SASL LOGIN authentication failed: ",
+    "PREGREET 11 after ",
+    "HANGUP after ",
+    "statistics: max connection rate ",
 ]
 
 
