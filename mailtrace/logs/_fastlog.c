@@ -239,11 +239,6 @@ static inline void mark(Column *c, int64_t row, int valid) {
         c->nulls++;
 }
 
-static inline void put_i16(Column *c, int64_t row, int64_t v, int valid) {
-    ((int16_t *)c->data.p)[row] = valid ? (int16_t)v : 0;
-    mark(c, row, valid);
-}
-
 static inline void put_i32(Column *c, int64_t row, int64_t v, int valid) {
     ((int32_t *)c->data.p)[row] = valid ? (int32_t)v : 0;
     mark(c, row, valid);
@@ -251,11 +246,6 @@ static inline void put_i32(Column *c, int64_t row, int64_t v, int valid) {
 
 static inline void put_i64(Column *c, int64_t row, int64_t v, int valid) {
     ((int64_t *)c->data.p)[row] = valid ? v : 0;
-    mark(c, row, valid);
-}
-
-static inline void put_f64(Column *c, int64_t row, double v, int valid) {
-    ((double *)c->data.p)[row] = valid ? v : 0.0;
     mark(c, row, valid);
 }
 
