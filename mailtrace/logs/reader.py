@@ -202,9 +202,9 @@ class _Engine:
         self.dispatch: dict[str, _Route] = {}
         self.tags: dict[str, _TagInfo | None] = {}
         self.hosts: set[str] = set()
-        # RFC 3164 files in auto-detected formats take the compiled path when it is built: it
-        # parses the common Postfix lines itself and hands the rest back to feed(), one line at a
-        # time, into the same builder (same rows, same order, same counts).
+        # Syslog files (RFC 3164, RFC 3339) in auto-detected formats take the compiled path when
+        # it is built: it parses the common Postfix lines itself and hands the rest back to
+        # feed(), one line at a time, into the same builder (same rows, order and counts).
         self.fast = (
             fast.available()
             and framer is not None
