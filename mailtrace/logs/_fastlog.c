@@ -546,28 +546,23 @@ static int level(const Msg *m, Py_ssize_t i, Row *r) {
 /* ----------------------------------------------------------------------------------------- */
 /* Rejects: `action: COMMAND from CLIENT: [code ][dsn ]reply_text; from=<> to=<> proto= helo=<>`. */
 
-/* The _KV tail from i to the end of the message; 1 when it matches whole. */
-static int kv_tail(const Msg *m, Py_ssize_t i, Row *r) {
+/* The _KV elements greedily from i; returns where they end (their values go to `got`). */
+static Py_ssize_t kv_run(const Msg *m, Py_ssize_t i, Slice got[4]) {
     const char *s = m->s;
     Py_ssize_t n = m->n, p = i;
-    static const struct {
-        const char *key;
-        int col;
-        int angle;
-    } K[] = {{"from=<", C_SENDER, 1}, {"to=<", C_RECIPIENT, 1}, {"proto=", C_PROTOCOL, 0},
-             {"helo=<", C_HELO, 1}};
-    Slice got[4] = {{0}};
+    static const char *KEYS[] = {"from=<", "to=<", "proto=", "helo=<"};
     for (int k = 0; k < 4; k++) {
-        if (!at(m, p, K[k].key)) continue;
-        Py_ssize_t v = p + (Py_ssize_t)strlen(K[k].key), e = v;
-        if (K[k].angle) {
+        got[k] = (Slice){NULL, 0};
+        if (!at(m, p, KEYS[k])) continue;
+        Py_ssize_t v = p + (Py_ssize_t)strlen(KEYS[k]), e = v;
+        if (k != 2) {
             while (e < n && s[e] != '>' && s[e] != ';') e++;
-            if (e >= n || s[e] != '>') return 0;
+            if (e >= n || s[e] != '>') return -1;
             got[k] = SL(s + v, e - v);
             p = e + 1;
         } else {
             while (e < n && s[e] != ' ' && s[e] != ',' && s[e] != ';') e++;
-            if (e == v) return 0;
+            if (e == v) return -1;
             got[k] = SL(s + v, e - v);
             p = e;
         }
@@ -576,10 +571,43 @@ static int kv_tail(const Msg *m, Py_ssize_t i, Row *r) {
             if (p < n && s[p] == ' ') p++;
         }
     }
-    if (p != n) return 0;
+    return p;
+}
+
+/* The _KV columns, in the order kv_run reads them. */
+static const int KV_COLS[4] = {C_SENDER, C_RECIPIENT, C_PROTOCOL, C_HELO};
+
+/* The _KV tail from i to the end of the message; 1 when it matches whole. */
+static int kv_tail(const Msg *m, Py_ssize_t i, Row *r) {
+    Slice got[4];
+    if (kv_run(m, i, got) != m->n) return 0;
     for (int k = 0; k < 4; k++)
-        if (got[k].p) r->f[K[k].col] = got[k];
+        if (got[k].p) r->f[KV_COLS[k]] = got[k];
     return 1;
+}
+
+/* `[245]\d\d[ -]` at p (before end): where it ends, or -1. */
+static Py_ssize_t reply_code_at(const Msg *m, Py_ssize_t p, Py_ssize_t end) {
+    const char *s = m->s;
+    if (p + 4 > end || (s[p] != '2' && s[p] != '4' && s[p] != '5') || !is_digit(s[p + 1]) ||
+        !is_digit(s[p + 2]) || (s[p + 3] != ' ' && s[p + 3] != '-'))
+        return -1;
+    return p + 4;
+}
+
+/* _CODE_DSN `(?:(?P<reply_code>[245]\d\d)[ -]|)(?:(?P<dsn>DSN) |)` at p, into r: where it ends. */
+static Py_ssize_t code_dsn(const Msg *m, Py_ssize_t p, Py_ssize_t end, Row *r) {
+    Py_ssize_t c = reply_code_at(m, p, end);
+    if (c > 0) {
+        r->f[C_REPLY_CODE] = SL(m->s + p, 3);
+        p = c;
+    }
+    Py_ssize_t d = dsn_at(m, p, end);
+    if (d > 0 && d < end && m->s[d] == ' ') {
+        r->f[C_DSN] = SL(m->s + p, d - p);
+        p = d + 1;
+    }
+    return p;
 }
 
 static const char *action_kind(const char *p, Py_ssize_t n) {
@@ -610,17 +638,7 @@ static int reject(const Msg *m, Py_ssize_t i, Slice qid, Row *r) {
     if (!at(m, p, " from ")) return 0;
     p = endpoint(m, p + 6, C_CLIENT_HOST, r);
     if (p < 0 || !at(m, p, ": ")) return 0;
-    p += 2;
-    if (p + 4 <= n && (s[p] == '2' || s[p] == '4' || s[p] == '5') && is_digit(s[p + 1]) &&
-        is_digit(s[p + 2]) && (s[p + 3] == ' ' || s[p + 3] == '-')) {
-        r->f[C_REPLY_CODE] = SL(s + p, 3);
-        p += 4;
-    }
-    Py_ssize_t d = dsn_at(m, p, n);
-    if (d > 0 && d < n && s[d] == ' ') {
-        r->f[C_DSN] = SL(s + p, d - p);
-        p = d + 1;
-    }
+    p = code_dsn(m, p + 2, n, r);
     /* `(?P<reply_text>.*); KV$`: the greedy text ends at the last "; " whose tail matches. */
     Py_ssize_t text_end = n;
     for (Py_ssize_t q = n - 2; q >= p; q--) {
@@ -765,10 +783,10 @@ static int delivery(const Msg *m, Row *r) {
         while (y < e && s[y] != ' ') y++;
         if (y > h && y + 7 <= e && memcmp(s + y, " said: ", 7) == 0) x = y + 7;
     }
-    if (x + 4 <= e && (s[x] == '2' || s[x] == '4' || s[x] == '5') && is_digit(s[x + 1]) &&
-        is_digit(s[x + 2]) && (s[x + 3] == ' ' || s[x + 3] == '-')) {
+    Py_ssize_t c = reply_code_at(m, x, e);
+    if (c > 0) {
         r->f[C_REPLY_CODE] = SL(s + x, 3);
-        x += 4;
+        x = c;
         Py_ssize_t d = dsn_at(m, x, e);
         if (d > 0 && d < e && s[d] == ' ') x = d + 1;
         r->f[C_REPLY_TEXT] = SL(s + x, e - x);
@@ -991,34 +1009,6 @@ static int qmgr(const Msg *m, Row *r) {
     return 0;
 }
 
-/* The _KV elements greedily from i; returns where they end (their values go to `got`). */
-static Py_ssize_t kv_run(const Msg *m, Py_ssize_t i, Slice got[4]) {
-    const char *s = m->s;
-    Py_ssize_t n = m->n, p = i;
-    static const char *KEYS[] = {"from=<", "to=<", "proto=", "helo=<"};
-    for (int k = 0; k < 4; k++) {
-        got[k] = (Slice){NULL, 0};
-        if (!at(m, p, KEYS[k])) continue;
-        Py_ssize_t v = p + (Py_ssize_t)strlen(KEYS[k]), e = v;
-        if (k != 2) {
-            while (e < n && s[e] != '>' && s[e] != ';') e++;
-            if (e >= n || s[e] != '>') return -1;
-            got[k] = SL(s + v, e - v);
-            p = e + 1;
-        } else {
-            while (e < n && s[e] != ' ' && s[e] != ',' && s[e] != ';') e++;
-            if (e == v) return -1;
-            got[k] = SL(s + v, e - v);
-            p = e;
-        }
-        if (k < 3) {
-            if (p < n && s[p] == ',') p++;
-            if (p < n && s[p] == ' ') p++;
-        }
-    }
-    return p;
-}
-
 /* cleanup's header/body checks (_CHECK): `action: (header|body|…) .* from (CLIENT|local);
  * KV(: [code ][dsn ]reply_text)?$`. The greedy text ends at the last " from " that works. */
 static int check(const Msg *m, Py_ssize_t i, Slice qid, Row *r) {
@@ -1049,24 +1039,11 @@ static int check(const Msg *m, Py_ssize_t i, Slice qid, Row *r) {
         if (q < 0) continue;
         if (q != n) {
             if (!at(m, q, ": ")) continue;
-            q += 2;
-            if (q + 4 <= n && (s[q] == '2' || s[q] == '4' || s[q] == '5') && is_digit(s[q + 1]) &&
-                is_digit(s[q + 2]) && (s[q + 3] == ' ' || s[q + 3] == '-')) {
-                c.f[C_REPLY_CODE] = SL(s + q, 3);
-                q += 4;
-            }
-            Py_ssize_t d = dsn_at(m, q, n);
-            if (d > 0 && d < n && s[d] == ' ') {
-                c.f[C_DSN] = SL(s + q, d - q);
-                q = d + 1;
-            }
+            q = code_dsn(m, q + 2, n, &c);
             c.f[C_REPLY_TEXT] = SL(s + q, n - q);
         }
         *r = c;
-        r->f[C_SENDER] = got[0];
-        r->f[C_RECIPIENT] = got[1];
-        r->f[C_PROTOCOL] = got[2];
-        r->f[C_HELO] = got[3];
+        for (int k = 0; k < 4; k++) r->f[KV_COLS[k]] = got[k];
         r->f[C_ACTION] = action;
         r->f[C_TEXT] = SL(s + t, e - t);
         r->kind = action_kind(action.p, action.n);
