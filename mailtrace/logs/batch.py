@@ -398,7 +398,7 @@ def run(
     if errors not in ("raise", "skip"):
         raise UsageError(f"--errors must be raise or skip, not {errors!r}")
     zone = parse_tz(tz)  # a bad --tz is a usage error before any work starts
-    _preload("pyarrow.compute", "pyarrow.parquet" if out is not None else "pyarrow.compute")
+    _preload("pyarrow.compute", *(["pyarrow.parquet"] if out is not None else []))
     keep = None if columns is None else tuple(columns)
     options = Options(format, year, zone, errors, parsers, keep)
     sources = expand_inputs(inputs)
@@ -444,7 +444,7 @@ def _preload(*modules: str) -> None:
     import sys
     import threading
 
-    wanted = [m for m in dict.fromkeys(modules) if m not in sys.modules]
+    wanted = [m for m in modules if m not in sys.modules]
     if wanted:
         threading.Thread(
             target=lambda: [importlib.import_module(m) for m in wanted], daemon=True

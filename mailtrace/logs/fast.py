@@ -54,7 +54,11 @@ def available() -> bool:
     >>> isinstance(available(), bool)
     True
     """
-    return _fastlog is not None and tuple(_fastlog.columns()) == tuple(EVENTS.names)
+    return _BUILT
+
+
+# Checked once: every engine, plan and batch asks.
+_BUILT = _fastlog is not None and tuple(_fastlog.columns()) == tuple(EVENTS.names)
 
 
 def count_newlines(data: Any, start: int, end: int) -> int:
