@@ -39,11 +39,15 @@ def python_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def both(
-    path: Path, monkeypatch: pytest.MonkeyPatch, block_lines: int = reader.BLOCK_LINES
+    path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    block_lines: int = reader.BLOCK_LINES,
+    year: int = 2026,
+    tz: str = "UTC",
 ) -> tuple[LogTables, LogTables]:
     def parse() -> LogTables:
         parts = reader.iter_file_tables(
-            path, year=2026, tz="UTC", errors="skip", block_lines=block_lines
+            path, year=year, tz=tz, errors="skip", block_lines=block_lines
         )
         return reader.collect(parts)
 
@@ -90,15 +94,21 @@ def _message_lines() -> list[str]:
     return [line for line in lines if line.strip()]
 
 
+def _shuffled_log(tmp_path: Path, lines: int, seed: int) -> Path:
+    """A log of ``lines`` lines drawn at random from the sample Postfix logs."""
+    rng = random.Random(seed)
+    pool = _message_lines()
+    log = tmp_path / "maillog"
+    log.write_text("\n".join(rng.choice(pool) for _ in range(lines)) + "\n", encoding="utf-8")
+    return log
+
+
 def test_a_large_shuffled_log_parses_the_same_in_every_block(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Batches of 3,000 lines: the compiled builder is emptied and refilled many times, and
     # batch boundaries fall between the lines it handed back to Python.
-    rng = random.Random(7)
-    lines = _message_lines()
-    log = tmp_path / "maillog"
-    log.write_text("\n".join(rng.choice(lines) for _ in range(40_000)) + "\n", encoding="utf-8")
+    log = _shuffled_log(tmp_path, 40_000, seed=7)
     compiled, python = both(log, monkeypatch, block_lines=3_000)
     assert compiled.counts.events > 30_000
     assert_same(compiled, python)
@@ -129,10 +139,7 @@ def test_new_year_and_month_changes_inside_one_block(
     log = tmp_path / "maillog"
     log.write_text(text, encoding="utf-8")
     for zone in ("UTC", "Europe/Berlin", "America/New_York"):
-        compiled = parse_file_tables(log, year=2025, tz=zone)
-        with python_only(monkeypatch):
-            python = parse_file_tables(log, year=2025, tz=zone)
-        assert_same(compiled, python)
+        assert_same(*both(log, monkeypatch, year=2025, tz=zone))
 
 
 def test_crlf_non_ascii_and_a_last_line_without_newline(
@@ -162,10 +169,7 @@ def test_tables_are_taken_when_the_builder_holds_its_byte_limit(
 ) -> None:
     # The limit is 1 GiB (32-bit string offsets); at 4 KiB the builder must hand over its tables
     # every few lines, mid-block, and the result must not change.
-    rng = random.Random(3)
-    lines = _message_lines()
-    log = tmp_path / "maillog"
-    log.write_text("\n".join(rng.choice(lines) for _ in range(3_000)) + "\n", encoding="utf-8")
+    log = _shuffled_log(tmp_path, 3_000, seed=3)
     monkeypatch.setattr(fast, "MAX_BYTES", 4096)
     parts = list(reader.iter_file_tables(log, year=2026, tz="UTC"))
     assert len(parts) > 50
@@ -271,10 +275,7 @@ def test_rfc3339_lines_parse_the_same(
     head = "2026-03-07T10:00:00.000000+00:00 mx postfix/qmgr[7]: 4B2C1D9F3A: removed"
     log.write_text("\n".join([head, *lines]) + "\n", encoding="utf-8")
     for zone in ("UTC", "Europe/Berlin"):
-        compiled = parse_file_tables(log, tz=zone, errors="skip")
-        with python_only(monkeypatch):
-            python = parse_file_tables(log, tz=zone, errors="skip")
-        assert_same(compiled, python)
+        assert_same(*both(log, monkeypatch, tz=zone))
 
 
 def test_threaded_batch_writes_the_same_dataset(
@@ -282,10 +283,7 @@ def test_threaded_batch_writes_the_same_dataset(
 ) -> None:
     import pyarrow.parquet as pq
 
-    rng = random.Random(11)
-    lines = _message_lines()
-    log = tmp_path / "maillog"
-    log.write_text("\n".join(rng.choice(lines) for _ in range(30_000)) + "\n", encoding="utf-8")
+    log = _shuffled_log(tmp_path, 30_000, seed=11)
     monkeypatch.setattr(batch, "MIN_RANGE_BYTES", 64 << 10)  # many ranges of this small file
     threaded = batch.run([log], tmp_path / "threads", year=2026, tz="UTC", jobs=2, split_bytes=1)
     with python_only(monkeypatch):
