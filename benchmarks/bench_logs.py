@@ -133,6 +133,15 @@ def byte_compile() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "mailtrace")], check=True)
 
 
+def prepare(generator: Path, work: Path, lines: int, seed: int) -> tuple[Path, int]:
+    """The generated log in ``work`` (made once) and its line count; mailtrace byte-compiled."""
+    log = work / f"mail-{lines}-{seed}.log"
+    if not log.exists():
+        generate(generator, log, lines, seed)
+    byte_compile()
+    return log, count_lines(log)
+
+
 def count_lines(path: Path) -> int:
     n = 0
     with path.open("rb") as f:
@@ -195,11 +204,7 @@ def main() -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="mailtrace-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        log = work / f"mail-{args.lines}-{args.seed}.log"
-        if not log.exists():
-            generate(args.generator, log, args.lines, args.seed)
-        lines = count_lines(log)
-        byte_compile()
+        log, lines = prepare(args.generator, work, args.lines, args.seed)
         out = work / "out"
         shutil.rmtree(out, ignore_errors=True)
         runs = [measure("mailtrace logs -o (Parquet)", mailtrace_argv(log, out, args.jobs))]

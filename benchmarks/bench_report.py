@@ -29,11 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_logs import (  # the sibling script, found through the line above
     DEFAULT_GENERATOR,
     PFLOGSUMM,
-    byte_compile,
     compiled_parser,
-    count_lines,
-    generate,
     measure,
+    prepare,
     report,
 )
 
@@ -52,11 +50,7 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     mailtrace = [sys.executable, "-m", "mailtrace"]
     try:
-        log = work / f"mail-{args.lines}-{args.seed}.log"
-        if not log.exists():
-            generate(args.generator, log, args.lines, args.seed)
-        lines = count_lines(log)
-        byte_compile()
+        log, lines = prepare(args.generator, work, args.lines, args.seed)
         dataset = work / "dataset"
         shutil.rmtree(dataset, ignore_errors=True)
         runs = [measure("mailtrace report LOG", [*mailtrace, "report", str(log)])]
