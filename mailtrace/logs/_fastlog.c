@@ -1700,7 +1700,7 @@ static PyObject *Parser_pending_hour(Parser *self, void *closure) {
 }
 
 /* add_row(kind, ts, host, program, pid, line, queue_id, columns, values): a row the Python
- * parsers made, for a line this module handed back. Numbers may be int, float or their text. */
+ * parsers made, for a line this module handed back. Numbers are int or float (or None). */
 static PyObject *Parser_add_row(Parser *self, PyObject *args) {
     const char *kind;
     Py_ssize_t kn;
@@ -1739,10 +1739,9 @@ static PyObject *Parser_add_row(Parser *self, PyObject *args) {
             if (p == NULL) return NULL;
             f[col] = SL(p, n);
         } else if (PyUnicode_Check(v)) {
-            Py_ssize_t n;
-            const char *p = PyUnicode_AsUTF8AndSize(v, &n);
-            if (p == NULL) return NULL;
-            parse_number((int)col, p, n, &num); /* text that is no number becomes null */
+            /* fast.FastBuilder casts numeric text as Arrow does before it calls add_row */
+            PyErr_Format(PyExc_TypeError, "%s must be a number", COL_NAMES[col]);
+            return NULL;
         } else if (t == T_F64) {
             double d = PyFloat_AsDouble(v);
             if (d == -1.0 && PyErr_Occurred()) return NULL;
