@@ -66,6 +66,7 @@ from mailtrace.logs.reader import (
     plan_file,
     spooled,
 )
+from mailtrace.parquet_join import JoinedFile
 from mailtrace.schema import EVENTS, UNPARSED
 from mailtrace.sources import Source, expand_inputs, is_plain_file
 
@@ -190,30 +191,57 @@ _DICTIONARY = frozenset(
 _STATISTICS = frozenset(["ts", "host", "program", "queue_id", "kind", "status", "line"])
 
 
+def _writer_options(schema: pa.Schema) -> dict[str, Any]:
+    """The ParquetWriter settings of every file written here.
+
+    snappy: the cheapest codec to write, and writing is on the hot path. Dictionary pages and
+    min/max statistics only where they pay (few distinct values; the columns readers filter on):
+    building them for free text costs ~20% of the writing for nothing.
+    """
+    names = set(schema.names)
+    return {
+        "compression": "snappy",
+        "use_dictionary": sorted(names & _DICTIONARY),
+        "write_statistics": sorted(names & _STATISTICS),
+    }
+
+
+def encode_table(table: pa.Table) -> bytes:
+    """``table`` as the bytes of a whole Parquet file, written with this module's settings.
+
+    >>> encode_table(EVENTS.empty_table())[:4]
+    b'PAR1'
+    """
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    with pq.ParquetWriter(sink, table.schema, **_writer_options(table.schema)) as writer:
+        if table.num_rows:
+            writer.write_table(table, row_group_size=_ROW_GROUP)
+    return bytes(sink.getvalue())
+
+
+_ROW_GROUP = 1 << 20
+
+
+def _temporary(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
 class _AtomicWriter:
     """A Parquet file written under a hidden temporary name and renamed into place on success."""
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         import pyarrow.parquet as pq
 
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        # snappy: the cheapest codec to write, and writing is on the hot path. Dictionary pages
-        # and min/max statistics only where they pay (few distinct values; the columns readers
-        # filter on): building them for free text costs ~20% of the writing for nothing.
-        names = set(schema.names)
-        self.writer = pq.ParquetWriter(
-            self.tmp,
-            schema,
-            compression="snappy",
-            use_dictionary=sorted(names & _DICTIONARY),
-            write_statistics=sorted(names & _STATISTICS),
-        )
+        self.tmp = _temporary(path)
+        self.writer = pq.ParquetWriter(self.tmp, schema, **_writer_options(schema))
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows:
-            self.writer.write_table(table, row_group_size=1 << 20)
+            self.writer.write_table(table, row_group_size=_ROW_GROUP)
 
     def commit(self) -> None:
         self.writer.close()
@@ -224,13 +252,53 @@ class _AtomicWriter:
         self.tmp.unlink(missing_ok=True)
 
 
+class _AtomicJoin:
+    """A Parquet file joined from parts each worker encoded (:func:`encode_table`), under a
+    hidden temporary name until complete: encoding, the costliest step of writing, then runs
+    on every core rather than in this process alone."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = _temporary(path)
+        self.file = open(self.tmp, "wb")  # noqa: SIM115 - closed by commit or abort
+        self.joined = JoinedFile(self.file)
+
+    def append(self, part: bytes) -> None:
+        self.joined.append(part)
+
+    def commit(self) -> None:
+        with self.file:
+            self.joined.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self.file.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+@dataclass
+class Encoded:
+    """A range's results with its EVENTS already encoded as Parquet by the worker."""
+
+    events: bytes  # a whole Parquet file (see encode_table)
+    unparsed: pa.Table
+    summary: Summary  # counts, events by kind and program, and the kept columns
+
+
 class _TargetWriter:
-    def __init__(self, target: Target) -> None:
-        self.events = _AtomicWriter(target.events, EVENTS)
+    """The two files of one input. ``joined``: its EVENTS arrive encoded, range by range."""
+
+    def __init__(self, target: Target, joined: bool = False) -> None:
+        self.events = _AtomicJoin(target.events) if joined else _AtomicWriter(target.events, EVENTS)
         self.unparsed = _AtomicWriter(target.unparsed, UNPARSED)
 
-    def write(self, part: LogTables) -> None:
-        self.events.write(part.events)
+    def write(self, part: LogTables | Encoded) -> None:
+        if isinstance(part, Encoded):
+            assert isinstance(self.events, _AtomicJoin)
+            self.events.append(part.events)
+        else:
+            assert isinstance(self.events, _AtomicWriter)
+            self.events.write(part.events)
         self.unparsed.write(part.unparsed)
 
     def commit(self) -> list[Path]:
@@ -314,14 +382,26 @@ def file_task(source: Source, options: Options, target: Target | None) -> Summar
     return summary
 
 
-def chunk_task(plan: FilePlan, index: int, options: Options) -> LogTables | str:
-    """Parse byte range ``index`` of a planned plain file (the error message on failure)."""
+def chunk_task(
+    plan: FilePlan, index: int, options: Options, encode: bool = False
+) -> LogTables | Encoded | str:
+    """Parse byte range ``index`` of a planned plain file (the error message on failure).
+
+    ``encode``: return the range as :class:`Encoded`, its EVENTS already written as Parquet
+    bytes and its events counted, so that the process writing the dataset only joins them.
+    """
     try:
         tables = parse_range(
             plan, index, format=options.format, errors=options.errors, parsers=options.parsers
         )
     except MailtraceError as exc:
         return str(exc)
+    if encode:
+        summary = Summary(counts=tables.counts)
+        summary.add_events(tables.events)
+        if options.columns is not None:
+            summary.tables.append(_columns(tables.events, options.columns))
+        return Encoded(encode_table(tables.events), tables.unparsed, summary)
     if options.columns is not None:
         # Only the columns wanted cross between processes.
         return tables._replace(events=_columns(tables.events, options.columns))
@@ -353,7 +433,7 @@ class _Split:
 
     plan: FilePlan
     target: Target | None
-    results: dict[int, LogTables] = field(default_factory=dict)
+    results: dict[int, LogTables | Encoded] = field(default_factory=dict)
     next: int = 0
     writer: _TargetWriter | None = None
 
@@ -502,7 +582,7 @@ def _run_jobs(
             part.tables = []
             summary.merge(part)
         else:
-            assert isinstance(result, LogTables | str)
+            assert isinstance(result, LogTables | Encoded | str)
             before = len(summary.tables)
             _take_chunk(job[0], job[1], result, summary, options.columns)
             kept.setdefault(order[id(job[0])], []).extend(summary.tables[before:])
@@ -606,7 +686,7 @@ def _task(job: _Job, options: Any) -> tuple[Callable[..., Any], tuple[Any, ...]]
     """
     if isinstance(job, _FileJob):
         return file_task, (job.source, options, job.target)
-    return chunk_task, (job[0].plan, job[1], options)
+    return chunk_task, (job[0].plan, job[1], options, job[0].target is not None)
 
 
 def _pool_results(
@@ -754,7 +834,7 @@ def _split_message(message: str) -> tuple[str, str]:
 def _take_chunk(
     split: _Split,
     index: int,
-    result: LogTables | str,
+    result: LogTables | Encoded | str,
     summary: Summary,
     columns: tuple[str, ...] | None = None,
 ) -> None:
@@ -769,9 +849,12 @@ def _take_chunk(
         part = split.results.pop(split.next)
         if split.target is not None:
             if split.writer is None:
-                split.writer = _TargetWriter(split.target)
+                split.writer = _TargetWriter(split.target, joined=True)
             split.writer.write(part)
-        summary.add_part(part, columns)
+        if isinstance(part, Encoded):
+            summary.merge(part.summary)
+        else:
+            summary.add_part(part, columns)
         split.next += 1
     if split.next == len(split.plan.chunks) and split.target is not None:
         writer = split.writer or _TargetWriter(split.target)

@@ -615,6 +615,8 @@ class YearScan:
         first = _RX_MONTH_B.search(data, start, end)
         if first is None:
             return
+        if self.month == 0:  # the file's first stamp: without it, the first block is walked
+            self.month = _MONTHS_B[first[1]]
         newline = data.rfind(b"\n", start, end - 1)
         last = _RX_MONTH_B.match(data, start if newline < 0 else newline + 1, end)
         uniform = last is not None and first[1] == last[1] and _MONTHS_B[first[1]] == self.month
