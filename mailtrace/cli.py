@@ -267,10 +267,12 @@ def _read_log_events(
     """
     from pathlib import Path
 
+    from mailtrace.logs.batch import preload
     from mailtrace.paths import read_events_counted
 
     if errors not in ("raise", "skip"):
         raise UsageError(f"--errors must be raise or skip, not {errors!r}")
+    preload("pandas")  # every analysis of the events uses it: import it during the parse
     events, counts = read_events_counted(
         [Path(p) for p in logs],
         columns,
