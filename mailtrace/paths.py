@@ -1031,14 +1031,34 @@ def _is_dataset(path: Path) -> bool:
 
 
 def _read_dataset(path: Path, columns: tuple[str, ...]) -> pa.Table:
-    import pyarrow.dataset as ds
+    """``columns`` of every Parquet file of a dataset (or of one file), in path order.
 
-    try:
-        dataset = ds.dataset(str(path), format="parquet")
-        wanted = [c for c in columns if c in dataset.schema.names]
-        return dataset.to_table(columns=wanted)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise InputError(str(path), f"not a readable Parquet dataset ({exc})") from None
+    Files and directories named ``_…`` or ``.…`` are not part of a dataset (``_unparsed/``, a
+    writer's temporary files), as for pyarrow's dataset discovery. Each file is read on its own
+    rather than through ``pyarrow.dataset``, whose import also imports pandas (0.3-0.5 s) where
+    the report would rather import it beside the read.
+    """
+    import pyarrow.parquet as pq
+
+    if path.is_dir():
+        files = sorted(
+            f
+            for f in path.rglob("*.parquet")
+            if not any(part.startswith(("_", ".")) for part in f.relative_to(path).parts)
+        )
+    else:
+        files = [path]
+    tables = []
+    for file in files:
+        try:
+            parquet = pq.ParquetFile(file)
+            wanted = [c for c in columns if c in parquet.schema_arrow.names]
+            tables.append(events_columns(parquet.read(columns=wanted), columns))
+        except (OSError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise InputError(str(file), f"not a readable Parquet file ({exc})") from None
+    if not tables:
+        return events_columns(EVENTS.empty_table(), columns)
+    return pa.concat_tables(tables)
 
 
 # Below this much log text, starting worker processes costs more than it saves.

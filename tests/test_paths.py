@@ -211,6 +211,28 @@ def test_a_parquet_dataset_reads_like_the_log(tmp_path: Path) -> None:
     assert from_ds["status"].tolist() == from_log["status"].tolist()
 
 
+def test_a_dataset_is_its_visible_parquet_files_in_path_order(tmp_path: Path) -> None:
+    from mailtrace.errors import InputError
+
+    events = read_events([DAY])
+    half = events.num_rows // 2
+    ds = tmp_path / "ds"
+    (ds / "b").mkdir(parents=True)
+    (ds / "_unparsed").mkdir()
+    pq.write_table(events.slice(0, half), ds / "a.parquet")
+    # A later file with fewer columns: the missing ones read as nulls.
+    pq.write_table(events.slice(half).drop_columns(["orig_recipient"]), ds / "b" / "part.parquet")
+    for hidden in (ds / "_unparsed" / "a.parquet", ds / ".a.parquet"):
+        pq.write_table(events.slice(0, 3), hidden)  # not part of the dataset
+    back = read_events([ds])
+    assert back.num_rows == events.num_rows
+    assert back.column("line").to_pylist() == events.column("line").to_pylist()
+    assert back.column("orig_recipient").slice(half).null_count == events.num_rows - half
+    (ds / "b" / "zz.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(InputError, match=r"zz\.parquet.*not a readable Parquet file"):
+        read_events([ds])
+
+
 def test_path_command_json_and_no_match() -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["path", "3C4D5E6F03", str(DAY), "--json"])
