@@ -43,6 +43,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -295,12 +296,17 @@ class _TargetWriter:
 
     def write(self, part: LogTables | Encoded) -> None:
         if isinstance(part, Encoded):
-            assert isinstance(self.events, _AtomicJoin)
-            self.events.append(part.events)
-        else:
-            assert isinstance(self.events, _AtomicWriter)
-            self.events.write(part.events)
+            self.append(part.events, part.unparsed)
+            return
+        assert isinstance(self.events, _AtomicWriter)
+        self.events.write(part.events)
         self.unparsed.write(part.unparsed)
+
+    def append(self, events: bytes, unparsed: pa.Table) -> None:
+        """Add a block whose EVENTS are already encoded (:func:`encode_table`)."""
+        assert isinstance(self.events, _AtomicJoin)
+        self.events.append(events)
+        self.unparsed.write(unparsed)
 
     def commit(self) -> list[Path]:
         self.events.commit()
@@ -350,11 +356,18 @@ def targets(out: Path, sources: list[Source]) -> list[Target]:
 def file_task(source: Source, options: Options, target: Target | None) -> Summary:
     """Read one whole input streaming; write its files when ``target`` is given.
 
+    Each block's EVENTS are encoded as Parquet in a second thread while the next block is read
+    and parsed (both let go of the GIL), then joined into the input's file in order; at most two
+    blocks are held at once, so memory stays bounded whatever the input's size.
+
     Errors come back inside the Summary (``errors``) rather than raised, because exceptions
     carrying a source and a problem do not survive the trip between processes.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     summary = Summary()
     writer = None
+    pending: list[tuple[Future[bytes], pa.Table]] = []
     try:
         parts = iter_file_tables(
             source,
@@ -364,12 +377,19 @@ def file_task(source: Source, options: Options, target: Target | None) -> Summar
             errors=options.errors,
             parsers=options.parsers,
         )
-        for part in parts:
-            if target is not None:
-                if writer is None:
-                    writer = _TargetWriter(target)
-                writer.write(part)
-            summary.add_part(part, options.columns)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailtrace-encode") as encoder:
+            for part in parts:
+                summary.add_part(part, options.columns)
+                if target is None:
+                    continue
+                writer = writer or _TargetWriter(target, joined=True)
+                pending.append((encoder.submit(encode_table, part.events), part.unparsed))
+                if len(pending) > 1:
+                    writer.append(*_encoded(pending.pop(0)))
+            for item in pending:
+                assert writer is not None
+                writer.append(*_encoded(item))
+            pending = []
         if target is not None:
             writer = writer or _TargetWriter(target)
             summary.written.extend(writer.commit())
@@ -381,6 +401,10 @@ def file_task(source: Source, options: Options, target: Target | None) -> Summar
         if writer is not None:
             writer.abort()
     return summary
+
+
+def _encoded(item: tuple[Future[bytes], pa.Table]) -> tuple[bytes, pa.Table]:
+    return item[0].result(), item[1]
 
 
 def chunk_task(
