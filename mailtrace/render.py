@@ -32,7 +32,7 @@ def safe(text: object) -> str:
 
 
 def visible(text: object) -> str:
-    """``text`` with control characters (but tabs and newlines) shown as ``\\xNN``.
+    r"""``text`` with control characters (but tabs and newlines) shown as ``\xNN``.
 
     >>> visible("a\x1b[2Jb")
     'a\\x1b[2Jb'
