@@ -112,6 +112,36 @@ def test_damaged_input_is_not_written_in_raise_mode_and_kept_in_skip_mode(tmp_pa
     assert pq.read_table(out / "maillog.2.gz.parquet").num_rows > 0
 
 
+def test_a_whole_input_is_encoded_block_by_block_and_joined_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import functools
+
+    from mailtrace.logs import batch, reader
+
+    # Blocks of 97 lines: many blocks, each encoded in the second thread while the next is read.
+    monkeypatch.setattr(
+        batch, "iter_file_tables", functools.partial(reader.iter_file_tables, block_lines=97)
+    )
+    log = tmp_path / "maillog.1.gz"
+    log.write_bytes(gzip.compress(_log(3000).encode()))
+    out = tmp_path / "out"
+    summary = run([log], out, year=2025, tz="UTC", jobs=1, parsers=FAKE)
+    whole = parse_file_tables(log, year=2025, tz="UTC", parsers=FAKE)
+    written = out / "maillog.1.gz.parquet"
+    assert pq.ParquetFile(written).metadata.num_row_groups > 20
+    assert pq.read_table(written).equals(whole.events)
+    assert pq.read_table(out / UNPARSED_DIR / "maillog.1.gz.parquet").equals(whole.unparsed)
+    assert summary.counts.events == whole.events.num_rows and summary.counts.unparsed > 0
+    # Cut short: in skip mode the blocks before the damage are all there, in order.
+    data = log.read_bytes()
+    log.write_bytes(data[: len(data) // 2])
+    cut = run([log], out, year=2025, tz="UTC", jobs=1, errors="skip", force=True, parsers=FAKE)
+    kept = pq.read_table(written)
+    assert cut.counts.failed_inputs == 1 and 0 < kept.num_rows < whole.events.num_rows
+    assert kept.equals(whole.events.slice(0, kept.num_rows))
+
+
 def test_byte_ranges_give_exactly_the_single_pass_result(tmp_path: Path) -> None:
     path = tmp_path / "maillog"
     path.write_text(_log(6000))

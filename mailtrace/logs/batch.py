@@ -367,7 +367,6 @@ def file_task(source: Source, options: Options, target: Target | None) -> Summar
 
     summary = Summary()
     writer = None
-    pending: list[tuple[Future[bytes], pa.Table]] = []
     try:
         parts = iter_file_tables(
             source,
@@ -378,18 +377,18 @@ def file_task(source: Source, options: Options, target: Target | None) -> Summar
             parsers=options.parsers,
         )
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailtrace-encode") as encoder:
+            queued: tuple[Future[bytes], pa.Table] | None = None  # the block being encoded
             for part in parts:
                 summary.add_part(part, options.columns)
                 if target is None:
                     continue
                 writer = writer or _TargetWriter(target, joined=True)
-                pending.append((encoder.submit(encode_table, part.events), part.unparsed))
-                if len(pending) > 1:
-                    writer.append(*_encoded(pending.pop(0)))
-            for item in pending:
-                assert writer is not None
-                writer.append(*_encoded(item))
-            pending = []
+                encoding = encoder.submit(encode_table, part.events)
+                if queued is not None:
+                    writer.append(queued[0].result(), queued[1])
+                queued = (encoding, part.unparsed)
+            if writer is not None and queued is not None:
+                writer.append(queued[0].result(), queued[1])
         if target is not None:
             writer = writer or _TargetWriter(target)
             summary.written.extend(writer.commit())
@@ -401,10 +400,6 @@ def file_task(source: Source, options: Options, target: Target | None) -> Summar
         if writer is not None:
             writer.abort()
     return summary
-
-
-def _encoded(item: tuple[Future[bytes], pa.Table]) -> tuple[bytes, pa.Table]:
-    return item[0].result(), item[1]
 
 
 def chunk_task(
