@@ -12,6 +12,7 @@ import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -230,12 +231,17 @@ def mutated(draw: st.DrawFn) -> str:
     return head + message
 
 
-@settings(
-    max_examples=250,
-    derandomize=True,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+def _fuzz(examples: int) -> Any:
+    """Hypothesis settings of the fuzz tests: reproducible, no deadline, tmp_path reused."""
+    return settings(
+        max_examples=examples,
+        derandomize=True,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+
+
+@_fuzz(250)
 @given(lines=st.lists(mutated(), min_size=1, max_size=40))
 def test_mutated_lines_parse_the_same(
     lines: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -260,12 +266,7 @@ def iso_line(draw: st.DrawFn) -> str:
     return stamp + fraction + draw(st.sampled_from(_OFFSETS)) + line[15:]
 
 
-@settings(
-    max_examples=150,
-    derandomize=True,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@_fuzz(150)
 @given(lines=st.lists(iso_line(), min_size=1, max_size=40))
 def test_rfc3339_lines_parse_the_same(
     lines: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
