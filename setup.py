@@ -1,19 +1,28 @@
-"""Build step for the one compiled module; everything else is in pyproject.toml.
+"""Build step for the two compiled modules; everything else is in pyproject.toml.
 
-``mailtrace.logs._fastlog`` is the C fast path for RFC 3164 Postfix logs (see its source). It is
-optional: where no C compiler is available the install still succeeds and the pure-Python parser,
-which gives the same tables, does all the work.
+``mailtrace.logs._fastlog`` is the C fast path for RFC 3164 Postfix logs, and
+``mailtrace._parquet_pages`` encodes Parquet pages from Arrow buffers (see their sources). Both
+are optional: where no C compiler is available the install still succeeds, the pure-Python parser
+gives the same tables and pyarrow writes the Parquet files.
 """
 
 from setuptools import Extension, setup
+
+_FLAGS = ["-O3", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
 
 setup(
     ext_modules=[
         Extension(
             "mailtrace.logs._fastlog",
             ["mailtrace/logs/_fastlog.c"],
-            extra_compile_args=["-O3", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+            extra_compile_args=_FLAGS,
             optional=True,
-        )
+        ),
+        Extension(
+            "mailtrace._parquet_pages",
+            ["mailtrace/_parquet_pages.c"],
+            extra_compile_args=_FLAGS,
+            optional=True,
+        ),
     ]
 )

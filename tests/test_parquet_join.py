@@ -11,7 +11,8 @@ import pytest
 
 from mailtrace.logs.batch import encode_table
 from mailtrace.logs.reader import read_events_table
-from mailtrace.parquet_join import JoinedFile, ParquetJoinError, _footer, _Writer
+from mailtrace.parquet_join import JoinedFile, ParquetJoinError, read_footer
+from mailtrace.parquet_thrift import Writer
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "logs"
 
@@ -39,8 +40,8 @@ def _parts(table: pa.Table, size: int) -> list[bytes]:
 
 def test_a_footer_decodes_and_encodes_back_byte_for_byte(events: pa.Table) -> None:
     part = encode_table(events)
-    meta, start = _footer(part)
-    writer = _Writer()
+    meta, start = read_footer(part)
+    writer = Writer()
     writer.struct(meta)
     assert bytes(writer.out) == part[start:-8]
 

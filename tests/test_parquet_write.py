@@ -1,0 +1,206 @@
+"""Parquet files whose pages mailtrace encodes read back as the same table, in every reader."""
+
+from __future__ import annotations
+
+import io
+import struct
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mailtrace import parquet_write
+from mailtrace.logs.batch import encode_table
+from mailtrace.logs.reader import read_events_table
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "logs"
+
+pytestmark = pytest.mark.skipif(
+    parquet_write._PAGES is None, reason="the C page encoder is not built here"
+)
+
+
+@pytest.fixture(scope="module")
+def events() -> pa.Table:
+    logs = [SAMPLE / "postfix.log", SAMPLE / "report_day.log", SAMPLE / "exim_mainlog"]
+    return read_events_table(logs, year=2026, tz="UTC")
+
+
+def _read(data: bytes) -> pa.Table:
+    return pq.read_table(io.BytesIO(data))
+
+
+def test_the_events_of_sample_data_read_back_equal(events: pa.Table) -> None:
+    data = parquet_write.encode(events, statistics={"ts", "kind", "line"}, page_rows=50)
+    assert data is not None
+    back = _read(data)
+    assert back.schema.equals(events.schema, check_metadata=True)
+    assert back.equals(events)
+    assert pq.ParquetFile(io.BytesIO(data)).metadata.created_by.startswith("mailtrace")
+
+
+def test_pandas_and_duckdb_read_the_same_values(events: pa.Table, tmp_path: Path) -> None:
+    path = tmp_path / "events.parquet"
+    data = parquet_write.encode(events, statistics={"ts"}, row_group_size=100, page_rows=30)
+    assert data is not None
+    path.write_bytes(data)
+    frame = pq.read_table(path).to_pandas()
+    assert frame.equals(events.to_pandas())
+    duckdb = pytest.importorskip("duckdb")
+    query = (
+        "SELECT count(*), count(queue_id), sum(size), min(ts), max(reply_code), "
+        "sum(length(text)), count(DISTINCT kind) FROM read_parquet('{}')"
+    )
+    got = duckdb.sql(query.format(path)).fetchall()
+    reference = tmp_path / "reference.parquet"
+    pq.write_table(events, reference)
+    assert got == duckdb.sql(query.format(reference)).fetchall()
+    assert got[0][0] == events.num_rows
+
+
+def test_statistics_are_exact_and_filters_skip_by_them(events: pa.Table, tmp_path: Path) -> None:
+    path = tmp_path / "events.parquet"
+    data = parquet_write.encode(events, statistics={"ts", "kind", "line"}, row_group_size=64)
+    assert data is not None
+    path.write_bytes(data)
+    meta = pq.ParquetFile(path).metadata
+    assert meta.num_row_groups == -(-events.num_rows // 64)
+    for group in range(meta.num_row_groups):
+        rows = events.slice(group * 64, 64)
+        for index, name in enumerate(events.schema.names):
+            stats = meta.row_group(group).column(index).statistics
+            if name not in {"ts", "kind", "line"}:
+                assert stats is None
+                continue
+            column = rows.column(name)
+            assert stats.null_count == column.null_count
+            low, high = pc.min_max(column).values()
+            assert (stats.min, stats.max) == (low.as_py(), high.as_py())
+    # A filter reads only the row groups whose range may match, and finds every row.
+    lines = events.column("line").to_pylist()
+    wanted = sum(1 for n in lines if 30 <= n < 40)
+    assert pq.read_table(path, filters=[("line", ">=", 30), ("line", "<", 40)]).num_rows == wanted
+
+
+_TYPES = {
+    "s": (pa.string(), st.text(max_size=12)),
+    "i16": (pa.int16(), st.integers(-(2**15), 2**15 - 1)),
+    "i32": (pa.int32(), st.integers(-(2**31), 2**31 - 1)),
+    "i64": (pa.int64(), st.integers(-(2**63), 2**63 - 1)),
+    "f64": (pa.float64(), st.floats(allow_nan=True, allow_infinity=True)),
+    "ts": (pa.timestamp("us", tz="UTC"), st.integers(-(2**55), 2**55)),  # within datetime
+}
+
+
+@st.composite
+def _tables(draw: st.DrawFn) -> tuple[pa.Table, int, int]:
+    """A table of every supported type with nulls, cut into chunks and sliced at odd offsets
+    (so validity bitmaps start mid-byte), and page and row group sizes to cut it by."""
+    rows = draw(st.integers(0, 300))
+    columns = {}
+    for name, (data_type, values) in _TYPES.items():
+        items = draw(st.lists(st.one_of(st.none(), values), min_size=rows + 20, max_size=rows + 20))
+        array = pa.array(items, data_type)
+        cuts = sorted(draw(st.lists(st.integers(0, rows), max_size=3)))
+        start = draw(st.integers(0, 20))  # a slice: the array's offset is not 0
+        pieces, at = [], 0
+        for cut in [*cuts, rows]:
+            pieces.append(array.slice(start + at, cut - at))
+            at = cut
+        columns[name] = pa.chunked_array(pieces, data_type)
+    page_rows = draw(st.integers(1, 80))
+    row_group_size = draw(st.integers(1, 400))
+    return pa.table(columns), page_rows, row_group_size
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_tables())
+def test_any_table_of_the_supported_types_reads_back_equal(case: tuple[pa.Table, int, int]) -> None:
+    table, page_rows, row_group_size = case
+    statistics = {"s", "i16", "i32", "i64", "ts"}
+    data = parquet_write.encode(
+        table, statistics, row_group_size=row_group_size, page_rows=page_rows
+    )
+    assert data is not None
+    back = _read(data)
+    assert back.schema.equals(table.schema)
+    assert back.equals(table.combine_chunks()) or _equal_with_nan(back, table)
+    meta = pq.ParquetFile(io.BytesIO(data)).metadata
+    for group in range(meta.num_row_groups):
+        rows = table.slice(group * row_group_size, row_group_size)
+        for index, name in enumerate(table.schema.names):
+            if name in statistics:
+                stats = meta.row_group(group).column(index).statistics
+                low, high = pc.min_max(rows.column(name)).values()
+                assert stats.null_count == rows.column(name).null_count
+                assert stats.has_min_max == low.is_valid
+                if low.is_valid:
+                    assert (stats.min, stats.max) == (low.as_py(), high.as_py())
+
+
+def _equal_with_nan(back: pa.Table, table: pa.Table) -> bool:
+    """Equal but for NaN, which is not equal to itself: compare the doubles' bit patterns."""
+
+    def bits(column: pa.ChunkedArray) -> list[bytes | None]:
+        return [None if v is None else struct.pack("<d", v) for v in column.to_pylist()]
+
+    return all(
+        bits(back.column(name)) == bits(table.column(name))
+        if name == "f64"
+        else back.column(name).equals(table.column(name))
+        for name in table.schema.names
+    )
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        pa.field("flag", pa.bool_()),
+        pa.field("kind", pa.dictionary(pa.int8(), pa.string())),
+        pa.field("ts", pa.timestamp("s")),
+        pa.field("big", pa.large_string()),
+        pa.field("n", pa.int64(), nullable=False),
+    ],
+)
+def test_other_types_are_left_to_pyarrow(field: pa.Field) -> None:
+    schema = pa.schema([field])
+    assert not parquet_write.available(schema)
+    values = [None, None] if field.nullable else [1, 2]
+    table = pa.table({field.name: pa.array(values, field.type)}, schema=schema)
+    assert parquet_write.encode(table) is None
+    # The batch writer falls back to pyarrow, and the file reads back as pyarrow's own does.
+    reference = io.BytesIO()
+    pq.write_table(table, reference)
+    assert _read(encode_table(table)).equals(_read(reference.getvalue()))
+
+
+def test_an_empty_table_is_a_file_of_its_schema(events: pa.Table) -> None:
+    empty = events.schema.empty_table()
+    data = parquet_write.encode(empty)
+    assert data is not None
+    back = _read(data)
+    assert back.num_rows == 0 and back.schema.equals(events.schema)
+
+
+def test_the_page_encoder_refuses_buffers_shorter_than_the_rows() -> None:
+    pages = parquet_write._PAGES
+    assert pages is not None
+    array = pa.array(["a", None, "ccc"])
+    validity, offsets, data = array.buffers()
+    with pytest.raises(ValueError, match="shorter"):
+        pages.encode(0, validity, 0, 100, offsets, data, False, bytearray())
+    with pytest.raises(ValueError, match="statistics"):
+        pages.encode(4, None, 0, 1, pa.array([1.0]).buffers()[1], None, True, bytearray())
+    bad = pa.py_buffer(struct.pack("<4i", 0, 1, 99, 100))  # offsets past the data
+    with pytest.raises(ValueError, match="outside"):
+        pages.encode(0, None, 0, 3, bad, data, False, bytearray())
+    scratch = bytearray()
+    size, nulls, low, high = pages.encode(0, validity, 0, 3, offsets, data, True, scratch)
+    # Levels: 4-byte length, one bit-packed run (header 0x03, bits 101), then the two values.
+    levels = b"\x02\x00\x00\x00\x03\x05"
+    assert bytes(scratch[:size]) == levels + b"\x01\x00\x00\x00a\x03\x00\x00\x00ccc"
+    assert (nulls, low, high) == (1, b"a", b"ccc")
