@@ -91,10 +91,16 @@ typedef struct {
     int32_t smin_len, smax_len;
 } MinMax;
 
-static int less_bytes(const uint8_t *a, int32_t alen, const uint8_t *b, int32_t blen) {
+static inline int less_bytes(const uint8_t *a, int32_t alen, const uint8_t *b, int32_t blen) {
+    /* Most pairs differ in their first byte: decide those without calling memcmp. */
+    if (alen && blen && a[0] != b[0]) return a[0] < b[0];
     int c = memcmp(a, b, (size_t)(alen < blen ? alen : blen));
     return c < 0 || (c == 0 && alen < blen);  /* unsigned byte order, Parquet's for UTF8 */
 }
+
+/* Bytes of slack the scratch buffer keeps past a body, so that short strings are copied 16
+ * bytes at a time rather than through a memcpy call of their exact length. */
+#define SLACK 16
 
 static int64_t int_at(int kind, const uint8_t *data, Py_ssize_t i) {
     if (kind == K_INT16_AS_INT32) return ((const int16_t *)data)[i];
@@ -185,7 +191,9 @@ static PyObject *encode(PyObject *self, PyObject *args) {
     }
     /* The body goes to the caller's scratch buffer, grown when too small and otherwise reused:
      * fresh memory for every page costs more in page faults than the encoding itself. */
-    if (PyByteArray_GET_SIZE(scratch) < size && PyByteArray_Resize(scratch, size) < 0) goto done;
+    if (PyByteArray_GET_SIZE(scratch) < size + SLACK &&
+        PyByteArray_Resize(scratch, size + SLACK) < 0)
+        goto done;
     if (PyObject_GetBuffer(scratch, &body, PyBUF_WRITABLE) < 0) goto done;
 
     uint8_t *out = body.buf;
@@ -200,12 +208,16 @@ static PyObject *encode(PyObject *self, PyObject *args) {
     p = out + 4 + levels;
     if (kind == K_BYTE_ARRAY) {
         const uint8_t *bytes = data.buf;
+        Py_ssize_t readable = data.len - SLACK;  /* where 16-byte reads may start */
         for (Py_ssize_t i = offset; i < offset + length; i++) {
             if (bitmap && !bit(bitmap, i)) continue;
             int32_t len = offsets[i + 1] - offsets[i];
             const uint8_t *s = bytes + offsets[i];
             memcpy(p, &len, 4);
-            memcpy(p + 4, s, (size_t)len);
+            if (len <= SLACK && offsets[i] <= readable)
+                memcpy(p + 4, s, SLACK);  /* a fixed size: inlined; the excess is overwritten */
+            else
+                memcpy(p + 4, s, (size_t)len);
             p += 4 + len;
             if (stats) {
                 if (!mm.has_min) {
