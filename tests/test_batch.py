@@ -170,6 +170,76 @@ def test_year_is_inferred_from_the_whole_file_before_splitting(tmp_path: Path) -
     assert (first.year, last.year) == (2025, 2026)
 
 
+def _utime(path: Path, year: int, month: int, day: int) -> None:
+    import os
+    from datetime import UTC, datetime
+
+    mtime = datetime(year, month, day, tzinfo=UTC).timestamp()
+    os.utime(path, (mtime, mtime))
+
+
+@pytest.mark.parametrize(
+    ("first_month", "mtime", "year"),
+    [
+        # The first line alone gives the year: the parse begun with it is kept.
+        ("Dec", (2026, 1, 2), 2025),
+        # Aug 2025 to Sep 2026: the first line alone says 2026; the scan of the whole input
+        # finds the New Year it crosses and says 2025, and the input is read again with it.
+        ("Aug", (2026, 9, 3), 2025),
+    ],
+)
+def test_a_compressed_input_gets_the_year_of_a_whole_scan(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    first_month: str,
+    mtime: tuple[int, int, int],
+    year: int,
+) -> None:
+    from mailtrace.logs import batch
+
+    text = _log(4000, start_month=first_month)
+    if first_month == "Aug":
+        for stamp in ("Mar  1", "Jun  1", "Sep  2"):
+            text += f"{stamp} 10:00:00 mx postfix/qmgr[9]: Q9: removed\n"
+    plain, packed = tmp_path / "maillog", tmp_path / "maillog.1.gz"
+    plain.write_text(text)
+    packed.write_bytes(gzip.compress(text.encode()))
+    for path in (plain, packed):
+        _utime(path, *mtime)
+    reads = []
+    real_read = batch._read_file
+    monkeypatch.setattr(
+        batch, "_read_file", lambda *a, **k: reads.append(a[1].year) or real_read(*a, **k)
+    )
+    out = tmp_path / "out"
+    run([packed], out, tz="UTC", jobs=1, parsers=FAKE)
+    expected = parse_file_tables(plain, tz="UTC", parsers=FAKE)  # a plain file is scanned first
+    written = pq.read_table(out / "maillog.1.gz.parquet")
+    assert written.drop_columns("source").equals(expected.events.drop_columns("source"))
+    assert expected.events.column("ts")[0].as_py().year == year
+    # One read when the first line's year was right, two (the second without a guess) if not.
+    assert reads == ([year] if first_month == "Dec" else [year + 1, None])
+
+
+def test_a_wrong_guess_is_never_kept_even_when_the_input_is_damaged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailtrace.logs import batch
+
+    data = gzip.compress(_log(4000).encode())
+    packed = tmp_path / "maillog.1.gz"
+    packed.write_bytes(data[: len(data) * 2 // 3])
+    _utime(packed, 2026, 1, 2)
+    out = tmp_path / "out"
+    expected = run([packed], out, tz="UTC", jobs=1, errors="skip", parsers=FAKE)
+    kept = pq.read_table(out / "maillog.1.gz.parquet")
+    monkeypatch.setattr(batch, "first_line_year", lambda *a, **k: 1999)
+    again = run([packed], out, tz="UTC", jobs=1, errors="skip", force=True, parsers=FAKE)
+    assert pq.read_table(out / "maillog.1.gz.parquet").equals(kept)
+    assert kept.column("ts")[0].as_py().year == 2025
+    assert (again.counts, again.errors) == (expected.counts, expected.errors)
+
+
 @pytest.mark.slow
 def test_process_pool_splits_one_large_file_and_writes_it_in_order(tmp_path: Path) -> None:
     path = tmp_path / "maillog"

@@ -45,7 +45,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any, Literal
@@ -64,6 +64,7 @@ from mailtrace.logs.reader import (
     LineParser,
     LogTables,
     file_framing,
+    first_line_year,
     iter_file_tables,
     parse_range,
     plan_file,
@@ -366,9 +367,53 @@ def file_task(source: Source, options: Options, target: Target | None) -> Summar
     and parsed (both let go of the GIL), then joined into the input's file in order; at most two
     blocks are held at once, so memory stays bounded whatever the input's size.
 
+    A compressed RFC 3164 input without ``--year`` needs its year from a scan of the whole input
+    (:func:`plan_file`), which must inflate it all once before the parse inflates it again: 2.8
+    s of the 10,000,000-line benchmark's 11 s. The parse starts at once instead, with the year
+    its first line gives (:func:`first_line_year`), while a third thread scans; the result is
+    kept only if the scan finds the same year, else the input is read again with the scanned
+    one, exactly as without the guess.
+
     Errors come back inside the Summary (``errors``) rather than raised, because exceptions
     carrying a source and a problem do not survive the trip between processes.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
+    guess = None
+    if options.year is None and not is_plain_file(source):
+        guess = first_line_year(source, options.tz)
+    if guess is None:
+        summary = _read_file(source, options, target)
+        assert summary is not None
+        return summary
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailtrace-scan") as scanner:
+        scanning = scanner.submit(plan_file, source, tz=options.tz)
+        speculative = _read_file(
+            source, replace(options, year=guess), target, confirm=lambda: _year(scanning) == guess
+        )
+    if speculative is not None:
+        return speculative
+    summary = _read_file(source, options, target)
+    assert summary is not None
+    return summary
+
+
+def _year(scanning: Future[FilePlan]) -> int | None:
+    """The year a whole-input scan gave the first line (None: the scan failed)."""
+    try:
+        return scanning.result().chunks[0].year
+    except (MailtraceError, OSError):
+        return None
+
+
+def _read_file(
+    source: Source,
+    options: Options,
+    target: Target | None,
+    confirm: Callable[[], bool] | None = None,
+) -> Summary | None:
+    """:func:`file_task`'s reading; None when ``confirm``, asked before anything is kept,
+    says no (the files are then not written)."""
     from concurrent.futures import ThreadPoolExecutor
 
     summary = Summary()
@@ -395,11 +440,15 @@ def file_task(source: Source, options: Options, target: Target | None) -> Summar
                 queued = (encoding, part.unparsed)
             if writer is not None and queued is not None:
                 writer.append(queued[0].result(), queued[1])
+        if confirm is not None and not confirm():
+            return None  # the finally clause removes the files begun
         if target is not None:
             writer = writer or _TargetWriter(target)
             summary.written.extend(writer.commit())
             writer = None
     except MailtraceError as exc:
+        if confirm is not None and not confirm():
+            return None
         summary.errors.append(str(exc))
         summary.counts.failed_inputs += 1
     finally:

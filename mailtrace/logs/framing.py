@@ -665,6 +665,27 @@ class YearScan:
         return ref.year - self.rollovers
 
 
+def first_stamp_year(block: bytes, mtime: float, tz: tzinfo | None) -> int | None:
+    """The year of the first RFC 3164 stamp in ``block``, judged from that stamp alone: the
+    latest year that puts it no later than ``mtime`` (as :meth:`YearScan.start_year` judges a
+    file's last stamp). None: no stamp.
+
+    It is the year a whole-file :class:`YearScan` finds whenever the file spans less than a year,
+    so a reader can start parsing a compressed file with it while the scan, which must inflate
+    the whole file, runs alongside; the two are compared before anything is kept.
+
+    >>> first_stamp_year(b"Dec 31 23:59:00 mx a: x\\nJan  1 00:00:05 mx a: y\\n",
+    ...                  datetime(2026, 1, 2, tzinfo=UTC).timestamp(), UTC)
+    2025
+    """
+    first = _RX_MONTH_B.search(block)
+    if first is None:
+        return None
+    scan = YearScan()
+    scan.last_stamp = first[0][-15:].decode("ascii")
+    return scan.start_year(mtime, tz)
+
+
 def _last_match(data: Any, start: int, end: int) -> re.Match[bytes] | None:
     last = None
     for m in _RX_MONTH_B.finditer(data, start, end):

@@ -42,7 +42,14 @@ import pyarrow as pa
 from mailtrace.errors import DecompressError, InputError, UsageError
 from mailtrace.logs import fast
 from mailtrace.logs.events import EventBuilder
-from mailtrace.logs.framing import Framer, YearScan, detect_framing, parse_tz, split_records
+from mailtrace.logs.framing import (
+    Framer,
+    YearScan,
+    detect_framing,
+    first_stamp_year,
+    parse_tz,
+    split_records,
+)
 from mailtrace.schema import EVENTS, UNPARSED, empty_table
 from mailtrace.sources import (
     BLOCK_SIZE,
@@ -505,6 +512,31 @@ def file_framing(path: str | os.PathLike[str] | Source) -> str | None:
     """
     first = _first_block(_as_source(path))
     return detect_framing(decode_block(first[:65536])[0])
+
+
+def first_line_year(
+    path: str | os.PathLike[str] | Source, tz: str | tzinfo | None = None
+) -> int | None:
+    """The year :func:`plan_file` would give an RFC 3164 input's first line, judged from its
+    first block alone (see :func:`mailtrace.logs.framing.first_stamp_year`); None when the
+    input is not RFC 3164, has no stamp in its first block or cannot be read.
+
+    >>> import os, tempfile, pathlib
+    >>> log = pathlib.Path(tempfile.mkdtemp()) / "maillog"
+    >>> _ = log.write_text("Dec 31 23:59:00 mx a: x\\nJan  1 00:00:05 mx a: y\\n")
+    >>> os.utime(log, (1767312000, 1767312000))  # 2026-01-02
+    >>> first_line_year(log), plan_file(log).chunks[0].year
+    (2025, 2025)
+    """
+    source = _as_source(path)
+    first = _first_block(source)
+    if detect_framing(decode_block(first[:65536])[0]) != "rfc3164":
+        return None
+    try:
+        mtime = source.mtime()
+    except InputError:
+        return None
+    return first_stamp_year(first, mtime if mtime is not None else _now(), parse_tz(tz))
 
 
 def plan_file(
