@@ -13,8 +13,11 @@ import pytest
 from mailtrace.errors import InputError, UsageError
 from mailtrace.logs.batch import UNPARSED_DIR, run
 from mailtrace.logs.events import EventBuilder
+from mailtrace.logs.fast import available as fast_available
 from mailtrace.logs.reader import parse_file_tables, parse_range, plan_file
 from mailtrace.schema import EVENTS, UNPARSED
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "logs"
 
 
 def fake_parse(
@@ -238,6 +241,72 @@ def test_a_wrong_guess_is_never_kept_even_when_the_input_is_damaged(
     assert pq.read_table(out / "maillog.1.gz.parquet").equals(kept)
     assert kept.column("ts")[0].as_py().year == 2025
     assert (again.counts, again.errors) == (expected.counts, expected.errors)
+
+
+def _postfix_year_log() -> str:
+    """Real Postfix lines (the compiled parser's) from Aug 2025 to Sep 2026, many per day."""
+    sample = (SAMPLE / "postfix.log").read_text().splitlines()
+    out = []
+    for month, day in [("Aug", 31), ("Jan", 1), ("Mar", 1), ("Jun", 1), ("Sep", 2)]:
+        out += [f"{month} {day:>2}{line[6:]}" for line in sample]
+    return "\n".join(out) + "\n"
+
+
+def _both_ways(
+    packed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, errors: str = "raise"
+) -> list[tuple[pa.Table, pa.Table, object, list[str]]]:
+    """The dataset and summary of ``packed`` read in one pass and by parallel batches."""
+    from mailtrace import sources
+    from mailtrace.logs import batch
+
+    # Small inflated pieces, one block per batch: many batches for a small file.
+    monkeypatch.setattr(sources, "INFLATE_READ", 700)
+    monkeypatch.setattr(batch, "_BATCH_BYTES", 1)
+    results = []
+    for parallel in (False, True):
+        monkeypatch.setattr(batch, "_parallel_fits", lambda *a, p=parallel: p)
+        out = tmp_path / f"out-{parallel}"
+        try:
+            summary = run([packed], out, tz="UTC", jobs=2, errors=errors)  # type: ignore[arg-type]
+        except InputError as exc:
+            results.append((None, None, None, [str(exc)]))
+            continue
+        name = packed.name + ".parquet"
+        events, unparsed = pq.read_table(out / name), pq.read_table(out / UNPARSED_DIR / name)
+        results.append((events, unparsed, summary.counts, sorted(summary.kinds.items())))
+    return results
+
+
+@pytest.mark.skipif(not fast_available(), reason="the compiled parser is not built here")
+def test_a_compressed_input_parsed_by_parallel_batches_equals_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packed = tmp_path / "maillog.1.gz"
+    packed.write_bytes(gzip.compress(_postfix_year_log().encode()))
+    _utime(packed, 2026, 9, 3)  # the first line alone says 2026; the whole input says 2025
+    one_pass, parallel = _both_ways(packed, tmp_path, monkeypatch)
+    assert parallel[0] is not None and parallel[0].num_rows > 500
+    assert parallel[0].equals(one_pass[0]) and parallel[1].equals(one_pass[1])
+    assert parallel[2:] == one_pass[2:]
+    years = [t.year for t in parallel[0].column("ts").to_pylist()]
+    assert (years[0], years[-1]) == (2025, 2026)
+
+
+@pytest.mark.skipif(not fast_available(), reason="the compiled parser is not built here")
+@pytest.mark.parametrize("errors", ["raise", "skip"])
+def test_damage_in_parallel_batches_is_reported_as_in_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, errors: str
+) -> None:
+    data = gzip.compress(_postfix_year_log().encode())
+    packed = tmp_path / "maillog.1.gz"
+    packed.write_bytes(data[: len(data) * 2 // 3])
+    _utime(packed, 2026, 9, 3)
+    one_pass, parallel = _both_ways(packed, tmp_path, monkeypatch, errors)
+    if errors == "raise":
+        assert parallel == one_pass and "after line" in parallel[3][0]
+        return
+    assert parallel[0] is not None and parallel[0].equals(one_pass[0])
+    assert parallel[2] == one_pass[2] and parallel[2].problems  # type: ignore[union-attr]
 
 
 @pytest.mark.slow

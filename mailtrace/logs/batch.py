@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import Future
@@ -53,11 +54,12 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from mailtrace import parquet_write
-from mailtrace.errors import InputError, MailtraceError, UsageError
+from mailtrace.errors import DecompressError, InputError, MailtraceError, UsageError
 from mailtrace.logs import fast
-from mailtrace.logs.framing import parse_tz
+from mailtrace.logs.framing import YearScan, parse_tz
 from mailtrace.logs.reader import (
     FORMATS,
+    Chunk,
     Counts,
     Errors,
     FilePlan,
@@ -66,13 +68,14 @@ from mailtrace.logs.reader import (
     file_framing,
     first_line_year,
     iter_file_tables,
+    parse_data,
     parse_range,
     plan_file,
     spooled,
 )
 from mailtrace.parquet_join import JoinedFile
 from mailtrace.schema import EVENTS, UNPARSED
-from mailtrace.sources import Source, expand_inputs, is_plain_file
+from mailtrace.sources import Source, expand_inputs, is_plain_file, read_blocks
 
 #: A plain file at least this big is split into byte ranges so several workers share it.
 SPLIT_BYTES = 24 << 20
@@ -372,7 +375,8 @@ def file_task(source: Source, options: Options, target: Target | None) -> Summar
     s of the 10,000,000-line benchmark's 11 s. The parse starts at once instead, with the year
     its first line gives (:func:`first_line_year`), while a third thread scans; the result is
     kept only if the scan finds the same year, else the input is read again with the scanned
-    one, exactly as without the guess.
+    one, exactly as without the guess. When the compiled parser reads the input, the blocks
+    inflated once are parsed by several threads instead (:func:`_read_in_parallel`).
 
     Errors come back inside the Summary (``errors``) rather than raised, because exceptions
     carrying a source and a problem do not survive the trip between processes.
@@ -382,6 +386,13 @@ def file_task(source: Source, options: Options, target: Target | None) -> Summar
     guess = None
     if options.year is None and not is_plain_file(source):
         guess = first_line_year(source, options.tz)
+    if _parallel_fits(source, options):
+        year = options.year if options.year is not None else guess
+        result = _read_in_parallel(source, options, target, year)
+        if isinstance(result, int):  # the guess was wrong: this is the scanned year
+            result = _read_in_parallel(source, options, target, result)
+        if isinstance(result, Summary):
+            return result
     if guess is None:
         summary = _read_file(source, options, target)
         assert summary is not None
@@ -457,6 +468,150 @@ def _read_file(
     return summary
 
 
+#: Inflated bytes of a compressed input a parsing thread takes at once (about 55,000 lines),
+#: and how many such batches may wait for a thread: memory stays bounded.
+_BATCH_BYTES = 8 << 20
+_BATCHES_AHEAD = 2
+
+
+def _parallel_fits(source: Source, options: Options) -> bool:
+    """Whether :func:`_read_in_parallel` reads ``source``: a compressed input that the
+    compiled parser reads (it lets go of the GIL), on a machine with more than one core."""
+    return (
+        (os.cpu_count() or 1) > 1
+        and not is_plain_file(source)
+        and _compiled_path_fits([source], options)
+    )
+
+
+def _read_in_parallel(
+    source: Source, options: Options, target: Target | None, year: int | None
+) -> Summary | int | None:
+    """:func:`file_task`'s reading of a compressed input, inflated once by this thread and
+    parsed and encoded, batch by batch, by one thread a core.
+
+    Each batch starts with the state the one-pass reader would have reached there: its first
+    line number and, for RFC 3164, the year and month, from a :class:`YearScan` fed every block
+    on the way (the checkpoints :func:`plan_file` gives the ranges of a plain file). The year of
+    the first line is ``year``; when it is a guess (``options.year`` is None) the scan's own
+    answer is known only at the end, and if it differs nothing is kept and that year is
+    returned. None: the reading could not start (the one-pass reader then reports why).
+    """
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        plan = plan_file(source, year=year, tz=options.tz)  # the framing; a year: no scan
+    except MailtraceError:
+        return None
+    scan = YearScan() if plan.framing == "rfc3164" else None
+    if scan is not None and year is None:
+        return None
+    summary = Summary()
+    writer: _TargetWriter | None = None
+    queue: deque[Future[LogTables | Encoded | str]] = deque()
+    lines = 0  # lines of the blocks read so far
+
+    def take(result: LogTables | Encoded | str) -> None:
+        nonlocal writer
+        if isinstance(result, str):
+            raise InputError(*_split_message(result))
+        if target is not None:
+            writer = writer or _TargetWriter(target, joined=True)
+            writer.write(result)
+        if isinstance(result, Encoded):
+            summary.merge(result.summary)
+        else:
+            summary.add_part(result, options.columns)
+
+    workers = min(os.cpu_count() or 1, 4)
+    try:
+        with ThreadPoolExecutor(workers, thread_name_prefix="mailtrace-parse") as pool:
+            batch: list[bytes] = []
+            size = 0
+            start = Chunk(0, None, 0, year, 0)
+            damage: InputError | None = None
+            try:
+                for block in read_blocks(source):
+                    if not batch and scan is not None:
+                        assert year is not None
+                        start = Chunk(0, None, lines, year + scan.rollovers, scan.month)
+                    elif not batch:
+                        start = Chunk(0, None, lines, year, 0)
+                    if scan is not None:
+                        scan.feed(block)
+                    batch.append(block)
+                    size += len(block)
+                    lines += block.count(b"\n") + (not block.endswith(b"\n"))
+                    if size >= _BATCH_BYTES:
+                        queue.append(pool.submit(data_task, plan, start, batch, options, target))
+                        batch, size = [], 0
+                        while len(queue) > workers + _BATCHES_AHEAD:
+                            take(queue.popleft().result())
+            except InputError as exc:  # damaged compressed data, or a read error
+                damage = exc
+            if batch:
+                queue.append(pool.submit(data_task, plan, start, batch, options, target))
+            while queue:
+                take(queue.popleft().result())
+        if scan is not None and options.year is None:
+            mtime = source.mtime()
+            scanned = scan.start_year(mtime if mtime is not None else time.time(), plan.tz)
+            if scanned != year:
+                return scanned  # the finally clause removes the files begun
+        if damage is not None:
+            _count_damage(summary, damage, lines, options.errors)
+        if target is not None:
+            writer = writer or _TargetWriter(target)
+            summary.written.extend(writer.commit())
+            writer = None
+    except MailtraceError as exc:
+        summary.errors.append(str(exc))
+        summary.counts.failed_inputs += 1
+    finally:
+        if writer is not None:
+            writer.abort()
+    return summary
+
+
+def _count_damage(summary: Summary, damage: InputError, lines: int, errors: Errors) -> None:
+    """A read that failed after ``lines`` lines, reported as the one-pass reader does."""
+    if not isinstance(damage, DecompressError):
+        if errors == "raise":
+            raise damage
+        summary.counts.failed_inputs += 1
+        summary.counts.problems.append(str(damage))
+        return
+    if errors == "raise":
+        raise DecompressError(
+            damage.source,
+            f"{damage.problem} after line {lines:,} (rerun with --errors skip to keep the "
+            f"{lines:,} lines before it)",
+            lines,
+        )
+    summary.counts.failed_inputs += 1
+    summary.counts.problems.append(
+        f"{damage.source}: {damage.problem} after line {lines:,} ({lines:,} lines kept)"
+    )
+
+
+def data_task(
+    plan: FilePlan,
+    chunk: Chunk,
+    data: list[bytes],
+    options: Options,
+    target: Target | None,
+) -> LogTables | Encoded | str:
+    """:func:`chunk_task` for blocks already read (see :func:`_read_in_parallel`)."""
+    try:
+        tables = parse_data(
+            plan, chunk, data, format=options.format, errors=options.errors, parsers=options.parsers
+        )
+    except MailtraceError as exc:
+        return str(exc)
+    return _range_result(tables, options, target is not None)
+
+
 def chunk_task(
     plan: FilePlan, index: int, options: Options, encode: bool = False
 ) -> LogTables | Encoded | str:
@@ -471,6 +626,11 @@ def chunk_task(
         )
     except MailtraceError as exc:
         return str(exc)
+    return _range_result(tables, options, encode)
+
+
+def _range_result(tables: LogTables, options: Options, encode: bool) -> LogTables | Encoded:
+    """A range's tables as a worker hands them back (see :func:`chunk_task`)."""
     if encode:
         summary = Summary(counts=tables.counts)
         summary.add_events(tables.events)

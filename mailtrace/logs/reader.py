@@ -30,7 +30,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -679,8 +679,13 @@ def iter_plan_tables(
     errors: Errors = "raise",
     block_lines: int = BLOCK_LINES,
     parsers: Mapping[str, LineParser] | None = None,
+    read: Sequence[bytes] | None = None,
 ) -> Iterator[LogTables]:
-    """Stream the tables of one planned input (or one of its chunks), ~``block_lines`` at a time."""
+    """Stream the tables of one planned input (or one of its chunks), ~``block_lines`` at a time.
+
+    ``read``: the chunk's blocks, already read (whole lines of a compressed input, inflated by
+    the caller), instead of reading the chunk's byte range.
+    """
     if format is not None and format not in FORMATS:
         raise UsageError(f"unknown log format {format!r} (one of {', '.join(FORMATS)})")
     chunk = chunk or plan.chunks[0]
@@ -695,7 +700,9 @@ def iter_plan_tables(
     yielded = False
     try:
         blocks: Iterable[tuple[bytes | bytearray, int]]
-        if engine.fast and is_plain_file(plan.source):
+        if read is not None:
+            blocks = [(block, len(block)) for block in read]
+        elif engine.fast and is_plain_file(plan.source):
             assert plan.source.path is not None
             blocks = _plain_blocks(plan.source, chunk)
         else:
@@ -880,6 +887,33 @@ def parse_range(
     """The tables of chunk ``index`` of a plan made by :func:`plan_file` (for a process pool)."""
     return collect(
         iter_plan_tables(plan, plan.chunks[index], format=format, errors=errors, parsers=parsers)
+    )
+
+
+def parse_data(
+    plan: FilePlan,
+    chunk: Chunk,
+    data: Sequence[bytes],
+    *,
+    format: str | None = None,
+    errors: Errors = "raise",
+    parsers: Mapping[str, LineParser] | None = None,
+) -> LogTables:
+    """The tables of ``data``, blocks of whole lines of ``plan``'s input that ``chunk``
+    describes (its first line number, year and month), read by the caller: the blocks of a
+    compressed input, inflated once and parsed by several threads.
+
+    >>> import tempfile, pathlib
+    >>> log = pathlib.Path(tempfile.mkdtemp()) / "maillog"
+    >>> _ = log.write_text("Jan  1 10:00:00 mx a: x\\n")
+    >>> plan = plan_file(log, year=2026)
+    >>> block = b"Jan  2 10:00:00 mx a: y\\n"
+    >>> counts = parse_data(plan, Chunk(0, None, 41, 2026, 1), [block]).counts
+    >>> counts.lines, counts.other_programs
+    (1, {'a': 1})
+    """
+    return collect(
+        iter_plan_tables(plan, chunk, format=format, errors=errors, parsers=parsers, read=data)
     )
 
 
