@@ -279,6 +279,116 @@ def test_rfc3339_lines_parse_the_same(
         assert_same(*both(log, monkeypatch, tz=zone))
 
 
+_STRUCTURED = [
+    "-",
+    '[exampleSDID@32473 iut="3" eventSource="Application"]',
+    '[a x="]"][b y="q\\"uote"]',
+    '[unterminated x="1"',
+    "",
+    "[]",
+]
+
+
+@st.composite
+def rfc5424_line(draw: st.DrawFn) -> str:
+    """A mutated line in RFC 5424 framing: every header field, nil values, structured data,
+    records run together."""
+    line = draw(mutated())
+    host, _, rest = line[16:].partition(" ")
+    tag, _, message = rest.partition(": ")
+    program, _, pid = tag.partition("[")
+    pri = draw(st.sampled_from(["<22>", "<0>", "<191>", "<1234>", "<>", "<22"]))
+    version = draw(st.sampled_from(["1", "1", "2"]))
+    stamp = draw(iso_line())[: draw(st.sampled_from([19, 26, 32]))].split(" ")[0]
+    stamp = draw(st.sampled_from([stamp, stamp + "Z", "-"]))
+    host = draw(st.sampled_from([host, host, "-"]))
+    app = draw(st.sampled_from([program, program, "-"]))
+    procid = draw(st.sampled_from([pid.rstrip("]"), "-", "12345678901", "12a", "0"]))
+    msgid = draw(st.sampled_from(["-", "ID47"]))
+    data = draw(st.sampled_from(_STRUCTURED))
+    space = draw(st.sampled_from([" ", " ", "", "  "]))
+    out = f"{pri}{version} {stamp} {host} {app} {procid or '-'} {msgid} {data}{space}{message}"
+    if draw(st.integers(0, 9)) == 0:  # another record run into this one
+        out += f"<30>1 2026-03-07T10:00:0{draw(st.integers(0, 9))}Z mx postfix/qmgr 7 - - x"
+    return out
+
+
+@_fuzz(150)
+@given(lines=st.lists(rfc5424_line(), min_size=1, max_size=40))
+def test_rfc5424_lines_parse_the_same(
+    lines: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "maillog"
+    head = "<22>1 2026-03-07T10:00:00.000000+00:00 mx postfix/qmgr 7 - - 4B2C1D9F3A: removed"
+    log.write_text("\n".join([head, *lines]) + "\n", encoding="utf-8")
+    for zone in ("UTC", "Europe/Berlin"):
+        compiled, python = both(log, monkeypatch, tz=zone)
+        assert_same(compiled, python)
+
+
+def test_every_rfc5424_header_variant_parses_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import itertools
+
+    messages = [
+        "4B2C1D9F3A: removed",
+        "4B2C1D9F3A: from=<a@example.org>, size=1234, nrcpt=1 (queue active)",
+        "connect from unknown[192.0.2.7]",
+    ]
+    heads = ["<22>1", "<0>1", "<191>1", "<1234>1", "<22>2", "<>1"]
+    stamps = ["2026-03-07T10:00:00Z", "2026-03-07T10:00:00.5+01:00", "2026-03-07T10:00:00", "-"]
+    hosts = ["mx", "-"]
+    apps = ["postfix/qmgr", "postfix/smtpd", "-", "cron"]
+    procids = ["7", "-", "12345678901", "0012", "1a"]
+    tails = [f"- {data}{space}" for data in _STRUCTURED for space in ("", " ", "  ")]
+    lines = [
+        f"{head} {stamp} {host} {app} {procid} {tail}{message}"
+        for head, stamp, host, app, procid, tail, message in itertools.product(
+            heads[:1], stamps, hosts, apps, procids, tails, messages
+        )
+    ]
+    lines += [f"{head} {stamps[0]} mx postfix/qmgr 7 - - {messages[0]}" for head in heads]
+    lines.append(lines[0] + "<30>1 2026-03-07T10:00:01Z mx postfix/qmgr 7 - - 4B2C1D9F3A: removed")
+    log = tmp_path / "maillog"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    compiled, python = both(log, monkeypatch, tz="Europe/Berlin")
+    assert compiled.counts.lines == len(lines) + 1  # the last line holds two records
+    assert_same(compiled, python)
+
+
+def test_rfc5424_framing_is_read_by_the_compiled_path_as_rfc3164_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The sample log re-framed: the compiled path hands back to Python exactly the messages it
+    # hands back in RFC 3164 framing (the sample holds shapes it leaves to Python on purpose).
+    lines = []
+    for line in POSTFIX.read_text(encoding="utf-8").splitlines():
+        host, _, rest = line[16:].partition(" ")
+        tag, _, message = rest.partition(": ")
+        program, _, pid = tag.partition("[")
+        stamp = f"2026-03-07T{line[7:15]}.000000Z"
+        lines.append(f"<22>1 {stamp} {host} {program} {pid.rstrip(']') or '-'} - - {message}")
+    log = tmp_path / "maillog"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    handed_back: list[str] = []
+    real = reader._Engine._feed_line
+
+    def feed_line(self: reader._Engine, line: str, lineno: int) -> int:
+        handed_back.append(line.split(" - - ", 1)[-1] if line.startswith("<") else line[16:])
+        return real(self, line, lineno)
+
+    monkeypatch.setattr(reader._Engine, "_feed_line", feed_line)
+    compiled, python = both(log, monkeypatch)
+    assert_same(compiled, python)
+    framed_5424 = [m for m in handed_back if m]
+    handed_back.clear()
+    both(POSTFIX, monkeypatch)
+    framed_3164 = [m.split(": ", 1)[1] for m in handed_back[: len(framed_5424)]]
+    assert compiled.counts.events > 150 and len(framed_5424) < 40
+    assert framed_5424 == framed_3164
+
+
 def test_threaded_batch_writes_the_same_dataset(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -42,7 +42,7 @@ _STRING = {i for i, f in enumerate(EVENTS) if pa.types.is_string(f.type)}
 _FIRST_SPARSE = EVENTS.get_field_index("action")
 
 #: The framings the compiled path reads: syslog's classic stamps and rsyslog's RFC 3339 ones.
-FRAMINGS = ("rfc3164", "rfc3339")
+FRAMINGS = ("rfc3164", "rfc3339", "rfc5424")
 
 #: String bytes a builder holds before its tables must be taken (string offsets are 32-bit).
 MAX_BYTES = 1 << 30
@@ -190,6 +190,17 @@ def _constant(text: str, n: int) -> pa.Array:
     )
 
 
+_FRAMING_CODES = (
+    {
+        "rfc3164": _fastlog.FRAMING_3164,
+        "rfc3339": _fastlog.FRAMING_3339,
+        "rfc5424": _fastlog.FRAMING_5424,
+    }
+    if _fastlog is not None
+    else {}
+)
+
+
 def feed_block(
     builder: FastBuilder,
     data: bytes | bytearray,
@@ -199,21 +210,21 @@ def feed_block(
     limit: int,
     clock: Any,
     feed_line: Callable[[str, int], int],
-    iso_framing: bool = False,
+    framing: str = "rfc3164",
 ) -> tuple[int, int, int]:
     """Parse up to ``limit`` lines of the block ``data[pos:end]`` (line ``lineno + 1`` first).
 
-    ``clock`` is the file's :class:`~mailtrace.logs.framing.SyslogClock` (for RFC 3339 framing,
-    ``iso_framing``, it only converts local hours of stamps without an offset); ``feed_line(text,
-    lineno)`` parses one line the compiled path handed back, through the Python engine, and
-    returns the last line number used. Returns (byte position reached, last line number, lines
-    with invalid UTF-8 among them).
+    ``clock`` is the file's :class:`~mailtrace.logs.framing.SyslogClock` (for the RFC 3339 and
+    RFC 5424 ``framing`` it only converts local hours of stamps without an offset);
+    ``feed_line(text, lineno)`` parses one line the compiled path handed back, through the
+    Python engine, and returns the last line number used. Returns (byte position reached, last
+    line number, lines with invalid UTF-8 among them).
     """
     parser = builder.parser
     done, fallback, need_hour = _fastlog.DONE, _fastlog.FALLBACK, _fastlog.NEED_HOUR
     stop = lineno + limit
     damaged = 0
-    iso = iso_framing
+    iso = _FRAMING_CODES[framing]
     parser.set_clock(clock.year, clock.month, iso)
     while pos < end and lineno < stop:
         pos, lineno, status = parser.feed(data, pos, end, lineno, stop - lineno)

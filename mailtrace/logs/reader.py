@@ -241,7 +241,7 @@ class _Engine:
             limit,
             framer.syslog_clock,
             self._feed_line,
-            iso_framing=framer.framing == "rfc3339",
+            framing=framer.framing,
         )
         self.counts.damaged += damaged
         return pos, lineno
@@ -249,7 +249,8 @@ class _Engine:
     def _feed_line(self, line: str, lineno: int) -> int:
         assert isinstance(self.builder, fast.FastBuilder)
         self.builder.handed_back += 1
-        return self._feed([line], lineno)
+        # Records run together on one line (which the compiled path declines) count as lines.
+        return self._feed(split_records([line]), lineno)
 
     def compiled_misses(self) -> bool:
         """Whether the compiled path hands back most lines of this input (Exim or Sendmail in
@@ -709,7 +710,10 @@ def iter_plan_tables(
             blocks = ((block, len(block)) for block in _chunk_blocks(plan.source, chunk))
         for data, size in blocks:
             pos = 0
-            if engine.fast and not data.startswith(b"<"):
+            # Blocks of lines with a <PRI> go to the Python engine, whose split_records cuts
+            # apart records run together (the compiled RFC 5424 framing declines those lines).
+            rfc5424 = framer is not None and framer.framing == "rfc5424"
+            if engine.fast and (rfc5424 or not data.startswith(b"<")):
                 while pos < size and engine.fast:
                     before = lineno
                     pos, lineno = engine.feed_block(data, pos, size, lineno, block_lines - pending)
