@@ -25,7 +25,7 @@ SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 LOGS = sorted(
     p
     for p in SAMPLE.rglob("*")
-    if p.is_file() and p.suffix in ("", ".log", ".gz") and "messages" not in p.parts
+    if p.is_file() and p.suffix in ("", ".log", ".gz", ".json") and "messages" not in p.parts
 )
 POSTFIX = SAMPLE / "logs" / "postfix.log"
 REPORT_DAY = SAMPLE / "logs" / "report_day.log"
@@ -387,6 +387,173 @@ def test_rfc5424_framing_is_read_by_the_compiled_path_as_rfc3164_is(
     framed_3164 = [m.split(": ", 1)[1] for m in handed_back[: len(framed_5424)]]
     assert compiled.counts.events > 150 and len(framed_5424) < 40
     assert framed_5424 == framed_3164
+
+
+@st.composite
+def journal_line(draw: st.DrawFn) -> str:
+    """A mutated line as `journalctl -o json` writes it: fields in any order, extra fields,
+    escapes, nulls, numbers, byte arrays, missing and repeated fields, trailing text."""
+    import json
+
+    line = draw(mutated())
+    host, _, rest = line[16:].partition(" ")
+    tag, _, message = rest.partition(": ")
+    program, _, pid = tag.partition("[")
+    fields: list[tuple[str, object]] = [
+        ("__REALTIME_TIMESTAMP", draw(st.sampled_from(["1772874000012345", "17728x", "", 5]))),
+        ("_HOSTNAME", draw(st.sampled_from([host, "", None]))),
+        ("SYSLOG_IDENTIFIER", draw(st.sampled_from([program, "", None]))),
+        ("_COMM", draw(st.sampled_from(["postfix/smtpd", "smtpd", ""]))),
+        ("SYSLOG_PID", draw(st.sampled_from([pid.rstrip("]"), "", "12345678901"]))),
+        ("_PID", draw(st.sampled_from(["2101", "x", 7]))),
+        ("MESSAGE", draw(st.sampled_from([message, message, list(message.encode()[:9]), None]))),
+        ("_BOOT_ID", draw(st.sampled_from(['b1\\u00e9"/', "plain", 3.5, [1, 2], {"a": 1}]))),
+    ]
+    drop = draw(st.sets(st.integers(0, len(fields) - 1), max_size=2))
+    fields = [f for i, f in enumerate(fields) if i not in drop]
+    fields = draw(st.permutations(fields))
+    parts = [f"{json.dumps(k)}:{json.dumps(v)}" for k, v in fields]
+    if draw(st.integers(0, 9)) == 0:
+        parts.append(draw(st.sampled_from(parts)))  # a field repeated: the last one counts
+    space = draw(st.sampled_from(["", " "]))
+    out = "{" + ("," + space).join(parts) + "}"
+    return out + draw(st.sampled_from(["", "", " ", "x", "}"]))
+
+
+@_fuzz(150)
+@given(lines=st.lists(journal_line(), min_size=1, max_size=40))
+def test_journal_json_lines_parse_the_same(
+    lines: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "maillog"
+    head = (
+        '{"__REALTIME_TIMESTAMP":"1772874000012345","_HOSTNAME":"mx",'
+        '"SYSLOG_IDENTIFIER":"postfix/qmgr","_PID":"7","MESSAGE":"4B2C1D9F3A: removed"}'
+    )
+    log.write_text("\n".join([head, *lines]) + "\n", encoding="utf-8")
+    assert_same(*both(log, monkeypatch))
+
+
+def test_numbers_out_of_their_columns_range_are_unparsed_by_both_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A pid past int32 and journald stamps past int64 or year 9999: the line is kept as
+    # unparsed (or framed without a stamp), never a traceback, and alike in both paths.
+    log = tmp_path / "maillog"
+    log.write_text(
+        "Mar  7 10:00:00 mx postfix/qmgr[9999999999]: 4B2C1D9F3A: removed\n"
+        "Mar  7 10:00:00 mx sendmail[9999999999]: x: from=<a@example.org>, size=1\n"
+        "Mar  7 10:00:00 mx postfix/qmgr[7]: 4B2C1D9F3A: removed\n",
+        encoding="utf-8",
+    )
+    compiled, python = both(log, monkeypatch)
+    assert_same(compiled, python)
+    assert python.counts.unparsed == 2 and python.counts.events == 1
+    assert "pid out of range" in python.unparsed.column("reason")[0].as_py()
+
+
+def test_every_journal_json_variant_parses_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One field changed at a time from a record the compiled path reads, for three messages.
+    base = [
+        '"__REALTIME_TIMESTAMP":"1772874000012345"',
+        '"_HOSTNAME":"mx"',
+        '"SYSLOG_IDENTIFIER":"postfix/qmgr"',
+        '"_PID":"7"',
+        '"MESSAGE":"4B2C1D9F3A: removed"',
+    ]
+    changes: list[tuple[int | None, str]] = [
+        (0, '"__REALTIME_TIMESTAMP":"17728x"'),
+        (0, '"__REALTIME_TIMESTAMP":""'),
+        (0, '"__REALTIME_TIMESTAMP":1772874000012345'),
+        (0, '"__REALTIME_TIMESTAMP":null'),
+        (0, '"__REALTIME_TIMESTAMP":"1772874000012345000000"'),
+        (1, '"_HOSTNAME":""'),
+        (1, '"_HOSTNAME":null'),
+        (1, '"_HOSTNAME":"m\\u0078"'),
+        (2, '"SYSLOG_IDENTIFIER":""'),
+        (2, '"SYSLOG_IDENTIFIER":null'),
+        (2, '"SYSLOG_IDENTIFIER":"postfix\\/qmgr"'),
+        (2, '"SYSLOG_IDENTIFIER":"","_COMM":"postfix/qmgr"'),
+        (2, '"_COMM":"postfix/qmgr"'),
+        (3, '"_PID":""'),
+        (3, '"_PID":"12345678901"'),
+        (3, '"_PID":7'),
+        (3, '"SYSLOG_PID":"","_PID":"8"'),
+        (3, '"SYSLOG_PID":"9","_PID":"8"'),
+        (4, '"MESSAGE":"4B2C1D9F3A: removed\\n"'),
+        (4, '"MESSAGE":[52,66,50]'),
+        (4, '"MESSAGE":null'),
+        (4, '"MESSAGE":""'),
+        (4, '"MESSAGE":"\\"4B2C1D9F3A: removed"'),
+        (None, '"MESSAGE":"5C3D2E1F4B: removed"'),  # repeated: the last one counts
+        (None, '"_HOSTNAME":"other"'),
+        (None, '"X":"a\\u00e9\\"\\\\/b"'),
+        (None, '"X":3.5'),
+        (None, '"X":[1,{"y":"]"}]'),
+        (None, '"X":{"MESSAGE":"q"}'),
+        (None, '"X":"bad \\q escape"'),
+        (None, '"m\\u0045SSAGE":"5C3D2E1F4B: removed"'),
+    ]
+    messages = [
+        "4B2C1D9F3A: removed",
+        "4B2C1D9F3A: from=<a@example.org>, size=1234, nrcpt=1 (queue active)",
+        "NOQUEUE: reject: RCPT from unknown[192.0.2.7]: 550 5.1.1 <b@example.org>: Recipient "
+        'address rejected: \\"quoted\\"; from=<a@example.org> to=<b@example.org> proto=ESMTP '
+        "helo=<x>",
+    ]
+    lines = []
+    for message in messages:
+        record = [*base[:4], f'"MESSAGE":"{message}"']
+        for index, change in [*changes, (None, "")]:
+            fields = [f for i, f in enumerate(record) if i != index]
+            if change:
+                fields.insert(index if index is not None else len(fields), change)
+            line = "{" + ",".join(fields) + "}"
+            lines += [line, line.replace(",", ", "), line + " ", line + "x", line + "}"]
+    log = tmp_path / "maillog"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    compiled, python = both(log, monkeypatch)
+    assert compiled.counts.events > 100
+    assert_same(compiled, python)
+
+
+def test_journal_json_is_read_by_the_compiled_path_as_rfc3164_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    lines = []
+    for i, line in enumerate(POSTFIX.read_text(encoding="utf-8").splitlines()):
+        host, _, rest = line[16:].partition(" ")
+        tag, _, message = rest.partition(": ")
+        program, _, pid = tag.partition("[")
+        record = {
+            "__CURSOR": f"s=1;i={i}",
+            "__REALTIME_TIMESTAMP": str(1772874000000000 + i * 1_000_000),
+            "_HOSTNAME": host,
+            "SYSLOG_IDENTIFIER": program,
+            "_PID": pid.rstrip("]"),
+            "MESSAGE": message,
+        }
+        lines.append(json.dumps(record, separators=(",", ":")))
+    log = tmp_path / "maillog"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    handed_back: list[str] = []
+    real = reader._Engine._feed_line
+
+    def feed_line(self: reader._Engine, line: str, lineno: int) -> int:
+        handed_back.append(line)
+        return real(self, line, lineno)
+
+    monkeypatch.setattr(reader._Engine, "_feed_line", feed_line)
+    compiled, python = both(log, monkeypatch)
+    assert_same(compiled, python)
+    assert compiled.counts.events > 150
+    # Handed back: the shapes RFC 3164 framing hands back too, and messages json.dumps escaped.
+    escaped = sum("\\" in line for line in lines)
+    assert len(handed_back) <= 31 + escaped
 
 
 def test_threaded_batch_writes_the_same_dataset(

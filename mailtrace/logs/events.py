@@ -32,6 +32,7 @@ from mailtrace.schema import EVENTS, UNPARSED
 
 # Columns every event has (or has as null); everything else is sparse.
 _DENSE = ("ts", "host", "program", "pid", "line", "kind", "queue_id")
+_I32, _I64 = 1 << 31, 1 << 63  # the pid (int32) and timestamp (int64 µs) columns' bounds
 _SPARSE = tuple(name for name in EVENTS.names if name not in _DENSE and name != "source")
 
 
@@ -75,7 +76,15 @@ class EventBuilder:
         fields: Mapping[str, object] | re.Match[str] | None = None,
     ) -> None:
         """Append one event; ``fields`` maps EVENTS column names to values (None = absent), or is
-        a match whose named groups are EVENTS columns (other groups are not kept)."""
+        a match whose named groups are EVENTS columns (other groups are not kept).
+
+        A pid or timestamp out of its column's range raises OverflowError, as the compiled
+        builder's ``add`` does: the engine keeps such a line as unparsed, with the reason.
+        """
+        if pid is not None and not -_I32 <= pid < _I32:
+            raise OverflowError("pid out of range")
+        if ts is not None and not -_I64 <= ts < _I64:
+            raise OverflowError("int too big to convert")
         row = len(self.kind)
         try:
             if type(fields) is re.Match:

@@ -42,7 +42,7 @@ _STRING = {i for i, f in enumerate(EVENTS) if pa.types.is_string(f.type)}
 _FIRST_SPARSE = EVENTS.get_field_index("action")
 
 #: The framings the compiled path reads: syslog's classic stamps and rsyslog's RFC 3339 ones.
-FRAMINGS = ("rfc3164", "rfc3339", "rfc5424")
+FRAMINGS = ("rfc3164", "rfc3339", "rfc5424", "journal-json")
 
 #: String bytes a builder holds before its tables must be taken (string offsets are 32-bit).
 MAX_BYTES = 1 << 30
@@ -195,6 +195,7 @@ _FRAMING_CODES = (
         "rfc3164": _fastlog.FRAMING_3164,
         "rfc3339": _fastlog.FRAMING_3339,
         "rfc5424": _fastlog.FRAMING_5424,
+        "journal-json": _fastlog.FRAMING_JOURNAL,
     }
     if _fastlog is not None
     else {}

@@ -54,6 +54,7 @@ _MONTHS = {
     )
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_YEAR_10000_US = 253402300800 * 1_000_000  # the first µs a datetime cannot hold
 _US = timedelta(microseconds=1)
 
 # One anchored pattern per framing. Each group is bounded by a character class that cannot match
@@ -379,6 +380,8 @@ class Framer:
             return None
         raw_ts = record.get("__REALTIME_TIMESTAMP")
         ts = int(raw_ts) if isinstance(raw_ts, str) and raw_ts.isdigit() else None
+        if ts is not None and ts >= _YEAR_10000_US:  # past what a datetime holds
+            ts = None
         program = record.get("SYSLOG_IDENTIFIER") or record.get("_COMM") or ""
         host = record.get("_HOSTNAME")
         return (
