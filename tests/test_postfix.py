@@ -772,6 +772,28 @@ def test_the_daemon_is_the_last_part_of_the_tag(program: str) -> None:
     assert (row["kind"], row["program"], row["pid"], row["line"]) == ("connect", program, 7, 3)
 
 
+@pytest.mark.parametrize(
+    ("daemon", "message"),
+    [(d, m) for d, m, _ in SHAPES],
+)
+def test_a_tag_naming_no_daemon_is_read_by_the_message_shape(daemon: str, message: str) -> None:
+    # rsyslog's RFC 5424 output names some lines "postfix" alone. Such a line gives the event
+    # its daemon would, or none where daemons read it differently: never another daemon's.
+    named, bare = parse_message(daemon, message), parse_message("postfix", message)
+    assert bare in (named, {"kind": None})
+
+
+def test_the_commonest_lines_without_their_daemon_are_read() -> None:
+    for daemon, message in [
+        ("smtpd", "6E813220598: client=localhost[127.0.0.1]"),
+        ("qmgr", "6E813220598: from=<carol@postfix.test>, size=408, nrcpt=2 (queue active)"),
+        ("cleanup", "6E813220598: message-id=<20261128091359.017502@vm>"),
+        ("smtpd", "connect from localhost[127.0.0.1]"),
+    ]:
+        assert parse_message("postfix", message) == parse_message(daemon, message)
+        assert parse_message("postfix", message)["kind"] is not None
+
+
 def test_numbers_become_typed_columns() -> None:
     b = EventBuilder("t")
     for daemon, message, _ in SHAPES:

@@ -728,6 +728,56 @@ _DAEMONS: dict[str, Handler] = {
 }
 
 
+def _any_daemon(message: str) -> Result | None:
+    """A message whose tag names no daemon (``postfix[17435]: …``), read by the daemons that
+    know its shape, when they all read it alike; None when they differ (the same
+    ``host[ip]:port`` is a client to smtpd and a relay to smtp): no guessing.
+
+    rsyslog's RFC 5424 output names some Postfix lines by the service alone (APP-NAME
+    ``postfix``), so smtpd's ``client=`` and qmgr's ``from=`` arrive without their daemon.
+
+    >>> _any_daemon("6E813220598: client=localhost[127.0.0.1]")[:2]
+    ('client', '6E813220598')
+    >>> _any_daemon("6E813220598: from=<carol@postfix.test>, size=408, nrcpt=2 (queue active)")[0]
+    'from'
+    """
+    first: Result | None = None
+    seen = None
+    for handler in _BY_SHAPE:
+        result = handler(message)
+        if result is None:
+            continue
+        fields = result[2]
+        reading = (
+            result[0],
+            result[1],
+            fields.groupdict() if isinstance(fields, re.Match) else fields,
+        )
+        if first is None:
+            first, seen = result, reading
+        elif reading != seen:
+            return None
+    return first
+
+
+_BY_SHAPE: tuple[Handler, ...] = (
+    _qmgr,
+    _smtpd,
+    _cleanup,
+    _smtp,
+    _deliveries,
+    _pickup,
+    _bounce,
+    _postscreen,
+    _anvil,
+    _scache,
+    _tlsproxy,
+    _postsuper,
+    _master,
+    _postfix_script,
+)
+_DAEMONS["postfix"] = _any_daemon
+
 # A log names a handful of tags millions of times: remember each tag's handler.
 _BY_PROGRAM: dict[str, Handler] = {}
 
