@@ -88,6 +88,17 @@ def test_every_sample_log_parses_the_same(path: Path, monkeypatch: pytest.Monkey
     assert_same(*both(path, monkeypatch))
 
 
+def _sample_fields() -> list[tuple[str, str, str, str, str]]:
+    """The sample Postfix log's lines as (time, host, program, pid, message), to re-frame."""
+    out = []
+    for line in POSTFIX.read_text(encoding="utf-8").splitlines():
+        host, _, rest = line[16:].partition(" ")
+        tag, _, message = rest.partition(": ")
+        program, _, pid = tag.partition("[")
+        out.append((line[7:15], host, program, pid.rstrip("]"), message))
+    return out
+
+
 def _message_lines() -> list[str]:
     lines = []
     for path in (POSTFIX, REPORT_DAY, SAMPLE / "logs" / "hostA.log", SAMPLE / "logs" / "hostB.log"):
@@ -266,17 +277,24 @@ def iso_line(draw: st.DrawFn) -> str:
     return stamp + fraction + draw(st.sampled_from(_OFFSETS)) + line[15:]
 
 
+def assert_framed_the_same(
+    head: str, lines: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``lines`` after ``head``, a first line in the framing under test (so that detection picks
+    it whatever the mutations did), parse the same in both paths, in two zones."""
+    log = tmp_path / "maillog"
+    log.write_text("\n".join([head, *lines]) + "\n", encoding="utf-8")
+    for zone in ("UTC", "Europe/Berlin"):
+        assert_same(*both(log, monkeypatch, tz=zone))
+
+
 @_fuzz(150)
 @given(lines=st.lists(iso_line(), min_size=1, max_size=40))
 def test_rfc3339_lines_parse_the_same(
     lines: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    log = tmp_path / "maillog"
-    # A first line in the framing, so that detection picks RFC 3339 whatever the mutations did.
     head = "2026-03-07T10:00:00.000000+00:00 mx postfix/qmgr[7]: 4B2C1D9F3A: removed"
-    log.write_text("\n".join([head, *lines]) + "\n", encoding="utf-8")
-    for zone in ("UTC", "Europe/Berlin"):
-        assert_same(*both(log, monkeypatch, tz=zone))
+    assert_framed_the_same(head, lines, tmp_path, monkeypatch)
 
 
 _STRUCTURED = [
@@ -318,12 +336,8 @@ def rfc5424_line(draw: st.DrawFn) -> str:
 def test_rfc5424_lines_parse_the_same(
     lines: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    log = tmp_path / "maillog"
     head = "<22>1 2026-03-07T10:00:00.000000+00:00 mx postfix/qmgr 7 - - 4B2C1D9F3A: removed"
-    log.write_text("\n".join([head, *lines]) + "\n", encoding="utf-8")
-    for zone in ("UTC", "Europe/Berlin"):
-        compiled, python = both(log, monkeypatch, tz=zone)
-        assert_same(compiled, python)
+    assert_framed_the_same(head, lines, tmp_path, monkeypatch)
 
 
 def test_every_rfc5424_header_variant_parses_the_same(
@@ -362,13 +376,10 @@ def test_rfc5424_framing_is_read_by_the_compiled_path_as_rfc3164_is(
 ) -> None:
     # The sample log re-framed: the compiled path hands back to Python exactly the messages it
     # hands back in RFC 3164 framing (the sample holds shapes it leaves to Python on purpose).
-    lines = []
-    for line in POSTFIX.read_text(encoding="utf-8").splitlines():
-        host, _, rest = line[16:].partition(" ")
-        tag, _, message = rest.partition(": ")
-        program, _, pid = tag.partition("[")
-        stamp = f"2026-03-07T{line[7:15]}.000000Z"
-        lines.append(f"<22>1 {stamp} {host} {program} {pid.rstrip(']') or '-'} - - {message}")
+    lines = [
+        f"<22>1 2026-03-07T{time}.000000Z {host} {program} {pid or '-'} - - {message}"
+        for time, host, program, pid, message in _sample_fields()
+    ]
     log = tmp_path / "maillog"
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
     handed_back: list[str] = []
@@ -425,13 +436,11 @@ def journal_line(draw: st.DrawFn) -> str:
 def test_journal_json_lines_parse_the_same(
     lines: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    log = tmp_path / "maillog"
     head = (
         '{"__REALTIME_TIMESTAMP":"1772874000012345","_HOSTNAME":"mx",'
         '"SYSLOG_IDENTIFIER":"postfix/qmgr","_PID":"7","MESSAGE":"4B2C1D9F3A: removed"}'
     )
-    log.write_text("\n".join([head, *lines]) + "\n", encoding="utf-8")
-    assert_same(*both(log, monkeypatch))
+    assert_framed_the_same(head, lines, tmp_path, monkeypatch)
 
 
 def test_numbers_out_of_their_columns_range_are_unparsed_by_both_paths(
@@ -525,16 +534,13 @@ def test_journal_json_is_read_by_the_compiled_path_as_rfc3164_is(
     import json
 
     lines = []
-    for i, line in enumerate(POSTFIX.read_text(encoding="utf-8").splitlines()):
-        host, _, rest = line[16:].partition(" ")
-        tag, _, message = rest.partition(": ")
-        program, _, pid = tag.partition("[")
+    for i, (_, host, program, pid, message) in enumerate(_sample_fields()):
         record = {
             "__CURSOR": f"s=1;i={i}",
             "__REALTIME_TIMESTAMP": str(1772874000000000 + i * 1_000_000),
             "_HOSTNAME": host,
             "SYSLOG_IDENTIFIER": program,
-            "_PID": pid.rstrip("]"),
+            "_PID": pid,
             "MESSAGE": message,
         }
         lines.append(json.dumps(record, separators=(",", ":")))
