@@ -71,10 +71,19 @@ server=/servfail.test/127.0.0.1#{servfail}
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A port of 127.0.0.1 free for UDP and for TCP: dnsmasq listens on both, and a port free
+    for one may be some other process's TCP connection (a Dask test's, say)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port: int = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise OSError("no port of 127.0.0.1 is free for both UDP and TCP")
 
 
 def _servfail_loop(sock: socket.socket, stop: threading.Event) -> None:
@@ -109,23 +118,40 @@ def dnsmasq(workdir: Path) -> Iterator[str]:
     stop = threading.Event()
     thread = threading.Thread(target=_servfail_loop, args=(failing, stop), daemon=True)
     thread.start()
-    port = free_port()
     conf = workdir / "dnsmasq.conf"
-    conf.write_text(
-        ZONE.format(port=port, silent=silent.getsockname()[1], servfail=failing.getsockname()[1]),
-        encoding="utf-8",
-    )
-    proc = subprocess.Popen(
-        [binary, "--keep-in-foreground", f"--conf-file={conf}", "--pid-file=", "--user=root"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    proc = None
     try:
-        _wait_until_answering(port, proc)
+        # The port is free when chosen but may be taken before dnsmasq binds it: then again.
+        for attempt in range(5):
+            port = free_port()
+            conf.write_text(
+                ZONE.format(
+                    port=port, silent=silent.getsockname()[1], servfail=failing.getsockname()[1]
+                ),
+                encoding="utf-8",
+            )
+            proc = subprocess.Popen(
+                [
+                    binary,
+                    "--keep-in-foreground",
+                    f"--conf-file={conf}",
+                    "--pid-file=",
+                    "--user=root",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            try:
+                _wait_until_answering(port, proc)
+                break
+            except RuntimeError as exc:
+                if "Address already in use" not in str(exc) or attempt == 4:
+                    raise
         yield f"127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        proc.communicate(timeout=5)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            proc.communicate(timeout=5)
         stop.set()
         thread.join(timeout=2)
         silent.close()

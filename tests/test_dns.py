@@ -226,3 +226,28 @@ def test_cli_headers_without_dns_flag_does_no_lookups(tmp_path: Path) -> None:
     run = _mailtrace("headers", str(message), "--json", "--nameserver", f"127.0.0.1:{free_port()}")
     assert run.returncode == 0, run.stderr
     assert "dns" not in json.loads(run.stdout)[0]
+
+
+def test_the_test_nameserver_starts_when_its_first_port_is_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CI once lost every DNS test to a port free for UDP but in use for TCP. The fixture picks
+    # ports free for both, and starts dnsmasq again on another if the port is taken meanwhile.
+    import shutil
+    import socket
+
+    from tests import dnsserver
+
+    if shutil.which("dnsmasq") is None and not Path("/usr/sbin/dnsmasq").exists():
+        pytest.skip("dnsmasq is not installed")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        ports = iter([busy])
+        real = dnsserver.free_port
+        monkeypatch.setattr(dnsserver, "free_port", lambda: next(ports, None) or real())
+        with dnsserver.dnsmasq(tmp_path) as address:
+            assert address != f"127.0.0.1:{busy}"
+            found = mdns.Resolver(address, timeout=2.0).lookup("mx1.good.test", "A")
+            assert found.records == ("192.0.2.10",)
