@@ -281,7 +281,7 @@ def _write_column(
     for array in column.chunks:
         buffers: list[Any] = array.buffers()
         validity, values = buffers[0], buffers[1]
-        data = buffers[2] if kind == _STRING else None
+        data = (buffers[2] or b"") if kind == _STRING else None  # all null: maybe no data
         if array.null_count == 0:
             validity = None
         for first in range(0, len(array), page_rows):
