@@ -215,7 +215,7 @@ def _writer_options(schema: pa.Schema) -> dict[str, Any]:
 
 def encode_table(table: pa.Table) -> bytes:
     """``table`` as the bytes of a whole Parquet file: its pages encoded by
-    :mod:`mailtrace.parquet_write` (a third of pyarrow's cost) where that module takes the
+    :mod:`mailtrace.parquet_write` (about half pyarrow's cost) where that module takes the
     table, else by pyarrow with this module's settings.
 
     >>> encode_table(EVENTS.empty_table())[:4]

@@ -1,7 +1,8 @@
 """The compiled fast path for Postfix logs in syslog framing, behind the EventBuilder contract.
 
-:mod:`mailtrace.logs._fastlog` (C, built at install time) reads whole blocks of bytes of RFC 3164 or
-RFC 3339 (rsyslog high-precision) syslog files into EVENTS columns with the GIL released. It parses
+:mod:`mailtrace.logs._fastlog` (C, built at install time) reads whole blocks of bytes of RFC 3164,
+RFC 3339 (rsyslog high-precision) or RFC 5424 syslog files, or of journald's JSON export, into
+EVENTS columns with the GIL released. It parses
 the common Postfix line shapes itself and hands every other line back; :func:`feed_block` gives such
 a line to the ordinary Python engine, whose row joins the same columns through :class:`FastBuilder`,
 so rows stay in line order and every table, count and UNPARSED row is exactly what the Python parser
@@ -41,7 +42,8 @@ _COLUMN = {name: i for i, name in enumerate(EVENTS.names)}
 _STRING = {i for i, f in enumerate(EVENTS) if pa.types.is_string(f.type)}
 _FIRST_SPARSE = EVENTS.get_field_index("action")
 
-#: The framings the compiled path reads: syslog's classic stamps and rsyslog's RFC 3339 ones.
+#: The framings the compiled path reads: syslog's classic stamps, rsyslog's RFC 3339 ones, RFC
+#: 5424 and journald's JSON export.
 FRAMINGS = ("rfc3164", "rfc3339", "rfc5424", "journal-json")
 
 #: String bytes a builder holds before its tables must be taken (string offsets are 32-bit).
@@ -225,8 +227,8 @@ def feed_block(
     done, fallback, need_hour = _fastlog.DONE, _fastlog.FALLBACK, _fastlog.NEED_HOUR
     stop = lineno + limit
     damaged = 0
-    iso = _FRAMING_CODES[framing]
-    parser.set_clock(clock.year, clock.month, iso)
+    code = _FRAMING_CODES[framing]
+    parser.set_clock(clock.year, clock.month, code)
     while pos < end and lineno < stop:
         pos, lineno, status = parser.feed(data, pos, end, lineno, stop - lineno)
         if status == done:
@@ -247,5 +249,5 @@ def feed_block(
             damaged += 1
         lineno = feed_line(text, lineno)
         pos = end if newline < 0 else newline + 1
-        parser.set_clock(clock.year, clock.month, iso)  # the Python clock may have moved on
+        parser.set_clock(clock.year, clock.month, code)  # the Python clock may have moved on
     return pos, lineno, damaged
