@@ -3,6 +3,7 @@
     python benchmarks/bench_logs.py                       # 1,000,000 lines, --seed 1
     python benchmarks/bench_logs.py --lines 200000        # a quicker look
     python benchmarks/bench_logs.py --big                 # and a 10,000,000-line gzip log
+    python benchmarks/bench_logs.py --framings            # and as RFC 5424 and journald JSON
 
 The log comes from the shared generator (``--generator``, default ``../shared/bench/
 gen_postfix_log.py`` beside the repository); without it the benchmark says so and exits 0. Both
@@ -11,12 +12,18 @@ tools run as subprocesses, end to end: ``mailtrace logs FILE -o OUT`` writes the
 printed: the peak is the largest sum of resident memory over the process and all its descendants
 (worker processes included), sampled every 50 ms from /proc. The target is at least 10x
 pflogsumm's speed with a peak under 1 GB.
+
+``--framings`` also writes the same lines in RFC 5424 framing and as ``journalctl -o json``
+records (once, into the work directory) and times ``mailtrace logs -o`` on each; pflogsumm reads
+neither.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +31,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,6 +187,50 @@ def generate(generator: Path, out: Path, lines: int, seed: int) -> None:
     )
 
 
+_RFC3164 = re.compile(r"(\w{3}) +(\d+) (\d\d):(\d\d):(\d\d) (\S+) ([^\[: ]+)\[(\d+)\]: (.*)")
+_MONTHS = {
+    name: i + 1
+    for i, name in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    )
+}
+
+
+def reframe(log: Path, framing: str, year: int) -> tuple[Path, int]:
+    """``log``'s RFC 3164 lines written in ``framing`` ("rfc5424" or "journal-json") with
+    ``year``, once; the file and its line count (lines of another shape are left out)."""
+    out = log.with_name(f"{log.stem}.{framing}")
+    if not out.exists():
+        print(f"writing {out} …", flush=True)
+        with log.open(encoding="utf-8") as src, out.open("w", encoding="utf-8") as dst:
+            for line in src:
+                m = _RFC3164.fullmatch(line.rstrip("\n"))
+                if m is None:
+                    continue
+                mon, day, hh, mm, ss, host, program, pid, message = m.groups()
+                stamp = datetime(
+                    year, _MONTHS[mon], int(day), int(hh), int(mm), int(ss), tzinfo=UTC
+                )
+                if framing == "rfc5424":
+                    iso = stamp.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+                    dst.write(f"<22>1 {iso} {host} {program} {pid} - - {message}\n")
+                else:
+                    record = {
+                        "__REALTIME_TIMESTAMP": str(int(stamp.timestamp()) * 1_000_000),
+                        "_BOOT_ID": "0123456789abcdef0123456789abcdef",
+                        "PRIORITY": "6",
+                        "SYSLOG_FACILITY": "2",
+                        "_TRANSPORT": "syslog",
+                        "_HOSTNAME": host,
+                        "SYSLOG_IDENTIFIER": program,
+                        "_PID": pid,
+                        "_COMM": program.rsplit("/", 1)[-1],
+                        "MESSAGE": message,
+                    }
+                    dst.write(json.dumps(record, separators=(",", ":")) + "\n")
+    return out, count_lines(out)
+
+
 def mailtrace_argv(log: Path, out: Path, jobs: int | None) -> list[str]:
     argv = [sys.executable, "-m", "mailtrace", "logs", str(log), "-o", str(out), "--year", "2024"]
     argv += ["--tz", "UTC"]
@@ -196,6 +248,9 @@ def main() -> int:
     ap.add_argument("--big", action="store_true", help="also convert a gzip log of --big-lines")
     ap.add_argument("--big-lines", type=int, default=10_000_000)
     ap.add_argument("--no-pflogsumm", action="store_true", help="time mailtrace alone")
+    ap.add_argument(
+        "--framings", action="store_true", help="also the log as RFC 5424 and journald JSON"
+    )
     ap.add_argument("--workdir", type=Path, default=None, help="keep files here (default: temp)")
     args = ap.parse_args()
     if not args.generator.exists():
@@ -218,6 +273,16 @@ def main() -> int:
             wall = runs[1].seconds / runs[0].seconds
             cpu = runs[1].cpu / runs[0].cpu if runs[0].cpu else 0.0
             print(f"mailtrace is {wall:.1f}x pflogsumm's speed ({cpu:.1f}x per CPU second)")
+        if args.framings:
+            for framing in ("rfc5424", "journal-json"):
+                framed, framed_lines = reframe(log, framing, 2024)
+                framed_out = work / f"out-{framing}"
+                shutil.rmtree(framed_out, ignore_errors=True)
+                run = measure(
+                    f"mailtrace logs -o ({framing})", mailtrace_argv(framed, framed_out, args.jobs)
+                )
+                print(f"\n{framed_lines:,} lines, {framed.stat().st_size / 2**20:,.0f} MiB")
+                report(framed_lines, [run])
         if args.big:
             big = work / f"mail-{args.big_lines}-{args.seed}.log.gz"
             if not big.exists():
