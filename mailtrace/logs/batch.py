@@ -372,7 +372,7 @@ def file_task(source: Source, options: Options, target: Target | None) -> Summar
 
     A compressed RFC 3164 input without ``--year`` needs its year from a scan of the whole input
     (:func:`plan_file`), which must inflate it all once before the parse inflates it again: 2.8
-    s of the 10,000,000-line benchmark's 11 s. The parse starts at once instead, with the year
+    s per 10,000,000 lines, with a core idle. The parse starts at once instead, with the year
     its first line gives (:func:`first_line_year`), while a third thread scans; the result is
     kept only if the scan finds the same year, else the input is read again with the scanned
     one, exactly as without the guess. When the compiled parser reads the input, the blocks
