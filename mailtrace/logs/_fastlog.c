@@ -1686,9 +1686,10 @@ static const char *json_space(const char *q, const char *end) {
 
 /* The journald fields the framing reads (framing.py's _split_journal). */
 enum { J_TS, J_IDENT, J_COMM, J_HOST, J_SYSLOG_PID, J_PID, J_MESSAGE, NJ };
-static const char *const J_KEYS[NJ] = {
-    "__REALTIME_TIMESTAMP", "SYSLOG_IDENTIFIER", "_COMM", "_HOSTNAME", "SYSLOG_PID", "_PID",
-    "MESSAGE",
+#define J_KEY(s) {s, sizeof(s) - 1}
+static const struct { const char *name; size_t n; } J_KEYS[NJ] = {
+    J_KEY("__REALTIME_TIMESTAMP"), J_KEY("SYSLOG_IDENTIFIER"), J_KEY("_COMM"), J_KEY("_HOSTNAME"),
+    J_KEY("SYSLOG_PID"), J_KEY("_PID"), J_KEY("MESSAGE"),
 };
 
 /* `journalctl -o json`: one JSON object a line, as framing.py's _split_journal reads it. Only a
@@ -1710,9 +1711,9 @@ static int frame_journal(const char *s, Py_ssize_t n, Framed *f) {
         if (q >= end || *q != ':') return 0;
         q = json_space(q + 1, end);
         int field = -1;
-        for (int k = 0; k < NJ; k++)
-            if ((size_t)(key_end - key) == strlen(J_KEYS[k]) && !memcmp(key, J_KEYS[k], (size_t)(key_end - key)))
-                field = k;
+        size_t key_n = (size_t)(key_end - key);
+        for (int k = 0; k < NJ && field < 0; k++)
+            if (key_n == J_KEYS[k].n && !memcmp(key, J_KEYS[k].name, key_n)) field = k;
         if (q < end && *q == '"') {
             const char *v = q + 1, *v_end = json_string(v, end, &escaped);
             if (v_end == NULL) return 0;

@@ -145,6 +145,11 @@ class Summary:
         self.errors.extend(other.errors)
         self.tables.extend(other.tables)
 
+    def fail(self, message: str) -> None:
+        """Record an input that could not be read (``message``: "source: problem")."""
+        self.errors.append(message)
+        self.counts.failed_inputs += 1
+
     def add_part(self, part: LogTables, columns: tuple[str, ...] | None = None) -> None:
         """Account for one block of tables; keep its events' ``columns`` when given."""
         self.counts = self.counts + part.counts
@@ -454,14 +459,12 @@ def _read_file(
         if confirm is not None and not confirm():
             return None  # the finally clause removes the files begun
         if target is not None:
-            writer = writer or _TargetWriter(target)
-            summary.written.extend(writer.commit())
+            _commit(summary, target, writer)
             writer = None
     except MailtraceError as exc:
         if confirm is not None and not confirm():
             return None
-        summary.errors.append(str(exc))
-        summary.counts.failed_inputs += 1
+        summary.fail(str(exc))
     finally:
         if writer is not None:
             writer.abort()
@@ -529,15 +532,12 @@ def _read_in_parallel(
         with ThreadPoolExecutor(workers, thread_name_prefix="mailtrace-parse") as pool:
             batch: list[bytes] = []
             size = 0
-            start = Chunk(0, None, 0, year, 0)
+            start = _batch_start(0, year, scan)
             damage: InputError | None = None
             try:
                 for block in read_blocks(source):
-                    if not batch and scan is not None:
-                        assert year is not None
-                        start = Chunk(0, None, lines, year + scan.rollovers, scan.month)
-                    elif not batch:
-                        start = Chunk(0, None, lines, year, 0)
+                    if not batch:  # a batch starts: the state a one-pass reader has here
+                        start = _batch_start(lines, year, scan)
                     if scan is not None:
                         scan.feed(block)
                     batch.append(block)
@@ -562,16 +562,27 @@ def _read_in_parallel(
         if damage is not None:
             _count_damage(summary, damage, lines, options.errors)
         if target is not None:
-            writer = writer or _TargetWriter(target)
-            summary.written.extend(writer.commit())
+            _commit(summary, target, writer)
             writer = None
     except MailtraceError as exc:
-        summary.errors.append(str(exc))
-        summary.counts.failed_inputs += 1
+        summary.fail(str(exc))
     finally:
         if writer is not None:
             writer.abort()
     return summary
+
+
+def _batch_start(lines: int, year: int | None, scan: YearScan | None) -> Chunk:
+    """The first line number, year and month of a batch after ``lines`` lines (RFC 3164: the
+    New Years and month ``scan`` has seen so far; other framings need no clock)."""
+    if scan is None or year is None:
+        return Chunk(0, None, lines, year, 0)
+    return Chunk(0, None, lines, year + scan.rollovers, scan.month)
+
+
+def _commit(summary: Summary, target: Target, writer: _TargetWriter | None) -> None:
+    """Put an input's files in place (empty ones if no block came) and record them."""
+    summary.written.extend((writer or _TargetWriter(target)).commit())
 
 
 def _count_damage(summary: Summary, damage: InputError, lines: int, errors: Errors) -> None:
@@ -1095,6 +1106,5 @@ def _take_chunk(
             summary.add_part(part, columns)
         split.next += 1
     if split.next == len(split.plan.chunks) and split.target is not None:
-        writer = split.writer or _TargetWriter(split.target)
-        summary.written.extend(writer.commit())
+        _commit(summary, split.target, split.writer)
         split.writer = None
