@@ -258,11 +258,23 @@ _TZ_HELP = "Zone of stamps written without one: UTC, +01:00, Europe/Paris …"
 _ERRORS_HELP = "raise: stop at a damaged input; skip: keep what can be read."
 
 
+# What the analyses of the events import (pandas 0.25 s, which pyarrow's own constructors
+# import; the failure classifier's patterns 0.06 s; Arrow's group-by engine and the
+# pyarrow.dataset it imports, 0.05 s): see _read_log_events.
+_ANALYSIS_MODULES = ("pandas", "pyarrow.acero", "mailtrace.failures")
+
+
 def _read_log_events(
-    logs: list[str], columns: tuple[str, ...], year: int | None, tz: str | None, errors: str
+    logs: list[str],
+    columns: tuple[str, ...],
+    year: int | None,
+    tz: str | None,
+    errors: str,
+    modules: tuple[str, ...] = _ANALYSIS_MODULES,
 ) -> tuple[Any, bool]:
     """EVENTS of ``logs`` (or datasets), saying on stderr how many lines could not be read.
 
+    ``modules``: what the caller's analysis will import, imported while the parse runs.
     Returns the table and whether the read was partial (an input damaged or cut short).
     """
     from pathlib import Path
@@ -272,9 +284,7 @@ def _read_log_events(
 
     if errors not in ("raise", "skip"):
         raise UsageError(f"--errors must be raise or skip, not {errors!r}")
-    # Every analysis of the events uses these (pandas 0.25 s, the failure classifier's patterns
-    # 0.06 s, Arrow's group-by engine 0.03 s): they are imported while the parse runs.
-    preload("pandas", "pyarrow.acero", "mailtrace.failures")
+    preload(*modules)
     events, counts = read_events_counted(
         [Path(p) for p in logs],
         columns,
@@ -339,7 +349,12 @@ def report(
 
     # The charts also draw what the text leaves out (delays a/b/c/d): every paths column.
     wanted = COLUMNS if plot is None and html is None else (*COLUMNS, *PATH_COLUMNS)
-    events, partial = _read_log_events(logs, tuple(dict.fromkeys(wanted)), year, tz, errors)
+    # The text report does without Arrow's group-by (its import costs CPU the parse could use);
+    # the charts use it.
+    modules = ("pandas", "mailtrace.failures") if wanted is COLUMNS else _ANALYSIS_MODULES
+    events, partial = _read_log_events(
+        logs, tuple(dict.fromkeys(wanted)), year, tz, errors, modules
+    )
     # --- charts and HTML (plot.py, report_html.py) ---
     if plot is not None:
         from mailtrace.plot import log_overview, save_figure

@@ -377,8 +377,6 @@ def _tally_codes(
 
 def _domains(rep: Report, d: _Data, rcpt: _Sent) -> None:
     """Per recipient domain: deliveries, bytes, deferrals, bounces and delay percentiles."""
-    import pandas as pd
-
     dl = d.deliveries
     rows = rcpt.counted
     code, names = rcpt.domain, rcpt.domain_names
@@ -400,15 +398,8 @@ def _domains(rep: Report, d: _Data, rcpt: _Sent) -> None:
             zero_copy_only=False
         )
     )
-    g = pd.DataFrame({"d": code[sent], "delay": delay[sent]}).groupby("d")["delay"]
-    stats = {
-        "avg_delay": g.mean(),
-        "p50_delay": g.quantile(0.5),
-        "p95_delay": g.quantile(0.95),
-        "max_delay": g.max(),
-    }
-    for k, series in stats.items():
-        cols[k] = series.reindex(range(nd)).to_numpy(dtype=float)
+    stats = group_delays(code[sent], delay[sent], nd)
+    cols.update(stats)
     order = ["delivered", "bytes", "deferrals", "bounced", *stats]
     rep.recipient_domains = _top(
         names, {k: cols[k] for k in order}, "delivered", rep.detail, "domain"
@@ -420,6 +411,40 @@ def _domains(rep: Report, d: _Data, rcpt: _Sent) -> None:
     rep.top_recipients_by_size = _top(
         names, {"count": count, "bytes": total}, "bytes", rep.detail, "recipient"
     )
+
+
+def group_delays(
+    group: np.ndarray[Any, Any], delay: np.ndarray[Any, Any], n: int
+) -> dict[str, Any]:
+    """Mean, median, 95th percentile and maximum of ``delay`` for each group 0 … ``n``-1.
+
+    NaN delays are left out and a group without any gets NaN, as pandas' group-by gives; the
+    percentiles interpolate linearly between the two nearest values (pandas' and NumPy's default).
+    Done in NumPy because importing pandas costs a report 0.25 CPU-s on its own.
+
+    >>> stats = group_delays(np.array([0, 0, 0, 2]), np.array([1.0, 3.0, 2.0, np.nan]), 3)
+    >>> {k: v.tolist() for k, v in stats.items()}  # doctest: +NORMALIZE_WHITESPACE
+    {'avg_delay': [2.0, nan, nan], 'p50_delay': [2.0, nan, nan],
+     'p95_delay': [2.9, nan, nan], 'max_delay': [3.0, nan, nan]}
+    """
+    known = ~np.isnan(delay)
+    group, delay = group[known], delay[known]
+    order = np.lexsort((delay, group))
+    group, delay = group[order], delay[order]
+    count = np.bincount(group, minlength=n)
+    has = count > 0
+    first = (np.cumsum(count) - count)[has]
+    size = count[has]
+    out = {k: np.full(n, np.nan) for k in ("avg_delay", "p50_delay", "p95_delay", "max_delay")}
+    out["avg_delay"][has] = np.bincount(group, weights=delay, minlength=n)[has] / size
+    for name, q in (("p50_delay", 0.5), ("p95_delay", 0.95)):
+        at = q * (size - 1)
+        low = np.floor(at).astype(np.int64)
+        high = np.minimum(low + 1, size - 1)
+        below, above = delay[first + low], delay[first + high]
+        out[name][has] = below + (above - below) * (at - low)
+    out["max_delay"][has] = delay[first + size - 1]
+    return out
 
 
 def _senders(rep: Report, d: _Data) -> dict[str, int]:
@@ -498,9 +523,28 @@ def grouped_reasons(
     """(category, reason) counted with the codes seen; the top ``n`` reasons of every category."""
     if len(category) == 0:
         return []
-    table = pa.table({"category": pc.fill_null(category, "-"), "reason": reason, "code": code})
-    g = table.group_by(["category", "reason"]).aggregate([([], "count_all"), ("code", "distinct")])
-    rows = g.to_pylist()
+    # Coded and counted in NumPy: Arrow's group-by would import pyarrow.acero and with it
+    # pyarrow.dataset and pandas (0.3 CPU-s) into every report.
+    cat, cat_names = factorize(pc.fill_null(category, "-"))
+    why, why_names = factorize(reason)
+    how, how_names = factorize(code)
+    n_why, n_how = len(why_names) + 1, len(how_names) + 1  # code 0: null
+    groups, group, count = np.unique(cat * n_why + why + 1, return_inverse=True, return_counts=True)
+    codes: list[list[str]] = [[] for _ in groups]
+    how_list = how_names.to_pylist()
+    for pair in np.unique(group.ravel() * n_how + how + 1).tolist():
+        if pair % n_how:
+            codes[pair // n_how].append(how_list[pair % n_how - 1])
+    cat_list, why_list = cat_names.to_pylist(), [None, *why_names.to_pylist()]
+    rows = [
+        {
+            "category": cat_list[key // n_why],
+            "reason": why_list[key % n_why],
+            "count_all": k,
+            "code_distinct": codes[g],
+        }
+        for g, (key, k) in enumerate(zip(groups.tolist(), count.tolist(), strict=True))
+    ]
     per_cat: dict[str, int] = {}
     for r in rows:
         per_cat[r["category"]] = per_cat.get(r["category"], 0) + r["count_all"]

@@ -6,13 +6,17 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from mailtrace.cli import app
 from mailtrace.paths import normalize_reasons, read_events
-from mailtrace.report import Report, build_report
+from mailtrace.report import Report, build_report, group_delays, grouped_reasons
 from mailtrace.schema import EVENTS
 from tests.conftest import SAMPLE
 
@@ -173,3 +177,44 @@ def test_report_says_how_many_lines_it_could_not_read(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["report", str(log), "--json"])
     assert result.exit_code == 0
     assert "1 of " in result.stderr and "not recognised" in result.stderr
+
+
+# --- the report's own group-bys, against pandas' -------------------------------------------------
+
+_delays = st.lists(
+    st.tuples(st.integers(0, 5), st.one_of(st.just(float("nan")), st.floats(0, 1e6))), max_size=60
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_delays)
+def test_group_delays_equal_pandas_groupby(rows: list[tuple[int, float]]) -> None:
+    """Per-domain delay statistics: what pandas' groupby mean/quantile/max give, NaN skipped."""
+    group = np.array([g for g, _ in rows], dtype=np.int64)
+    delay = np.array([d for _, d in rows], dtype=float)
+    got = group_delays(group, delay, 7)
+    g = pd.DataFrame({"d": group, "delay": delay}).groupby("d")["delay"]
+    want = {
+        "avg_delay": g.mean(),
+        "p50_delay": g.quantile(0.5),
+        "p95_delay": g.quantile(0.95),
+        "max_delay": g.max(),
+    }
+    for name, series in want.items():
+        expected = series.reindex(range(7)).to_numpy(dtype=float)
+        np.testing.assert_allclose(got[name], expected, rtol=1e-12, equal_nan=True, err_msg=name)
+
+
+def test_grouped_reasons_counts_pairs_with_their_codes() -> None:
+    """(category, reason) pairs counted, categories ordered by total, each with its codes."""
+    cat = pa.array(["dns", "spam", "spam", None, "spam", "dns", "spam"])
+    why = pa.array(["no MX", "listed", "listed", "odd", None, "no MX", "listed"])
+    code = pa.array(["5.1.2", "5.7.1", "", "4.0.0", "5.7.1", None, "554"])
+    rows = grouped_reasons(cat, why, code, n=1)
+    assert [(r["category"], r["reason"], r["count"], r["codes"]) for r in rows] == [
+        ("spam", "listed", 3, "5.7.1,554"),
+        ("dns", "no MX", 2, "5.1.2"),
+        ("-", "odd", 1, "4.0.0"),
+    ]
+    assert [r["category_total"] for r in rows] == [4, 2, 1]
+    assert len(grouped_reasons(cat, why, code, n=2)) == 4  # spam's null reason shows too
