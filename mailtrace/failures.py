@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -250,16 +250,42 @@ _BY_REPLY: dict[int, Category] = {
 }
 
 
-def _rx(*alternatives: str) -> re.Pattern[str]:
-    """One case-insensitive pattern from plain alternatives (each linear on its own)."""
-    return re.compile("|".join(f"(?:{a})" for a in alternatives), re.IGNORECASE)
+@dataclass(frozen=True)
+class _Wording:
+    """One text rule: ``pattern``, all its alternatives as one case-insensitive Python pattern,
+    for one text at a time (:func:`match_text`); and for many texts at once
+    (:func:`match_texts`) ``re2``, the alternatives RE2 (Arrow's regex engine) reads as Python
+    does, as one pattern source, and ``rest``, those with lookarounds, which RE2 lacks."""
+
+    pattern: re.Pattern[str]
+    re2: str | None
+    rest: re.Pattern[str] | None
+
+
+# Lookarounds ((?=, (?!, (?<=, (?<!): Python's re has them, RE2 does not.
+_LOOKAROUND = re.compile(r"\(\?<?[=!]")
+
+
+def _alternation(alternatives: Iterable[str]) -> str:
+    return "|".join(f"(?:{a})" for a in alternatives)
+
+
+def _rx(*alternatives: str) -> _Wording:
+    """One rule's wording from plain alternatives (each linear on its own)."""
+    plain = [a for a in alternatives if not _LOOKAROUND.search(a)]
+    rest = [a for a in alternatives if _LOOKAROUND.search(a)]
+    return _Wording(
+        re.compile(_alternation(alternatives), re.IGNORECASE),
+        _alternation(plain) or None,
+        re.compile(_alternation(rest), re.IGNORECASE) if rest else None,
+    )
 
 
 # Ordered text rules: the first that matches decides. Specific wordings (a provider's token, a
 # named blocklist) come before generic ones ("policy", "rejected"), and the categories whose
 # words hide inside others' ("mailbox size limit" is a full mailbox, not a large message) come
 # first. Every pattern is a flat alternation with bounded gaps: linear on hostile text.
-_RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
+_RULES: tuple[tuple[Category, _Wording], ...] = (
     # Words that would otherwise be read as another category's ("Duplicate header
     # 'DKIM-Signature'" is about the headers, "procmail: No such user" is a local mailer).
     (
@@ -843,7 +869,7 @@ _PROVIDER_TEXT = _rx(
     r"(?P<barracuda>barracuda)",
     r"(?P<cisco_ironport>ironport|senderbase)",
     r"(?P<amazon_ses>amazon ?ses|amazonses)",
-)
+).pattern
 _PROVIDER_CODE = {
     "microsoft": re.compile(r"\((S\d{4})\)|\b(AS\(\d{3,12}\))|\b([45]\.\d\.\d{3})\b"),
     "yahoo": re.compile(r"\[?\b(TSS?\d\d|PH\d\d|IPTS\d\d|DM\d\d)\b"),
@@ -887,10 +913,78 @@ def match_text(text: str | None) -> Category | None:
     t = normalise_text(text)
     if not t:
         return None
-    for category, pattern in _RULES:
-        if pattern.search(t):
+    for category, wording in _RULES:
+        if wording.pattern.search(t):
             return category
     return None
+
+
+# Below this many texts, Python's patterns are quicker than compiling every rule for RE2.
+_BATCH_MIN = 32
+
+
+def _re2_reads_alike(text: str) -> bool:
+    """Whether RE2 and Python's re find the rules' patterns in normalised ``text`` alike: it is
+    ASCII but for caseless symbols (the … and […] that blank a reply's variable parts, quotes,
+    dashes), which neither engine counts as word, digit or space or folds to a letter.
+
+    >>> _re2_reads_alike("550 <…>: User unknown"), _re2_reads_alike("Benutzer unbekannt: Müller")
+    (True, False)
+    """
+    return text.isascii() or all(_caseless_symbol(c) for c in set(text) if not c.isascii())
+
+
+@functools.lru_cache(maxsize=1024)
+def _caseless_symbol(c: str) -> bool:
+    return not (c.isalnum() or c.isspace()) and c.lower() == c.upper() == c.casefold() == c
+
+
+def match_texts(texts: Sequence[str | None]) -> list[Category | None]:
+    """:func:`match_text` of each of ``texts``: the same answers, faster for many texts.
+
+    Python's re tries each rule's long alternation at every position of a text (about 40 µs
+    a rule on a 160-character reply, 1 ms for a reply no rule names); Arrow's RE2 reads all the
+    texts at once in linear time, so for many texts each rule is one RE2 pass over the texts
+    not yet decided. RE2 and Python agree on whether a pattern occurs in a normalised text
+    (its whitespace made single spaces) that is ASCII but for caseless symbols, as RE2's
+    classes \\d, \\s, \\w and \\b are ASCII: other texts, alternatives with lookarounds, and
+    patterns RE2 refuses are matched by Python.
+
+    >>> match_texts(["552 5.2.2 Mailbox full", None, "250 Ok"] * 20)[:3]
+    [<Category.MAILBOX_FULL: 'mailbox_full'>, None, None]
+    """
+    import numpy as np
+    import pyarrow.compute as pc
+
+    normal = [normalise_text(t) for t in texts]
+    alike = [bool(t) and _re2_reads_alike(t) for t in normal]
+    batch = [i for i, ok in enumerate(alike) if ok]
+    if len(batch) < _BATCH_MIN:
+        return [match_text(t) for t in texts]
+    out: list[Category | None] = [
+        match_text(texts[i]) if t and not ok else None
+        for i, (t, ok) in enumerate(zip(normal, alike, strict=True))
+    ]
+    values = pa.array([normal[i] for i in batch], pa.string())
+    left = np.arange(len(batch))  # positions in ``batch`` that no rule has matched yet
+    for category, wording in _RULES:
+        if not len(left):
+            break
+        undecided = values.take(pa.array(left))
+        hit = np.zeros(len(left), dtype=bool)
+        if wording.re2 is not None:
+            try:
+                found = pc.match_substring_regex(undecided, wording.re2, ignore_case=True)
+                hit |= found.to_numpy(zero_copy_only=False)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # syntax RE2 refuses
+                hit[:] = [wording.pattern.search(t) is not None for t in undecided.to_pylist()]
+        if wording.rest is not None:
+            for j in np.flatnonzero(~hit).tolist():
+                hit[j] = wording.rest.search(normal[batch[left[j]]]) is not None
+        for j in left[hit].tolist():
+            out[batch[j]] = category
+        left = left[~hit]
+    return out
 
 
 @functools.lru_cache(maxsize=4096)
@@ -957,6 +1051,18 @@ def classify(
     >>> classify(None, None, None).category
     <Category.UNCLASSIFIED: 'unclassified'>
     """
+    return _classified(reply_code, enhanced, text, command, remote_host, match_text(text))
+
+
+def _classified(
+    reply_code: int | None,
+    enhanced: str | None,
+    text: str | None,
+    command: str | None,
+    remote_host: str | None,
+    found: Category | None,
+) -> Classification:
+    """:func:`classify`, the wording of ``text`` already matched (``found``)."""
     if enhanced is None:
         enhanced = codes.find_enhanced(text)
     if reply_code is None:
@@ -964,7 +1070,7 @@ def classify(
     digit = codes.class_digit(reply_code, enhanced)
     provider = find_provider(text, remote_host)
     provider_code = find_provider_code(provider, text, enhanced)
-    category = _decide(reply_code, enhanced, text, command)
+    category = _refine(found, reply_code, enhanced, command, text)
     return verdict(category, digit, provider, provider_code)
 
 
@@ -981,13 +1087,6 @@ _STRONG_CODES: dict[str, Category] = {
     "7.23": C.AUTH_FAILURE,
     "7.26": C.AUTH_FAILURE,
 }
-
-
-def _decide(
-    reply_code: int | None, enhanced: str | None, text: str | None, command: str | None
-) -> Category:
-    found = match_text(text)
-    return _refine(found, reply_code, enhanced, command, text)
 
 
 def _refine(
@@ -1310,9 +1409,13 @@ def classify_table(table: pa.Table) -> pa.Table:
         key = key * (size + 1) + codes_
     _, first, group = np.unique(key, return_index=True, return_inverse=True)
     reps = [pc.take(col, pa.array(first)).to_pylist() for col in columns]
+    texts = [t if isinstance(t, str) and t else None for t in reps[2]]
     out: dict[str, list[str | None]] = {f.name: [] for f in FAILURES}
-    for reply, status, text, command, host in zip(*reps, strict=True):
-        c = _classify_row(reply, status, text, command, host)
+    found = match_texts(texts)
+    for (reply, status, text, command, host), wording in zip(
+        zip(*reps, strict=True), found, strict=True
+    ):
+        c = _classify_row(reply, status, text, command, host, wording)
         out["category"].append(str(c.category) if c else None)
         out["family"].append(str(c.family) if c else None)
         out["nature"].append(str(c.nature) if c and c.nature else None)
@@ -1325,7 +1428,12 @@ def classify_table(table: pa.Table) -> pa.Table:
 
 
 def _classify_row(
-    reply: object, status: object, text: object, command: object, host: object
+    reply: object,
+    status: object,
+    text: object,
+    command: object,
+    host: object,
+    found: Category | None,
 ) -> Classification | None:
     code = int(reply) if isinstance(reply, int) else None
     st = status if isinstance(status, str) and status else None
@@ -1334,12 +1442,13 @@ def _classify_row(
         return None
     if code is not None and 200 <= code < 400 and st is None:
         return None
-    return classify(
+    return _classified(
         code,
         st,
         tx,
         command if isinstance(command, str) else None,
         host if isinstance(host, str) else None,
+        found,
     )
 
 

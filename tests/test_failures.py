@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pyarrow as pa
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailtrace.failures import (
+    _RULES,
     TAXONOMY,
     Category,
     Family,
@@ -17,9 +19,11 @@ from mailtrace.failures import (
     classify,
     classify_table,
     match_text,
+    match_texts,
     normalise_text,
 )
 from mailtrace.schema import EVENTS, FAILURES
+from tests.conftest import SAMPLE
 
 # (reply code, enhanced status, reply text, expected category): one row per wording. The texts
 # are written here after the shapes of the big providers' and MTAs' replies.
@@ -637,3 +641,59 @@ def test_the_refused_command_and_specific_codes_sharpen_the_words(
     code: int, enhanced: str, text: str, command: str, expected: Category
 ) -> None:
     assert classify(code, enhanced, text, command).category == expected
+
+
+# --- many texts at once (RE2) give what one at a time (Python's re) gives -------------------------
+
+# Words of the rules themselves, so that generated texts hit rules as well as miss them.
+_RULE_WORDS = sorted(
+    {w for _, wording in _RULES for w in re.findall(r"[A-Za-z]{3,}", wording.pattern.pattern)}
+)
+_TOKENS = st.one_of(
+    st.sampled_from(_RULE_WORDS),
+    st.sampled_from(["…", "<…>", "[…]", "550", "5.7.1", "4.2.2", "(S3150)", "’", "–", "é", "ß"]),
+    st.sampled_from(["K", "ſ", "İ", "ı", "\u00a0", "_", "-", ".", ":", ";", "@", "=", "'"]),
+    st.text(alphabet=st.characters(max_codepoint=0x17F), max_size=6),
+)
+_TEXTS = st.lists(
+    st.tuples(_TOKENS, st.sampled_from([" ", " ", "", "-", "é", "_"])), max_size=14
+).map(lambda parts: "".join((p.upper() if len(p) % 3 == 0 else p) + sep for p, sep in parts))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), _TEXTS), min_size=32, max_size=90))
+def test_match_texts_equals_match_text_one_by_one(texts: list[str | None]) -> None:
+    assert match_texts(texts) == [match_text(t) for t in texts]
+
+
+def test_match_texts_on_every_reply_and_sample_text() -> None:
+    """The classifier's own reply table and every line of the sample logs and transcripts,
+    blanked as the report blanks them and as they are: the same verdicts both ways."""
+    from mailtrace.paths import normalize_reasons
+
+    texts = [text for _, _, text, _ in REPLIES]
+    for path in sorted((SAMPLE / "logs").rglob("*.log")) + sorted(
+        (SAMPLE / "transcripts").glob("*")
+    ):
+        if path.is_file():
+            texts += path.read_text(errors="replace").splitlines()
+    texts += normalize_reasons(pa.array(texts, pa.string())).to_pylist()
+    # Where the engines differ (RE2's \b and \d are ASCII): these go to Python.
+    texts += ["550 no éPTR record", "554 PTRé missing", "452 mailbox ٣ full"]
+    verdicts = match_texts(texts)
+    assert verdicts == [match_text(t) for t in texts]
+    assert sum(v is not None for v in verdicts) > 100  # the texts do name causes
+
+
+def test_re2_and_python_agree_on_each_rule_alone() -> None:
+    """Each rule's RE2 pattern finds what its Python alternatives (without lookarounds) find."""
+    import pyarrow.compute as pc
+
+    texts = [normalise_text(t) for _, _, t, _ in REPLIES] + ["", "x", "Müller … [ip]"]
+    texts = [t for t in texts if t.isascii() or "…" in t]
+    for _, wording in _RULES:
+        if wording.re2 is None:
+            continue
+        python = re.compile(wording.re2, re.IGNORECASE)
+        re2 = pc.match_substring_regex(pa.array(texts), wording.re2, ignore_case=True)
+        assert re2.to_pylist() == [python.search(t) is not None for t in texts], wording.re2
