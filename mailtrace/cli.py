@@ -279,18 +279,17 @@ def _read_log_events(
     """
     from pathlib import Path
 
-    from mailtrace.logs.batch import preload
     from mailtrace.paths import read_events_counted
 
     if errors not in ("raise", "skip"):
         raise UsageError(f"--errors must be raise or skip, not {errors!r}")
-    preload(*modules)
     events, counts = read_events_counted(
         [Path(p) for p in logs],
         columns,
         year=year,
         tz=tz,
         errors="skip" if errors == "skip" else "raise",
+        imports=modules,
     )
     for problem in counts.problems:
         render.warn(problem)

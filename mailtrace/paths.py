@@ -37,7 +37,7 @@ message; a bounce notice is its own message whose ``parent`` names the message i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -996,28 +996,31 @@ def read_events_counted(
     year: int | None = None,
     tz: str | None = None,
     errors: Errors = "raise",
+    imports: Collection[str] = (),
 ) -> tuple[pa.Table, Counts]:
     """:func:`read_events` plus where the logs' lines went (unparsed, damaged, failed inputs).
 
     Datasets add nothing to the counts: ``mailtrace logs`` reported their lines when it wrote
     them. With ``errors="skip"`` a damaged input keeps the lines before the damage and its
-    problem is listed in ``Counts.problems``.
+    problem is listed in ``Counts.problems``. ``imports``: modules the caller's analysis will
+    use, imported while the logs are parsed.
 
     >>> read_events_counted([])[1].lines
     0
     """
+    from mailtrace.logs.batch import preload
     from mailtrace.logs.reader import Counts
 
     tables: list[pa.Table] = []
-    logs: list[Path] = []
+    logs = [path for path in inputs if not _is_dataset(path)]
     counts = Counts()
+    if not logs:
+        preload(*imports)
     for path in inputs:
-        if _is_dataset(path):
+        if path not in logs:
             tables.append(_read_dataset(path, columns))
-        else:
-            logs.append(path)
     if logs:
-        table, counts = _parse_logs(logs, columns, year, tz, errors)
+        table, counts = _parse_logs(logs, columns, year, tz, errors, imports)
         tables.append(table)
     if not tables:
         return events_columns(EVENTS.empty_table(), columns), counts
@@ -1066,7 +1069,12 @@ PARALLEL_BYTES = 32 * 1024 * 1024
 
 
 def _parse_logs(
-    paths: list[Path], columns: tuple[str, ...], year: int | None, tz: str | None, errors: Errors
+    paths: list[Path],
+    columns: tuple[str, ...],
+    year: int | None,
+    tz: str | None,
+    errors: Errors,
+    imports: Collection[str] = (),
 ) -> tuple[pa.Table, Counts]:
     import os
 
@@ -1082,11 +1090,17 @@ def _parse_logs(
         # back only the columns needed, straight into memory.
         wanted = [c for c in columns if c in EVENTS.names]
         summary = batch.run(
-            [str(p) for p in paths], year=year, tz=tz, columns=wanted, errors=errors
+            [str(p) for p in paths],
+            year=year,
+            tz=tz,
+            columns=wanted,
+            errors=errors,
+            imports=imports,
         )
         if not summary.tables:
             return EVENTS.empty_table().select(wanted), summary.counts
         return pa.concat_tables(summary.tables), summary.counts
+    batch.preload(*imports)
     counts = reader.Counts()
     tables = []
     for source in expand_inputs([str(p) for p in paths]):

@@ -703,6 +703,7 @@ def run(
     engine: Engine = "process",
     scheduler: str | None = None,
     columns: Collection[str] | None = None,
+    imports: Collection[str] = (),
 ) -> Summary:
     """Read every input with ``jobs`` processes; write the dataset to ``out`` when given.
 
@@ -714,6 +715,8 @@ def run(
     dataset written is the same as the process pool's. With ``columns`` the events are also
     kept in memory with those columns only, in :attr:`Summary.tables` in input order: a report
     reads a large log this way without a dataset on disk.
+
+    ``imports``: modules the caller will use after the run, imported beside the parse.
     """
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r} (one of {', '.join(ENGINES)})")
@@ -724,7 +727,6 @@ def run(
     if errors not in ("raise", "skip"):
         raise UsageError(f"--errors must be raise or skip, not {errors!r}")
     zone = parse_tz(tz)  # a bad --tz is a usage error before any work starts
-    preload("pyarrow.compute", *(["pyarrow.parquet"] if out is not None else []))
     keep = None if columns is None else tuple(columns)
     options = Options(format, year, zone, errors, parsers, keep)
     sources = expand_inputs(inputs)
@@ -755,7 +757,7 @@ def run(
             results,
         ):
             return _run_jobs(
-                sources, outs, options, year, zone, slots, split_bytes, progress, results
+                sources, outs, options, year, zone, slots, split_bytes, progress, results, imports
             )
 
 
@@ -806,6 +808,7 @@ def _run_jobs(
     split_bytes: int,
     progress: Progress | None,
     results: _Runner,
+    imports: Collection[str] = (),
 ) -> Summary:
     """Plan the jobs for ``workers`` parallel slots, run them with ``results`` and account."""
     jobs_list: list[_Job] = []
@@ -817,6 +820,11 @@ def _run_jobs(
             jobs_list.extend((split, i) for i in range(len(plan.chunks)))
         else:
             jobs_list.append(_FileJob(source, target, size))
+    # Imported beside the parse, not the planning: the planner takes the GIL back after every
+    # block it reads, and an import holding the GIL made it wait (0.13 s instead of 0.05 s per
+    # million lines), while the parse leaves the GIL for whole blocks.
+    written = ["pyarrow.parquet"] if outs and outs[0] is not None else []
+    preload("pyarrow.compute", *written, *imports)
     total = sum(_job_bytes(job) for job in jobs_list)
     summary = Summary()
     # Kept tables go back in input order, whatever order the jobs finish in.
