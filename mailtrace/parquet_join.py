@@ -1,9 +1,11 @@
 """One Parquet file from Parquet files of the same schema, joined row group by row group.
 
-The log batch encodes each byte range's rows into a small Parquet file of its own in the worker
-that parsed the range, so that both cores encode; :class:`JoinedFile` then copies each part's
-row groups, byte for byte, into one output file and writes a footer that lists them all. The
-pages are not decoded or re-encoded, so joining costs little more than the copy.
+The log batch encodes each byte range's rows in the worker that parsed the range, so that both
+cores encode; :class:`JoinedFile` then copies each part's row groups, byte for byte, into one
+output file and writes a footer that lists them all. The pages are not decoded or re-encoded,
+so joining costs little more than the copy. A part is the bytes of a whole Parquet file
+(:meth:`JoinedFile.append` reads its footer) or, from :func:`mailtrace.parquet_write.encode_part`,
+row groups whose footer structs come along decoded (:meth:`JoinedFile.append_groups`).
 
 A footer is Thrift compact-protocol data (the ``FileMetaData`` struct of the Parquet format).
 Joining moves every part's row groups to a new position, so their absolute file offsets are
@@ -33,7 +35,8 @@ it read.
 from __future__ import annotations
 
 import struct
-from typing import BinaryIO
+from collections.abc import Iterable
+from typing import Any, BinaryIO
 
 from mailtrace.errors import MailtraceError
 from mailtrace.parquet_thrift import STRUCT, Reader, Struct, Writer, field
@@ -100,13 +103,21 @@ class JoinedFile:
     def append(self, part: bytes) -> None:
         """Add the row groups of ``part``, the bytes of a whole Parquet file."""
         meta, start = read_footer(part)
-        delta = self.pos - len(_MAGIC)  # the part's data moves from offset 4 to self.pos
         groups = field(meta, _FILE_ROW_GROUPS)
         rows = field(meta, _FILE_NUM_ROWS)
         if groups is None or rows is None:
             raise ParquetJoinError("the Parquet footer has no row groups or row count")
         assert isinstance(groups[2], tuple) and isinstance(rows[2], int)
-        moved: list[Struct] = groups[2][1]
+        self.append_groups([memoryview(part)[len(_MAGIC) : start]], groups[2][1], rows[2], meta)
+
+    def append_groups(
+        self, pages: Iterable[Any], groups: list[Struct], rows: int, meta: Struct
+    ) -> None:
+        """Add row groups already decoded: ``pages``, the bytes they span in their own file
+        after its magic (pieces, written in order), ``groups`` their RowGroup structs (moved in
+        place), ``rows`` their rows and ``meta`` their file's FileMetaData (or its template)."""
+        delta = self.pos - len(_MAGIC)  # the part's data moves from offset 4 to self.pos
+        moved = groups
         for group in moved:
             _shift(group, _GROUP_FILE_OFFSET, delta)
             columns = field(group, _GROUP_COLUMNS)
@@ -125,10 +136,10 @@ class JoinedFile:
         if self.meta is None:
             self.meta = meta
         self.groups.extend(moved)
-        self.rows += rows[2]
-        data = memoryview(part)[len(_MAGIC) : start]
-        self.sink.write(data)
-        self.pos += len(data)
+        self.rows += rows
+        for piece in pages:
+            self.sink.write(piece)
+            self.pos += len(piece)
 
     def close(self) -> None:
         """Write the footer listing every row group appended (an empty file without parts

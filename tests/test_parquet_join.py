@@ -13,6 +13,7 @@ from mailtrace.logs.batch import encode_table
 from mailtrace.logs.reader import read_events_table
 from mailtrace.parquet_join import JoinedFile, ParquetJoinError, read_footer
 from mailtrace.parquet_thrift import Writer
+from mailtrace.parquet_write import Part
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "logs"
 
@@ -25,29 +26,49 @@ def events() -> pa.Table:
     return table
 
 
-def _join(parts: list[bytes], path: Path) -> Path:
+def _file(table: pa.Table) -> bytes:
+    """``table`` as the bytes of a whole Parquet file, as encode_table's parts become one."""
+    part = encode_table(table)
+    return part.to_file() if isinstance(part, Part) else part
+
+
+def _join(parts: list[bytes] | list[Part], path: Path) -> Path:
     with path.open("wb") as f:
         joined = JoinedFile(f)
         for part in parts:
-            joined.append(part)
+            if isinstance(part, Part):
+                joined.append_groups(part.pages, part.groups, part.rows, part.meta)
+            else:
+                joined.append(part)
         joined.close()
     return path
 
 
-def _parts(table: pa.Table, size: int) -> list[bytes]:
-    return [encode_table(table.slice(i, size)) for i in range(0, table.num_rows, size)]
+def _parts(table: pa.Table, size: int, files: bool = True) -> list[bytes] | list[Part]:
+    """``table`` cut into parts: whole files (what JoinedFile.append reads), else the
+    encoded row groups a worker hands over (JoinedFile.append_groups)."""
+    cuts = [table.slice(i, size) for i in range(0, table.num_rows, size)]
+    if files:
+        return [_file(cut) for cut in cuts]
+    parts = [encode_table(cut) for cut in cuts]
+    assert all(isinstance(part, Part) for part in parts)
+    return parts  # type: ignore[return-value]
 
 
 def test_a_footer_decodes_and_encodes_back_byte_for_byte(events: pa.Table) -> None:
-    part = encode_table(events)
+    part = _file(events)
     meta, start = read_footer(part)
     writer = Writer()
     writer.struct(meta)
     assert bytes(writer.out) == part[start:-8]
 
 
-def test_joined_parts_read_back_as_the_whole_table(events: pa.Table, tmp_path: Path) -> None:
-    path = _join(_parts(events, 37), tmp_path / "joined.parquet")
+@pytest.mark.parametrize("files", [True, False], ids=["files", "row-groups"])
+def test_joined_parts_read_back_as_the_whole_table(
+    events: pa.Table, tmp_path: Path, files: bool
+) -> None:
+    path = _join(_parts(events, 37, files), tmp_path / "joined.parquet")
+    assert pq.ParquetFile(path).metadata.created_by == "mailtrace version 0.1.0"
     back = pq.read_table(path)
     assert back.schema.equals(events.schema, check_metadata=False)
     assert back.equals(events)
@@ -63,7 +84,7 @@ def test_joined_parts_read_back_as_the_whole_table(events: pa.Table, tmp_path: P
 
 def test_pandas_and_duckdb_read_the_joined_file(events: pa.Table, tmp_path: Path) -> None:
     duckdb = pytest.importorskip("duckdb")
-    path = _join(_parts(events, 41), tmp_path / "joined.parquet")
+    path = _join(_parts(events, 41, files=False), tmp_path / "joined.parquet")
     frame = pq.read_table(path).to_pandas()
     assert len(frame) == events.num_rows
     assert str(frame["ts"].dtype) == "datetime64[us, UTC]"
@@ -81,10 +102,15 @@ def test_pandas_and_duckdb_read_the_joined_file(events: pa.Table, tmp_path: Path
 
 
 def test_empty_parts_join_to_a_file_with_the_schema(events: pa.Table, tmp_path: Path) -> None:
-    empty = encode_table(events.slice(0, 0))
+    empty = _file(events.slice(0, 0))
     path = _join([empty, *_parts(events.slice(0, 10), 4), empty], tmp_path / "j.parquet")
     assert pq.read_table(path).equals(events.slice(0, 10))
     only_empty = _join([empty], tmp_path / "e.parquet")
+    empty_part = encode_table(events.slice(0, 0))
+    assert isinstance(empty_part, Part)
+    head = _parts(events.slice(0, 10), 4, files=False)
+    mixed = _join([empty_part, *head, empty_part], tmp_path / "m.parquet")  # type: ignore[list-item]
+    assert pq.read_table(mixed).equals(events.slice(0, 10))
     assert pq.read_table(only_empty).num_rows == 0
     assert pq.read_schema(only_empty).equals(events.schema, check_metadata=False)
 
@@ -112,7 +138,7 @@ def test_parts_of_several_row_groups_keep_their_order(tmp_path: Path) -> None:
 def test_damaged_parts_are_refused_in_words(damage, message: str, events: pa.Table) -> None:  # type: ignore[no-untyped-def]
     joined = JoinedFile(io.BytesIO())
     with pytest.raises(ParquetJoinError, match=message):
-        joined.append(damage(encode_table(events.slice(0, 20))))
+        joined.append(damage(_file(events.slice(0, 20))))
 
 
 def test_parts_with_page_indexes_or_bloom_filters_are_refused(tmp_path: Path) -> None:

@@ -218,17 +218,18 @@ def _writer_options(schema: pa.Schema) -> dict[str, Any]:
     }
 
 
-def encode_table(table: pa.Table) -> bytes:
-    """``table`` as the bytes of a whole Parquet file: its pages encoded by
+def encode_table(table: pa.Table) -> bytes | parquet_write.Part:
+    """``table`` as Parquet for a joined file (:class:`_AtomicJoin`): its row groups encoded by
     :mod:`mailtrace.parquet_write` (about half pyarrow's cost) where that module takes the
-    table, else by pyarrow with this module's settings.
+    table, else the bytes of a whole file written by pyarrow with this module's settings.
 
-    >>> encode_table(EVENTS.empty_table())[:4]
-    b'PAR1'
+    >>> part = encode_table(EVENTS.empty_table())
+    >>> part.rows, part.groups
+    (0, [])
     """
-    data = parquet_write.encode(table, statistics=_STATISTICS, row_group_size=_ROW_GROUP)
-    if data is not None:
-        return data
+    part = parquet_write.encode_part(table, statistics=_STATISTICS, row_group_size=_ROW_GROUP)
+    if part is not None:
+        return part
     import pyarrow.parquet as pq
 
     sink = pa.BufferOutputStream()
@@ -280,8 +281,11 @@ class _AtomicJoin:
         self.file = open(self.tmp, "wb")  # noqa: SIM115 - closed by commit or abort
         self.joined = JoinedFile(self.file)
 
-    def append(self, part: bytes) -> None:
-        self.joined.append(part)
+    def append(self, part: bytes | parquet_write.Part) -> None:
+        if isinstance(part, parquet_write.Part):
+            self.joined.append_groups(part.pages, part.groups, part.rows, part.meta)
+        else:
+            self.joined.append(part)
 
     def commit(self) -> None:
         with self.file:
@@ -297,7 +301,7 @@ class _AtomicJoin:
 class Encoded:
     """A range's results with its EVENTS already encoded as Parquet by the worker."""
 
-    events: bytes  # a whole Parquet file (see encode_table)
+    events: bytes | parquet_write.Part  # see encode_table
     unparsed: pa.Table
     summary: Summary  # counts, events by kind and program, and the kept columns
 
@@ -317,7 +321,7 @@ class _TargetWriter:
         self.events.write(part.events)
         self.unparsed.write(part.unparsed)
 
-    def append(self, events: bytes, unparsed: pa.Table) -> None:
+    def append(self, events: bytes | parquet_write.Part, unparsed: pa.Table) -> None:
         """Add a block whose EVENTS are already encoded (:func:`encode_table`)."""
         assert isinstance(self.events, _AtomicJoin)
         self.events.append(events)
@@ -444,7 +448,7 @@ def _read_file(
             parsers=options.parsers,
         )
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailtrace-encode") as encoder:
-            queued: tuple[Future[bytes], pa.Table] | None = None  # the block being encoded
+            queued: tuple[Future[bytes | parquet_write.Part], pa.Table] | None = None
             for part in parts:
                 summary.add_part(part, options.columns)
                 if target is None:
