@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 
 from mailtrace import parquet_thrift as thrift
@@ -48,6 +49,13 @@ from mailtrace.parquet_join import read_footer
 
 if TYPE_CHECKING:
     from types import ModuleType
+
+try:  # a well-kept Rust snappy that compresses into a given buffer (see _Compressed)
+    from cramjam import snappy as _cramjam_snappy
+
+    _snappy: ModuleType | None = _cramjam_snappy
+except ImportError:  # pragma: no cover - a declared dependency
+    _snappy = None
 
 try:
     from mailtrace import _parquet_pages as _pages
@@ -236,6 +244,10 @@ class Part:
     rows: int
     meta: thrift.Struct
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pages may be views of the encoder's buffers: sent elsewhere, they go as bytes.
+        return (Part, ([bytes(piece) for piece in self.pages], self.groups, self.rows, self.meta))
+
     def to_file(self) -> bytes:
         """The bytes of a whole Parquet file of these rows."""
         return _finish([_MAGIC, *self.pages], self.meta, self.rows, self.groups)
@@ -277,6 +289,7 @@ def encode_part(
     if table.num_rows == 0:
         return Part([], [], 0, meta)
     out: list[Any] = []  # the pages' pieces
+    sink = _Compressed()
     at = len(_MAGIC)
     groups: list[thrift.Struct] = []
     try:
@@ -287,7 +300,9 @@ def encode_part(
             for column, name, ptype in zip(
                 group.columns, table.schema.names, physical, strict=True
             ):
-                chunk = _write_column(out, at, column, name, ptype, name in statistics, page_rows)
+                chunk = _write_column(
+                    out, at, column, name, ptype, name in statistics, page_rows, sink
+                )
                 at += chunk.compressed
                 chunks.append(chunk)
             groups.append(
@@ -307,6 +322,34 @@ def encode_part(
 
 _scratch = threading.local()  # each thread's page buffer (see _parquet_pages.encode)
 
+_ARENA = 4 << 20  # compressed pages are written into buffers of this size (a part's, mostly)
+
+
+class _Compressed:
+    """Where one part's pages are snappy-compressed to: large buffers, each page a view of one.
+
+    With cramjam the compressor writes into memory allocated once per few MB and not touched
+    before (NumPy's empty), so the page faults of fresh memory happen inside the compression,
+    with the GIL released; ``pa.compress`` allocates every page's output (and faults it in)
+    holding the GIL, which stalled the other encoding thread. Without cramjam, pa.compress.
+    """
+
+    def __init__(self) -> None:
+        self.arena: memoryview | None = None
+        self.used = 0
+
+    def compress(self, page: memoryview) -> Any:
+        """``page`` compressed (raw snappy), as a bytes-like object."""
+        if _snappy is None:
+            return pa.compress(page, codec="snappy")
+        bound = 32 + len(page) + len(page) // 6  # snappy's worst case
+        if self.arena is None or self.used + bound > len(self.arena):
+            self.arena = np.empty(max(bound, _ARENA), dtype=np.uint8).data
+            self.used = 0
+        start = self.used
+        self.used += _snappy.compress_raw_into(page, self.arena[start : start + bound])
+        return self.arena[start : self.used]
+
 
 def _write_column(
     out: list[Any],
@@ -316,8 +359,10 @@ def _write_column(
     ptype: int,
     stats: bool,
     page_rows: int,
+    sink: _Compressed,
 ) -> _Chunk:
-    """Append the pages of ``column`` to ``out`` (pieces of the file; ``at``: where it stands)."""
+    """Append the pages of ``column`` to ``out`` (pieces of the file; ``at``: where it stands),
+    compressed into ``sink``."""
     assert _PAGES is not None
     scratch: bytearray = getattr(_scratch, "buffer", None) or bytearray()
     _scratch.buffer = scratch
@@ -335,14 +380,14 @@ def _write_column(
                 kind, validity, array.offset + first, rows, values, data, stats, scratch
             )
             with memoryview(scratch) as view:
-                compressed = pa.compress(view[:size], codec="snappy")
-            header = _page_header(rows, size, compressed.size)
+                compressed = sink.compress(view[:size])
+            header = _page_header(rows, size, len(compressed))
             out += (header, compressed)
             chunk.rows += rows
             chunk.nulls += nulls
             chunk.pages += 1
             chunk.uncompressed += len(header) + size
-            chunk.compressed += len(header) + compressed.size
+            chunk.compressed += len(header) + len(compressed)
             if stats:
                 chunk.add_range(low, high)
     return chunk

@@ -132,7 +132,7 @@ def test_parts_of_several_row_groups_keep_their_order(tmp_path: Path) -> None:
         (lambda b: b"", "not a Parquet file"),
         (lambda b: b[:-1], "not a Parquet file"),
         (lambda b: b[:4] + b[-8:], "points before"),
-        (lambda b: b[:-40] + b[-8:], "cut short"),
+        (lambda b: b[:-40] + b[-8:], "cut short|no row groups"),
     ],
 )
 def test_damaged_parts_are_refused_in_words(damage, message: str, events: pa.Table) -> None:  # type: ignore[no-untyped-def]
