@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # mailtrace does no linear algebra: without this, numpy's OpenBLAS starts a thread per core at
 # import (0.07 s of every command's start) and keeps them spinning. The user's own setting wins.
@@ -18,8 +18,23 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer
 
-from mailtrace import render
 from mailtrace.errors import MailtraceError, UsageError
+
+
+class _Render:
+    """:mod:`mailtrace.render`, imported when first used: its rich import (0.03 s) then runs
+    beside the parse of ``logs`` and ``report`` (they preload it) instead of before it."""
+
+    def __getattr__(self, name: str) -> Any:
+        from mailtrace import render as module
+
+        return getattr(module, name)
+
+
+if TYPE_CHECKING:
+    from mailtrace import render
+else:
+    render = _Render()
 
 EXIT_OK = 0
 EXIT_INPUT = 1
@@ -261,7 +276,7 @@ _ERRORS_HELP = "raise: stop at a damaged input; skip: keep what can be read."
 # What the analyses of the events import (pandas 0.25 s, which pyarrow's own constructors
 # import; the failure classifier's patterns 0.06 s; Arrow's group-by engine and the
 # pyarrow.dataset it imports, 0.05 s): see _read_log_events.
-_ANALYSIS_MODULES = ("pandas", "pyarrow.acero", "mailtrace.failures")
+_ANALYSIS_MODULES = ("pandas", "pyarrow.acero", "mailtrace.failures", "mailtrace.render")
 
 
 def _read_log_events(
@@ -354,7 +369,7 @@ def report(
         from mailtrace.arrow_without_pandas import defer_pandas
 
         defer_pandas()
-        modules: tuple[str, ...] = ("mailtrace.failures",)
+        modules: tuple[str, ...] = ("mailtrace.failures", "mailtrace.render")
     else:
         modules = _ANALYSIS_MODULES
     events, partial = _read_log_events(
@@ -546,7 +561,10 @@ def logs(
         raise UsageError(f"--errors must be raise or skip, not {errors!r}")
     if engine not in ("process", "dask"):
         raise UsageError(f"--engine must be process or dask, not {engine!r}")
-    with render.progress_bar(enabled=sys.stderr.isatty()) as progress:
+    from contextlib import nullcontext
+
+    bar = render.progress_bar(enabled=True) if sys.stderr.isatty() else nullcontext(None)
+    with bar as progress:
         summary = run(
             files,
             output,
@@ -559,6 +577,7 @@ def logs(
             progress=progress,
             engine="dask" if engine == "dask" else "process",
             scheduler=scheduler,
+            imports=("mailtrace.render",),
         )
     render.log_summary(summary, output)
     c = summary.counts
