@@ -321,6 +321,12 @@ def path(
     ident: str = typer.Argument(..., metavar="ID", help="A queue id, a Message-ID or an address."),
     logs: list[str] = typer.Argument(..., metavar="LOGS…", help=_LOGS_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of timelines."),
+    limit: int = typer.Option(
+        20,
+        "--limit",
+        min=0,
+        help="Timelines shown when more messages match (an address): all are listed; 0 = all.",
+    ),
     year: int | None = typer.Option(None, "--year", help=_YEAR_HELP),
     tz: str | None = typer.Option(None, "--tz", help=_TZ_HELP),
     errors: str = typer.Option("raise", "--errors", help=_ERRORS_HELP),
@@ -333,7 +339,12 @@ def path(
     if messages.num_rows == 0:
         render.warn(f"no message matches {ident!r}")
         raise typer.Exit(EXIT_INPUT)
-    render.message_paths(messages, deliveries, events, as_json=as_json)
+    shown = render.message_paths(messages, deliveries, events, as_json=as_json, limit=limit)
+    if shown < messages.num_rows:
+        render.warn(
+            f"{messages.num_rows:,} messages match {ident!r}: all are listed, the first "
+            f"{shown:,} with their timelines (--limit 0 shows every one, --json everything)"
+        )
     if partial:
         raise typer.Exit(EXIT_PARTIAL)
 

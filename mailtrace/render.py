@@ -422,16 +422,23 @@ def _event_summary(e: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def message_paths(messages: Any, deliveries: Any, events: Any, as_json: bool = False) -> None:
-    """Each message's path as a timeline (or JSON): its queue-id chain and every log event."""
+def message_paths(
+    messages: Any, deliveries: Any, events: Any, as_json: bool = False, limit: int = 0
+) -> int:
+    """Each message's path as a timeline (or JSON): its queue-id chain and every log event.
+
+    With ``limit`` (not 0) and more messages than that (an address can name thousands, and a
+    timeline takes rich 10 ms to lay out), every message gets one line in a list and only the
+    first ``limit`` a timeline. JSON always has every message. Returns the timelines shown.
+    """
     msgs = messages.to_pylist()
-    by_msg: dict[str, list[dict[str, Any]]] = {}
-    for e in events.to_pylist():
-        by_msg.setdefault(e["message"], []).append(e)
-    dl: dict[str, list[dict[str, Any]]] = {}
-    for d in deliveries.to_pylist():
-        dl.setdefault(d["message"], []).append(d)
     if as_json:
+        by_msg: dict[str, list[dict[str, Any]]] = {}
+        for e in events.to_pylist():
+            by_msg.setdefault(e["message"], []).append(e)
+        dl: dict[str, list[dict[str, Any]]] = {}
+        for d in deliveries.to_pylist():
+            dl.setdefault(d["message"], []).append(d)
         print_json(
             [
                 {
@@ -442,9 +449,42 @@ def message_paths(messages: Any, deliveries: Any, events: Any, as_json: bool = F
                 for m in msgs
             ]
         )
-        return
+        return len(msgs)
+    shown = msgs if limit == 0 or len(msgs) <= limit else msgs[:limit]
+    if len(shown) < len(msgs):
+        _message_list(msgs)
+        out.print()
+    _timelines(shown, events)
+    return len(shown)
+
+
+def _message_list(msgs: list[dict[str, Any]]) -> None:
+    """One line a message: when it arrived, its name, status, recipients and sender."""
+    out.print(f"[bold]{len(msgs):,} messages[/bold]")
+    lines = []
+    for m in msgs:
+        rcpts = len(m["outcomes"])
+        sender = "<>" if m["sender"] == "" else (m["sender"] or "?")
+        lines.append(
+            f"  {_when(m['first_seen'])}  {safe(m['message'])}  {safe(m['status'] or '')}  "
+            f"{rcpts} recipient{'' if rcpts == 1 else 's'}  from {_clip(sender, 80)}"
+        )
+    # One print, not wrapped (a line a message, for grep): rich lays out a few thousand lines
+    # at once much faster than line by line.
+    out.print("\n".join(lines), soft_wrap=True)
+
+
+def _timelines(msgs: list[dict[str, Any]], events: Any) -> None:
+    """The timeline of each of ``msgs`` (their events picked from ``events`` alone)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     from rich.table import Table
 
+    names = pa.array([m["message"] for m in msgs], pa.string())
+    mine = events.filter(pc.fill_null(pc.is_in(events.column("message"), names), False))
+    by_msg: dict[str, list[dict[str, Any]]] = {}
+    for e in mine.to_pylist():
+        by_msg.setdefault(e["message"], []).append(e)
     for m in msgs:
         chain = " → ".join(
             safe(f"{h}:{q}" if h else q) for h, q in zip(m["hosts"], m["queue_ids"], strict=True)
