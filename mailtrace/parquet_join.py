@@ -139,7 +139,7 @@ class JoinedFile:
         self.rows += rows
         for piece in pages:
             self.sink.write(piece)
-            self.pos += len(piece)
+            self.pos += memoryview(piece).nbytes  # bytes, whatever the piece's item size
 
     def close(self) -> None:
         """Write the footer listing every row group appended (an empty file without parts
