@@ -1011,14 +1011,14 @@ def read_events_counted(
     from mailtrace.logs.batch import preload
     from mailtrace.logs.reader import Counts
 
-    tables: list[pa.Table] = []
-    logs = [path for path in inputs if not _is_dataset(path)]
+    datasets: list[Path] = []
+    logs: list[Path] = []
+    for path in inputs:
+        (datasets if _is_dataset(path) else logs).append(path)
     counts = Counts()
     if not logs:
-        preload(*imports)
-    for path in inputs:
-        if path not in logs:
-            tables.append(_read_dataset(path, columns))
+        preload(*imports)  # else the parse does, once its plan is made
+    tables = [_read_dataset(path, columns) for path in datasets]
     if logs:
         table, counts = _parse_logs(logs, columns, year, tz, errors, imports)
         tables.append(table)
