@@ -275,8 +275,14 @@ _ERRORS_HELP = "raise: stop at a damaged input; skip: keep what can be read."
 
 # What the analyses of the events import (pandas 0.25 s, which pyarrow's own constructors
 # import; the failure classifier's patterns 0.06 s; Arrow's group-by engine and the
-# pyarrow.dataset it imports, 0.05 s): see _read_log_events.
-_ANALYSIS_MODULES = ("pandas", "pyarrow.acero", "mailtrace.failures", "mailtrace.render")
+# pyarrow.dataset it imports, 0.05 s; pyarrow.compute, 0.05 s): see _read_log_events.
+_ANALYSIS_MODULES = (
+    "pandas",
+    "pyarrow.compute",
+    "pyarrow.acero",
+    "mailtrace.failures",
+    "mailtrace.render",
+)
 
 
 def _read_log_events(
@@ -383,6 +389,7 @@ def report(
 
         defer_pandas()
         modules: tuple[str, ...] = (
+            "pyarrow.compute",
             "mailtrace.failures",
             "mailtrace.render",
             "numpy.ma",

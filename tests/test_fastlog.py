@@ -580,3 +580,36 @@ def test_threaded_batch_writes_the_same_dataset(
     b = pq.read_table(tmp_path / "one" / "maillog.parquet")
     assert a.equals(b)
     assert threaded.kinds == single.kinds
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.text(max_size=24), st.sampled_from(["", "a", "é" * 9])), max_size=80
+    ),
+    st.integers(0, 10),
+    st.integers(0, 80),
+)
+def test_count_strings_counts_as_value_counts_does(
+    values: list[str | None], start: int, length: int
+) -> None:
+    """The summary's counts of kinds and programs: the compiled counter against pyarrow's, on
+    names of every length around its 8- and 16-byte comparisons, nulls, and sliced arrays."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pa.array(values, pa.string()).slice(start, length)
+    expected = {item["values"]: item["counts"] for item in pc.value_counts(array).to_pylist()}
+    assert fast.count_strings(array) == expected
+
+
+def test_count_strings_gives_up_on_thousands_of_distinct_names() -> None:
+    """Past 4,096 distinct values the caller's fallback counts (None), not a wrong dict."""
+    import pyarrow as pa
+
+    many = pa.array([f"program{i}" for i in range(5000)])
+    assert fast.count_strings(many) is None
+    assert fast.count_strings(many.slice(0, 4096)) == {f"program{i}": 1 for i in range(4096)}
+    summary = batch.Summary()
+    summary.add_events(pa.table({"kind": many, "program": many}))
+    assert summary.kinds[f"program{4999}"] == 1 and len(summary.programs) == 5000

@@ -2294,10 +2294,147 @@ static PyObject *module_count_newlines(PyObject *mod, PyObject *args) {
     return PyLong_FromLongLong(count);
 }
 
+/* count_strings(valid, offset, length, offsets, data): how often each value occurs in a string
+ * array given as its Arrow buffers (valid: the validity bitmap or None; offset: the array's
+ * offset into them), as {bytes or None: count}, or None past COUNT_MAX distinct values.
+ *
+ * Why: a run's summary counts events by kind and by program. pyarrow's value_counts cost 38 ns
+ * a row and column (0.076 CPU-s for the million-line benchmark, holding a worker); these columns
+ * hold a few dozen names, which a hash of their ends and a probe into a small table count in a
+ * fraction of that, with the GIL released. */
+#define COUNT_MAX 4096
+#define COUNT_SLOTS (COUNT_MAX * 2)
+
+typedef struct {
+    const char *p;
+    int32_t n;
+    uint64_t head, tail; /* the first and last 8 bytes (zero-padded): names of up to 16 bytes
+                            are equal when these and the length are */
+    int64_t count;
+} Tally;
+
+/* The first and last (up to) 8 bytes of p[0:n], zero-padded; `limit`: the end of the buffer. */
+static inline void ends_of(const char *p, int32_t n, const char *limit, uint64_t *head,
+                           uint64_t *tail) {
+    uint64_t h = 0, t = 0;
+    if (n >= 8) {
+        memcpy(&h, p, 8);
+        memcpy(&t, p + n - 8, 8);
+    } else if (limit - p >= 8) { /* one load, the bytes past the name masked off */
+        memcpy(&h, p, 8);
+        h &= n == 0 ? 0 : ~0ull >> (8 * (8 - n));
+    } else {
+        for (int32_t k = 0; k < n; k++) h |= (uint64_t)(unsigned char)p[k] << (8 * k);
+    }
+    *head = h;
+    *tail = t;
+}
+
+static PyObject *module_count_strings(PyObject *mod, PyObject *args) {
+    (void)mod;
+    PyObject *valid_obj;
+    Py_ssize_t offset, length;
+    Py_buffer offsets, data, valid = {0};
+    if (!PyArg_ParseTuple(args, "Onny*y*", &valid_obj, &offset, &length, &offsets, &data))
+        return NULL;
+    PyObject *result = NULL;
+    Tally *slots = NULL;
+    int have_valid = valid_obj != Py_None;
+    if (have_valid && PyObject_GetBuffer(valid_obj, &valid, PyBUF_SIMPLE) < 0) goto done;
+    if (offset < 0 || length < 0 ||
+        (offset + length + 1) * 4 > offsets.len ||
+        (have_valid && (offset + length + 7) / 8 > valid.len)) {
+        PyErr_SetString(PyExc_ValueError, "the buffers are shorter than the array");
+        goto done;
+    }
+    const int32_t *off = (const int32_t *)offsets.buf;
+    for (Py_ssize_t i = offset; i <= offset + length; i++) {
+        if (off[i] < 0 || off[i] > data.len || (i > offset && off[i] < off[i - 1])) {
+            PyErr_SetString(PyExc_ValueError, "string offsets outside the data");
+            goto done;
+        }
+    }
+    slots = calloc(COUNT_SLOTS, sizeof(Tally));
+    if (slots == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int64_t nulls = 0;
+    int distinct = 0, overflow = 0;
+    const unsigned char *bits = (const unsigned char *)valid.buf;
+    const char *bytes = (const char *)data.buf;
+    Py_BEGIN_ALLOW_THREADS
+    Tally *last = NULL; /* the previous row's name: runs of one name skip the hash */
+    for (Py_ssize_t i = offset; i < offset + length; i++) {
+        if (have_valid && !(bits[i >> 3] & (1u << (i & 7)))) {
+            nulls++;
+            continue;
+        }
+        const char *p = bytes + off[i];
+        int32_t n = off[i + 1] - off[i];
+        uint64_t head, tail;
+        ends_of(p, n, bytes + data.len, &head, &tail);
+        if (last != NULL && last->n == n && last->head == head && last->tail == tail &&
+            (n <= 16 || memcmp(last->p, p, (size_t)n) == 0)) {
+            last->count++;
+            continue;
+        }
+        uint64_t h = (head ^ (tail * 0x9E3779B97F4A7C15ull) ^ (uint64_t)n) * 0xFF51AFD7ED558CCDull;
+        size_t at = (size_t)(h >> 40) & (COUNT_SLOTS - 1);
+        while (slots[at].p != NULL &&
+               (slots[at].n != n || slots[at].head != head || slots[at].tail != tail ||
+                (n > 16 && memcmp(slots[at].p, p, (size_t)n) != 0)))
+            at = (at + 1) & (COUNT_SLOTS - 1);
+        if (slots[at].p == NULL) {
+            if (distinct == COUNT_MAX) {
+                overflow = 1;
+                break;
+            }
+            distinct++;
+            slots[at] = (Tally){p, n, head, tail, 0};
+        }
+        slots[at].count++;
+        last = &slots[at];
+    }
+    Py_END_ALLOW_THREADS
+    if (overflow) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    result = PyDict_New();
+    if (result == NULL) goto done;
+    for (size_t at = 0; at < COUNT_SLOTS; at++) {
+        if (slots[at].p == NULL) continue;
+        PyObject *key = PyBytes_FromStringAndSize(slots[at].p, slots[at].n);
+        PyObject *value = key == NULL ? NULL : PyLong_FromLongLong(slots[at].count);
+        if (value == NULL || PyDict_SetItem(result, key, value) < 0) {
+            Py_XDECREF(key);
+            Py_XDECREF(value);
+            Py_CLEAR(result);
+            goto done;
+        }
+        Py_DECREF(key);
+        Py_DECREF(value);
+    }
+    if (nulls) {
+        PyObject *value = PyLong_FromLongLong(nulls);
+        if (value == NULL || PyDict_SetItem(result, Py_None, value) < 0) Py_CLEAR(result);
+        Py_XDECREF(value);
+    }
+done:
+    free(slots);
+    if (have_valid && valid.obj != NULL) PyBuffer_Release(&valid);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&data);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"columns", module_columns, METH_NOARGS, "The EVENTS column names, in the order built."},
     {"count_newlines", module_count_newlines, METH_VARARGS,
      "count_newlines(data, start, end) -> the number of newlines in data[start:end]."},
+    {"count_strings", module_count_strings, METH_VARARGS,
+     "count_strings(valid, offset, length, offsets, data) -> {bytes or None: count} or None."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -197,9 +197,15 @@ def string_array(values: Sequence[str]) -> pa.Array:
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(b) for b in encoded], out=offsets[1:])
     data = b"".join(encoded)
+    if len(data) < 1 << 31:  # int32 offsets: no cast, which would import pyarrow.compute
+        return pa.Array.from_buffers(
+            pa.string(),
+            len(encoded),
+            [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)],
+        )
     return pa.Array.from_buffers(
         pa.large_string(), len(encoded), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
-    ).cast(pa.string())
+    ).cast(pa.string())  # ArrowCapacityError: more than one string array holds
 
 
 def _group_columns(pattern: re.Pattern[str]) -> tuple[str | None, ...]:
