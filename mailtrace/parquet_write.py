@@ -70,9 +70,9 @@ _MAGIC = b"PAR1"
 _CREATED_BY = b"mailtrace version 0.1.0"
 
 # Parquet's enums (parquet.thrift).
-_PLAIN, _RLE = 0, 3
+_PLAIN, _RLE, _RLE_DICTIONARY = 0, 3, 8
 _SNAPPY = 1
-_DATA_PAGE = 0
+_DATA_PAGE, _DICTIONARY_PAGE = 0, 2
 _OPTIONAL = 1
 _BYTE_ARRAY, _INT32, _INT64, _DOUBLE = 6, 1, 2, 5
 
@@ -156,6 +156,8 @@ class _Chunk:
         self.uncompressed = self.compressed = 0
         self.low: bytes | None = None
         self.high: bytes | None = None
+        self.dictionary = False  # a dictionary page first, and its data pages RLE_DICTIONARY
+        self.data_start = start  # where the first data page starts
 
     def add_range(self, low: bytes | None, high: bytes | None) -> None:
         if low is None or high is None:
@@ -170,16 +172,19 @@ class _Chunk:
             self.high = max(self.high, high, key=lambda b: struct.unpack(fmt, b)[0])
 
     def metadata(self) -> thrift.Struct:
+        encodings = [_PLAIN, _RLE, _RLE_DICTIONARY] if self.dictionary else [_PLAIN, _RLE]
         meta: thrift.Struct = [
             [1, thrift.I32, self.ptype],
-            [2, thrift.LIST, (thrift.I32, [_PLAIN, _RLE])],
+            [2, thrift.LIST, (thrift.I32, encodings)],
             [3, thrift.LIST, (thrift.BINARY, [self.name.encode()])],
             [4, thrift.I32, _SNAPPY],
             [5, thrift.I64, self.rows],
             [6, thrift.I64, self.uncompressed],
             [7, thrift.I64, self.compressed],
-            [9, thrift.I64, self.start],
+            [9, thrift.I64, self.data_start],
         ]
+        if self.dictionary:
+            meta.append([11, thrift.I64, self.start])
         if self.stats:
             statistics: thrift.Struct = [[3, thrift.I64, self.nulls]]
             if self.low is not None:
@@ -190,8 +195,16 @@ class _Chunk:
                     [8, thrift.TRUE, None],
                 ]
             meta.append([12, thrift.STRUCT, statistics])
-        pages = [[1, thrift.I32, _DATA_PAGE], [2, thrift.I32, _PLAIN], [3, thrift.I32, self.pages]]
-        meta.append([13, thrift.LIST, (thrift.STRUCT, [pages])])
+        if self.dictionary:
+            pages = [
+                [[1, thrift.I32, _DICTIONARY_PAGE], [2, thrift.I32, _PLAIN], [3, thrift.I32, 1]],
+                [[1, thrift.I32, _DATA_PAGE], [2, thrift.I32, _RLE_DICTIONARY], [3, thrift.I32, 1]],
+            ]
+        else:
+            pages = [
+                [[1, thrift.I32, _DATA_PAGE], [2, thrift.I32, _PLAIN], [3, thrift.I32, self.pages]]
+            ]
+        meta.append([13, thrift.LIST, (thrift.STRUCT, pages)])
         return [[2, thrift.I64, 0], [3, thrift.STRUCT, meta]]
 
 
@@ -204,7 +217,7 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
-def _page_header(values: int, body: int, compressed: int) -> bytes:
+def _page_header(values: int, body: int, compressed: int, encoding: int = _PLAIN) -> bytes:
     """A data page v1's Thrift PageHeader (what :class:`thrift.Writer` writes for it, without
     building the struct: there is one a page).
 
@@ -213,6 +226,12 @@ def _page_header(values: int, body: int, compressed: int) -> bytes:
     ...                [5, thrift.STRUCT, [[1, thrift.I32, 64], [2, thrift.I32, _PLAIN],
     ...                                    [3, thrift.I32, _RLE], [4, thrift.I32, _RLE]]]])
     >>> _page_header(64, 300, 90) == bytes(writer.out)
+    True
+    >>> writer = thrift.Writer()
+    >>> writer.struct([[1, thrift.I32, _DATA_PAGE], [2, thrift.I32, 30], [3, thrift.I32, 9],
+    ...                [5, thrift.STRUCT, [[1, thrift.I32, 64], [2, thrift.I32, _RLE_DICTIONARY],
+    ...                                    [3, thrift.I32, _RLE], [4, thrift.I32, _RLE]]]])
+    >>> _page_header(64, 30, 9, _RLE_DICTIONARY) == bytes(writer.out)
     True
     """
     # Field headers (delta << 4 | type I32 = 5), and i32 values zigzag-encoded as varints.
@@ -224,7 +243,32 @@ def _page_header(values: int, body: int, compressed: int) -> bytes:
             _varint(compressed << 1),
             b"\x2c\x15",  # field 5 (delta 2), a struct; its field 1
             _varint(values << 1),
-            b"\x15\x00\x15\x06\x15\x06\x00\x00",  # PLAIN, RLE, RLE; the two structs end
+            b"\x15",
+            _varint(encoding << 1),  # the values' encoding
+            b"\x15\x06\x15\x06\x00\x00",  # RLE, RLE (the levels); the two structs end
+        )
+    )
+
+
+def _dictionary_page_header(values: int, body: int, compressed: int) -> bytes:
+    """A dictionary page's Thrift PageHeader (its values PLAIN).
+
+    >>> writer = thrift.Writer()
+    >>> writer.struct([[1, thrift.I32, _DICTIONARY_PAGE], [2, thrift.I32, 300],
+    ...                [3, thrift.I32, 90], [7, thrift.STRUCT, [[1, thrift.I32, 12],
+    ...                                                       [2, thrift.I32, _PLAIN]]]])
+    >>> _dictionary_page_header(12, 300, 90) == bytes(writer.out)
+    True
+    """
+    return b"".join(
+        (
+            b"\x15\x04\x15",  # field 1: DICTIONARY_PAGE (2, zigzag 4); field 2
+            _varint(body << 1),
+            b"\x15",
+            _varint(compressed << 1),
+            b"\x4c\x15",  # field 7 (delta 4), a struct; its field 1
+            _varint(values << 1),
+            b"\x15\x00\x00\x00",  # PLAIN; the two structs end
         )
     )
 
@@ -258,13 +302,16 @@ def encode(
     statistics: Collection[str] = (),
     row_group_size: int = _ROW_GROUP,
     page_rows: int = _PAGE_ROWS,
+    dictionary: Collection[str] = (),
 ) -> bytes | None:
     """``table`` as the bytes of a whole Parquet file, or None if this module does not write
     its schema (see :func:`available`) or a page would pass 2 GiB.
 
-    ``statistics``: the columns whose chunks carry min/max statistics.
+    ``statistics``: the columns whose chunks carry min/max statistics. ``dictionary``: string
+    columns to dictionary-encode, chunk by chunk, wherever a chunk holds at most 4,096 distinct
+    values (the others are PLAIN).
     """
-    part = encode_part(table, statistics, row_group_size, page_rows)
+    part = encode_part(table, statistics, row_group_size, page_rows, dictionary)
     return None if part is None else part.to_file()
 
 
@@ -273,6 +320,7 @@ def encode_part(
     statistics: Collection[str] = (),
     row_group_size: int = _ROW_GROUP,
     page_rows: int = _PAGE_ROWS,
+    dictionary: Collection[str] = (),
 ) -> Part | None:
     """:func:`encode` without the footer and without joining the pages into one bytes object:
     a worker hands this to the process that writes the file, which needs neither (the footer
@@ -301,7 +349,15 @@ def encode_part(
                 group.columns, table.schema.names, physical, strict=True
             ):
                 chunk = _write_column(
-                    out, at, column, name, ptype, name in statistics, page_rows, sink
+                    out,
+                    at,
+                    column,
+                    name,
+                    ptype,
+                    name in statistics,
+                    page_rows,
+                    sink,
+                    name in dictionary,
                 )
                 at += chunk.compressed
                 chunks.append(chunk)
@@ -360,14 +416,23 @@ def _write_column(
     stats: bool,
     page_rows: int,
     sink: _Compressed,
+    dictionary: bool = False,
 ) -> _Chunk:
     """Append the pages of ``column`` to ``out`` (pieces of the file; ``at``: where it stands),
-    compressed into ``sink``."""
+    compressed into ``sink``; ``dictionary``: a dictionary page first where it takes one."""
     assert _PAGES is not None
     scratch: bytearray = getattr(_scratch, "buffer", None) or bytearray()
     _scratch.buffer = scratch
     chunk = _Chunk(name, ptype, stats, at)
     kind = _kind(column.type)
+    # One dictionary per column chunk: taken where the chunk is one Arrow array (a batch's are).
+    if (
+        dictionary
+        and kind == _STRING
+        and len(column.chunks) == 1
+        and _write_dictionary(out, chunk, column.chunks[0], sink, scratch)
+    ):
+        return chunk
     for array in column.chunks:
         buffers: list[Any] = array.buffers()
         validity, values = buffers[0], buffers[1]
@@ -391,6 +456,53 @@ def _write_column(
             if stats:
                 chunk.add_range(low, high)
     return chunk
+
+
+def _write_dictionary(
+    out: list[Any], chunk: _Chunk, array: pa.Array, sink: _Compressed, scratch: bytearray
+) -> bool:
+    """Append ``array`` to ``out`` as a dictionary page and one data page of its indices, or
+    write nothing and return False where it holds too many distinct values (or none)."""
+    assert _PAGES is not None
+    if array.null_count == len(array):
+        return False
+    buffers: list[Any] = array.buffers()
+    validity = buffers[0] if array.null_count else None
+    values: bytearray = getattr(_scratch, "dictionary", None) or bytearray()
+    _scratch.dictionary = values
+    encoded = _PAGES.encode_dict(
+        validity,
+        array.offset,
+        len(array),
+        buffers[1],
+        buffers[2] or b"",
+        chunk.stats,
+        values,
+        scratch,
+    )
+    if encoded is None:
+        return False
+    dict_size, distinct, size, nulls, low, high = encoded
+    with memoryview(values) as view:
+        compressed = sink.compress(view[:dict_size])
+    header = _dictionary_page_header(distinct, dict_size, len(compressed))
+    out += (header, compressed)
+    chunk.dictionary = True
+    chunk.data_start = chunk.start + len(header) + len(compressed)
+    chunk.uncompressed += len(header) + dict_size
+    chunk.compressed += len(header) + len(compressed)
+    with memoryview(scratch) as view:
+        compressed = sink.compress(view[:size])
+    header = _page_header(len(array), size, len(compressed), _RLE_DICTIONARY)
+    out += (header, compressed)
+    chunk.rows += len(array)
+    chunk.nulls += nulls
+    chunk.pages += 1
+    chunk.uncompressed += len(header) + size
+    chunk.compressed += len(header) + len(compressed)
+    if chunk.stats:
+        chunk.add_range(low, high)
+    return True
 
 
 def _finish(

@@ -88,6 +88,8 @@ def test_statistics_are_exact_and_filters_skip_by_them(events: pa.Table, tmp_pat
 
 _TYPES = {
     "s": (pa.string(), st.text(max_size=12)),
+    # few distinct values, around the dictionary encoder's 8- and 16-byte comparisons
+    "d": (pa.string(), st.sampled_from(["", "a", "sent", "postfix/smtpd", "é" * 9, "x" * 17])),
     "i16": (pa.int16(), st.integers(-(2**15), 2**15 - 1)),
     "i32": (pa.int32(), st.integers(-(2**31), 2**31 - 1)),
     "i64": (pa.int64(), st.integers(-(2**63), 2**63 - 1)),
@@ -97,7 +99,7 @@ _TYPES = {
 
 
 @st.composite
-def _tables(draw: st.DrawFn) -> tuple[pa.Table, int, int]:
+def _tables(draw: st.DrawFn) -> tuple[pa.Table, int, int, set[str]]:
     """A table of every supported type with nulls, cut into chunks and sliced at odd offsets
     (so validity bitmaps start mid-byte), and page and row group sizes to cut it by."""
     rows = draw(st.integers(0, 300))
@@ -114,16 +116,23 @@ def _tables(draw: st.DrawFn) -> tuple[pa.Table, int, int]:
         columns[name] = pa.chunked_array(pieces, data_type)
     page_rows = draw(st.integers(1, 80))
     row_group_size = draw(st.integers(1, 400))
-    return pa.table(columns), page_rows, row_group_size
+    dictionary = draw(st.sets(st.sampled_from(["s", "d", "i32"])))  # not a string: ignored
+    return pa.table(columns), page_rows, row_group_size, dictionary
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_tables())
-def test_any_table_of_the_supported_types_reads_back_equal(case: tuple[pa.Table, int, int]) -> None:
-    table, page_rows, row_group_size = case
-    statistics = {"s", "i16", "i32", "i64", "ts"}
+def test_any_table_of_the_supported_types_reads_back_equal(
+    case: tuple[pa.Table, int, int, set[str]],
+) -> None:
+    table, page_rows, row_group_size, dictionary = case
+    statistics = {"s", "d", "i16", "i32", "i64", "ts"}
     data = parquet_write.encode(
-        table, statistics, row_group_size=row_group_size, page_rows=page_rows
+        table,
+        statistics,
+        row_group_size=row_group_size,
+        page_rows=page_rows,
+        dictionary=dictionary,
     )
     assert data is not None
     back = _read(data)
@@ -234,3 +243,37 @@ def test_a_part_pickles_with_its_pages_as_bytes(events: pa.Table) -> None:
     back = pickle.loads(pickle.dumps(part))
     assert all(isinstance(piece, bytes) for piece in back.pages)
     assert back.to_file() == part.to_file()
+
+
+def test_dictionary_pages_where_they_pay_and_plain_pages_past_4096_values(
+    events: pa.Table, tmp_path: Path
+) -> None:
+    """Columns of few names get a dictionary page; a column of more distinct values than the
+    encoder keeps is written PLAIN; every reader reads both back the same."""
+    many = pa.array([f"client{i}" for i in range(5000)] * 2)
+    table = pa.table({"kind": pa.array(["connect", "sent", None, "bounced"] * 2500), "ip": many})
+    data = parquet_write.encode(table, {"kind", "ip"}, dictionary={"kind", "ip"})
+    assert data is not None
+    meta = pq.ParquetFile(io.BytesIO(data)).metadata.row_group(0)
+    assert meta.column(0).has_dictionary_page and "RLE_DICTIONARY" in meta.column(0).encodings
+    assert not meta.column(1).has_dictionary_page
+    assert (meta.column(0).statistics.min, meta.column(0).statistics.max) == ("bounced", "sent")
+    assert _read(data).equals(table)
+    path = tmp_path / "events.parquet"
+    encoded = parquet_write.encode(
+        events, {"kind"}, row_group_size=70, dictionary=events.schema.names
+    )
+    assert encoded is not None
+    path.write_bytes(encoded)
+    assert pq.read_table(path).equals(events)
+    assert pq.read_table(path).to_pandas().equals(events.to_pandas())
+    duckdb = pytest.importorskip("duckdb")
+    query = (
+        "SELECT kind, count(*), count(DISTINCT host), max(text) FROM read_parquet('{}') "
+        "GROUP BY 1 ORDER BY 1"
+    )
+    reference = tmp_path / "reference.parquet"
+    pq.write_table(events, reference)
+    assert (
+        duckdb.sql(query.format(path)).fetchall() == duckdb.sql(query.format(reference)).fetchall()
+    )

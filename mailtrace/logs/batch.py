@@ -234,7 +234,9 @@ def encode_table(table: pa.Table) -> bytes | parquet_write.Part:
     >>> part.rows, part.groups
     (0, [])
     """
-    part = parquet_write.encode_part(table, statistics=_STATISTICS, row_group_size=_ROW_GROUP)
+    part = parquet_write.encode_part(
+        table, statistics=_STATISTICS, row_group_size=_ROW_GROUP, dictionary=_DICTIONARY
+    )
     if part is not None:
         return part
     import pyarrow.parquet as pq

@@ -73,6 +73,9 @@ Errors = Literal["raise", "skip"]
 #: Lines per streamed block: enough to amortise building a table, few enough to keep a worker
 #: near 250 MB whatever the input's length.
 BLOCK_LINES = 50_000
+
+#: Byte ranges of a planned file up to this size are parsed into one table (see parse_range).
+RANGE_LINES_BYTES = 16 << 20
 #: Lines handed back by the compiled path before an input may be moved to the Python engine.
 _MISSES = 512
 
@@ -889,8 +892,20 @@ def parse_range(
     parsers: Mapping[str, LineParser] | None = None,
 ) -> LogTables:
     """The tables of chunk ``index`` of a plan made by :func:`plan_file` (for a process pool)."""
+    chunk = plan.chunks[index]
+    # A range of at most RANGE_LINES_BYTES is taken whole, as one table of one chunk per
+    # column: the Parquet encoder then gives each column one dictionary page, and the range
+    # costs one take instead of one per BLOCK_LINES lines. Longer ranges still stream.
+    whole = chunk.end is not None and chunk.end - chunk.start <= RANGE_LINES_BYTES
     return collect(
-        iter_plan_tables(plan, plan.chunks[index], format=format, errors=errors, parsers=parsers)
+        iter_plan_tables(
+            plan,
+            chunk,
+            format=format,
+            errors=errors,
+            parsers=parsers,
+            block_lines=1 << 62 if whole else BLOCK_LINES,
+        )
     )
 
 
