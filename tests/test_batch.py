@@ -159,6 +159,27 @@ def test_byte_ranges_give_exactly_the_single_pass_result(tmp_path: Path) -> None
     assert years == {2025, 2026}
 
 
+def test_tapered_ranges_shrink_at_the_end_and_parse_the_same(tmp_path: Path) -> None:
+    """With ``taper`` (the workers) the last ranges shrink so the workers finish together; the
+    ranges still give the one-pass tables. Ranges are cut from blocks of an eighth of their
+    size, at the block start nearest the size asked."""
+    path = tmp_path / "maillog"
+    path.write_text(_log(100_000))
+    size = path.stat().st_size
+    whole = parse_file_tables(path, year=2025, tz="UTC", parsers=FAKE)
+    chunk = 524_288
+    even = plan_file(path, year=2025, tz="UTC", chunk_bytes=chunk)
+    tapered = plan_file(path, year=2025, tz="UTC", chunk_bytes=chunk, taper=2)
+    for plan in (even, tapered):
+        sizes = [(c.end or size) - c.start for c in plan.chunks]
+        assert all(abs(n - chunk) <= (1 << 15) + 200 for n in sizes[:2])
+        parts = [parse_range(plan, i, parsers=FAKE) for i in range(len(plan.chunks))]
+        assert pa.concat_tables(p.events for p in parts).equals(whole.events)
+    tail = [(c.end or size) - c.start for c in tapered.chunks][-4:-1]
+    assert all(n < chunk * 0.8 for n in tail) and min(tail) >= chunk // 4
+    assert len(tapered.chunks) > len(even.chunks)
+
+
 def test_year_is_inferred_from_the_whole_file_before_splitting(tmp_path: Path) -> None:
     import os
     from datetime import UTC, datetime

@@ -828,7 +828,9 @@ def _run_jobs(
     for source, target in zip(sources, outs, strict=True):
         size = _size(source)
         if workers > 1 and size >= split_bytes and is_plain_file(source):
-            plan = plan_file(source, year=year, tz=zone, chunk_bytes=_chunk_size(size, workers))
+            plan = plan_file(
+                source, year=year, tz=zone, chunk_bytes=_chunk_size(size, workers), taper=workers
+            )
             split = _Split(plan, target)
             jobs_list.extend((split, i) for i in range(len(plan.chunks)))
         else:
