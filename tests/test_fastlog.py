@@ -613,3 +613,17 @@ def test_count_strings_gives_up_on_thousands_of_distinct_names() -> None:
     summary = batch.Summary()
     summary.add_events(pa.table({"kind": many, "program": many}))
     assert summary.kinds[f"program{4999}"] == 1 and len(summary.programs) == 5000
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=9000), st.data())
+def test_count_newlines_counts_as_bytes_count_does(data: bytes, draw: st.DataObject) -> None:
+    """The planner's line count: 64-byte vector steps, the 255-step counter flush and the tail,
+    against bytes.count, on any range of any bytes (newline-dense ones too)."""
+    dense = data.replace(b"a", b"\n") * draw.draw(st.integers(1, 3))
+    for block in (data, dense):
+        start = draw.draw(st.integers(0, len(block)))
+        end = draw.draw(st.integers(start, len(block)))
+        assert fast.count_newlines(block, start, end) == block[start:end].count(b"\n")
+    many = b"\n" * 70_000  # past 255 steps of 64 bytes, every lane full
+    assert fast.count_newlines(many, 3, len(many)) == len(many) - 3

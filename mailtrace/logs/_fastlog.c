@@ -26,6 +26,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ----------------------------------------------------------------------------------------- */
 /* EVENTS columns, in schema order (mailtrace/schema.py; checked by the Python side at import). */
@@ -2292,16 +2295,35 @@ static PyObject *module_count_newlines(PyObject *mod, PyObject *args) {
     if (end > view.len) end = view.len;
     long long count = 0;
     Py_BEGIN_ALLOW_THREADS
-    /* Compare-and-add over 255-byte runs into byte lanes: the compiler vectorises the inner
-     * loop (32 bytes a step), one pass at memory speed. */
     const unsigned char *p = (const unsigned char *)view.buf;
     Py_ssize_t i = start;
-    while (i < end) {
-        Py_ssize_t stop = end - i > 255 ? i + 255 : end;
-        unsigned char lane = 0;
-        for (; i < stop; i++) lane += p[i] == '\n';
-        count += lane;
+#ifdef __SSE2__
+    /* 16 bytes a step: a compare gives -1 in each byte lane that holds a newline, subtracted
+     * into byte counters for up to 255 steps, then summed by _mm_sad_epu8. (The byte loop this
+     * replaced was not vectorised: 1 instruction per 1.5 bytes, on the planner's critical
+     * path; this is about 0.2.) */
+    const __m128i newline = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+#define NL_STEP(lanes, at) \
+    lanes = _mm_sub_epi8(lanes, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(at)), newline))
+    while (end - i >= 64) {
+        /* four counters, 64 bytes a step, at most 255 steps before a counter could wrap */
+        Py_ssize_t steps = (end - i) / 64;
+        if (steps > 255) steps = 255;
+        __m128i a = zero, b = zero, c = zero, d = zero;
+        for (const unsigned char *q = p + i, *stop = q + steps * 64; q < stop; q += 64) {
+            NL_STEP(a, q);
+            NL_STEP(b, q + 16);
+            NL_STEP(c, q + 32);
+            NL_STEP(d, q + 48);
+        }
+        i += steps * 64;
+        __m128i sums = _mm_add_epi64(_mm_add_epi64(_mm_sad_epu8(a, zero), _mm_sad_epu8(b, zero)),
+                                     _mm_add_epi64(_mm_sad_epu8(c, zero), _mm_sad_epu8(d, zero)));
+        count += _mm_cvtsi128_si32(sums) + _mm_extract_epi16(sums, 4);
     }
+#undef NL_STEP
+#endif
+    for (; i < end; i++) count += p[i] == '\n';
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
     return PyLong_FromLongLong(count);
