@@ -277,3 +277,56 @@ def test_dictionary_pages_where_they_pay_and_plain_pages_past_4096_values(
     assert (
         duckdb.sql(query.format(path)).fetchall() == duckdb.sql(query.format(reference)).fetchall()
     )
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        pytest.param(None, id="EVENTS"),
+        pa.schema([("source", pa.string()), ("line", pa.int64())]),
+        pa.schema(
+            [
+                ("a", pa.int16()),
+                ("b", pa.int32()),
+                ("c", pa.float64()),
+                ("d", pa.timestamp("us", tz="UTC")),
+                ("e", pa.timestamp("ms", tz="Europe/Paris")),
+                ("f", pa.timestamp("us")),
+                ("g", pa.int64()),
+                ("h", pa.string()),
+            ]
+        ),
+    ],
+)
+def test_the_footer_built_here_is_the_one_pyarrow_writes(schema: pa.Schema | None) -> None:
+    """logs -o builds the footer template itself, so as not to import pyarrow.parquet; it must
+    be exactly what pyarrow's writer gives the schema (types, logical types, ARROW:schema)."""
+    from mailtrace.schema import EVENTS
+
+    schema = schema or EVENTS
+    assert parquet_write._footer(schema) == parquet_write._pyarrows_template(schema)
+    assert parquet_write._footer(schema.with_metadata({"k": "v"})) is None  # left to pyarrow
+
+
+def test_logs_o_imports_neither_pyarrow_parquet_nor_pandas(tmp_path: Path) -> None:
+    """The dataset and its UNPARSED file are written by mailtrace's encoder alone; the files
+    read back with their schemas (an empty UNPARSED file too)."""
+    import subprocess
+    import sys
+
+    from mailtrace.schema import EVENTS, UNPARSED
+
+    out = tmp_path / "out"
+    code = (
+        "import sys; from mailtrace.logs.batch import run; "
+        f"s = run([{str(SAMPLE / 'postfix.log')!r}], {str(out)!r}, year=2026, tz='UTC'); "
+        "print(sorted(m for m in sys.modules if m.startswith(('pandas', 'pyarrow.parquet'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    events = pq.read_table(out / "postfix.log.parquet")
+    unparsed = pq.read_table(out / "_unparsed" / "postfix.log.parquet")
+    assert events.schema.equals(EVENTS) and unparsed.schema.equals(UNPARSED)
+    assert (
+        events.num_rows == read_events_table([SAMPLE / "postfix.log"], year=2026, tz="UTC").num_rows
+    )
