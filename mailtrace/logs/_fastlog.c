@@ -141,6 +141,7 @@ typedef struct {
     size_t bytes;             /* string bytes held: feed() stops past max_bytes ... */
     size_t max_bytes;         /* ... (default 1 GiB: string offsets are 32-bit) for a take() */
     const char *block, *block_end; /* the block feed() reads (see copy_str); NULL outside it */
+    uint64_t skip; /* sparse columns the caller does not want: their values are not stored */
     int64_t lines; /* lines consumed by feed() itself (not those handed back) */
     int64_t other; /* of them: lines of other programs */
     int has_year;
@@ -1928,7 +1929,7 @@ static int do_line(Parser *self, const char *s, Py_ssize_t n, int64_t lineno) {
     Msg m = {msg, end - msg};
     if (m.n == 0 || !h(&m, &r) || r.kind == NULL) return LINE_FALLBACK;
     Numbers num;
-    uint64_t mask = present_bits(r.f);
+    uint64_t mask = present_bits(r.f) & ~self->skip;
     for (uint64_t m = mask & NUM_BITS; m; m &= m - 1) {
         int col = __builtin_ctzll(m);
         if (!parse_number(col, r.f[col].p, r.f[col].n, &num))
@@ -2100,6 +2101,7 @@ static PyObject *Parser_add_row(Parser *self, PyObject *args) {
     uint64_t mask = present_bits(f) & STR_BITS; /* numbers come in num, not as text */
     for (int k = 0; k < NNUMERIC; k++)
         if (num.present[NUMERIC[k]]) mask |= 1ull << NUMERIC[k];
+    mask &= ~self->skip;
     if (append_row(self, tsv, ts != Py_None, hp, hn, pp, pn, pidv, pid != Py_None, kind, kn,
                    SL(qp, qn), line, f, &num, mask) < 0)
         return PyErr_NoMemory();
@@ -2211,8 +2213,9 @@ static PyObject *hand_over(Buf *b, size_t used) {
     return (PyObject *)o;
 }
 
-/* take() -> (rows, [(validity or None, offsets or None, data, null count) per column], lines,
- * other, {program: count}); the parser starts empty again, keeping its memory and its clock. */
+/* take() -> (rows, [(validity or None, offsets or None, data, null count) per column, or None
+ * for a column skipped], lines, other, {program: count}); the parser starts empty again,
+ * keeping its memory and its clock. */
 static PyObject *Parser_take(Parser *self, PyObject *Py_UNUSED(ignored)) {
     if (self->row_cap == 0 && grow_rows(self) < 0) return PyErr_NoMemory();
     int64_t rows = self->rows;
@@ -2223,7 +2226,7 @@ static PyObject *Parser_take(Parser *self, PyObject *Py_UNUSED(ignored)) {
     Py_BEGIN_ALLOW_THREADS
     for (int k = 0; k < NCOLS && !spread_failed; k++) {
         Column *c = &self->cols[k];
-        if (is_dense(k)) continue;
+        if (is_dense(k) || (self->skip >> k & 1)) continue;
         if (c->rows.len / 4 > self->count_hint[k]) self->count_hint[k] = c->rows.len / 4;
         last_count[k] = c->rows.len / 4 + c->rows.len / 32;
         spread_failed = spread(c, k, rows) < 0;
@@ -2235,6 +2238,10 @@ static PyObject *Parser_take(Parser *self, PyObject *Py_UNUSED(ignored)) {
     for (int k = 0; k < NCOLS; k++) {
         Column *c = &self->cols[k];
         size_t w = width_of(k);
+        if (self->skip >> k & 1) { /* not wanted: no column at all */
+            PyList_SET_ITEM(cols, k, Py_NewRef(Py_None));
+            continue;
+        }
         if (w == 0 && rows == 0) ((int32_t *)c->offsets.p)[0] = 0;
         PyObject *valid = c->nulls ? hand_over(&c->valid, vbytes) : Py_NewRef(Py_None);
         PyObject *offs = w == 0 ? hand_over(&c->offsets, (size_t)(rows + 1) * 4)
@@ -2297,9 +2304,13 @@ static PyObject *Parser_get_full(Parser *self, void *closure) {
 }
 
 static int Parser_init(Parser *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"max_bytes", NULL};
+    static char *kwlist[] = {"max_bytes", "skip", NULL};
     Py_ssize_t max_bytes = (Py_ssize_t)1 << 30;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|n", kwlist, &max_bytes)) return -1;
+    unsigned long long skip = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|nK", kwlist, &max_bytes, &skip)) return -1;
+    /* skip: a bit per sparse column (1 << its index) whose values the caller drops anyway
+     * (the report wants 21 of the 38): not copied, not spread, its column all null. */
+    self->skip = (uint64_t)skip & (STR_BITS | NUM_BITS);
     if (max_bytes < 1 || max_bytes > ((Py_ssize_t)1 << 30)) {
         PyErr_SetString(PyExc_ValueError, "max_bytes must be between 1 and 2**30");
         return -1;

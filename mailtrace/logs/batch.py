@@ -650,7 +650,13 @@ def data_task(
     """:func:`chunk_task` for blocks already read (see :func:`_read_in_parallel`)."""
     try:
         tables = parse_data(
-            plan, chunk, data, format=options.format, errors=options.errors, parsers=options.parsers
+            plan,
+            chunk,
+            data,
+            format=options.format,
+            errors=options.errors,
+            parsers=options.parsers,
+            columns=None if target is not None else options.columns,
         )
     except MailtraceError as exc:
         return str(exc)
@@ -667,7 +673,12 @@ def chunk_task(
     """
     try:
         tables = parse_range(
-            plan, index, format=options.format, errors=options.errors, parsers=options.parsers
+            plan,
+            index,
+            format=options.format,
+            errors=options.errors,
+            parsers=options.parsers,
+            columns=None if encode else options.columns,
         )
     except MailtraceError as exc:
         return str(exc)

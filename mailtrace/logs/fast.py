@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -111,9 +111,21 @@ class FastBuilder(EventBuilder):
     :meth:`add`, in line order with the compiled rows; unparsed lines stay in Python lists.
     """
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, columns: Collection[str] | None = None) -> None:
         super().__init__(source)
-        self.parser: Any = _fastlog.Parser(max_bytes=MAX_BYTES) if _fastlog is not None else None
+        # columns: those the caller keeps (None: all). The others are not built at all; kind
+        # and program always are (a run's summary counts them).
+        wanted = None if columns is None else {*columns, "kind", "program"}
+        self.kept = {f.name for f in EVENTS if wanted is None or f.name in wanted}
+        self.schema = EVENTS if wanted is None else pa.schema(f for f in EVENTS if f.name in wanted)
+        skip = sum(
+            1 << i
+            for i, name in enumerate(EVENTS.names)
+            if wanted is not None and name not in wanted and _FIRST_SPARSE <= i < _SOURCE
+        )
+        self.parser: Any = (
+            _fastlog.Parser(max_bytes=MAX_BYTES, skip=skip) if _fastlog is not None else None
+        )
         # id(pattern) -> ((group number, EVENTS column) of each kept group, the pattern)
         self._groups: dict[int, tuple[tuple[tuple[int, int], ...], re.Pattern[str]]] = {}
         self.fast_lines = 0  # lines consumed by the compiled path, for the engine's counts
@@ -157,25 +169,27 @@ class FastBuilder(EventBuilder):
         self.parser.add_row(kind, ts, host, program, pid, line, queue_id, columns, values)
 
     def events_table(self) -> pa.Table:
-        """The EVENTS table of every row so far; the compiled buffers start empty again."""
+        """The EVENTS table of every row so far (of the columns kept: see ``columns``); the
+        compiled buffers start empty again."""
         n, columns, lines, other, programs = self.parser.take()
         self.fast_lines += lines
         self.fast_other += other
         for name, count in programs.items():
             self.fast_programs[name] = self.fast_programs.get(name, 0) + count
         arrays = []
-        for i, (field, (valid, offsets, data, nulls)) in enumerate(
-            zip(EVENTS, columns, strict=True)
-        ):
+        for i, (field, column) in enumerate(zip(EVENTS, columns, strict=True)):
+            if field.name not in self.kept:
+                continue
             if i == _SOURCE:
                 arrays.append(_constant(self.source, n))
                 continue
+            valid, offsets, data, nulls = column
             buffers = [None if valid is None else pa.py_buffer(valid)]
             if offsets is not None:
                 buffers.append(pa.py_buffer(offsets))
             buffers.append(pa.py_buffer(data))
             arrays.append(pa.Array.from_buffers(field.type, n, buffers, null_count=nulls))
-        return pa.Table.from_arrays(arrays, schema=EVENTS)
+        return pa.Table.from_arrays(arrays, schema=self.schema)
 
 
 def _value(col: int, value: object) -> object:

@@ -30,7 +30,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -204,8 +204,11 @@ class _Engine:
         framer: Framer | None,
         fmt: str | None,
         parsers: Mapping[str, LineParser] | None,
+        columns: Collection[str] | None = None,
     ) -> None:
         self.source = source
+        self.columns = columns  # the EVENTS columns the caller keeps (compiled path: the rest
+        # are not built); None: all
         self.framer = framer
         self.forced = fmt
         self.parsers: dict[str, LineParser | None] = dict(parsers or {})
@@ -226,7 +229,9 @@ class _Engine:
         self.counts = Counts()
 
     def _new_builder(self) -> EventBuilder:
-        return fast.FastBuilder(self.source) if self.fast else EventBuilder(self.source)
+        if self.fast:
+            return fast.FastBuilder(self.source, self.columns)
+        return EventBuilder(self.source)
 
     def feed_block(
         self, data: bytes | bytearray, pos: int, end: int, lineno: int, limit: int
@@ -708,11 +713,14 @@ def iter_plan_tables(
     block_lines: int = BLOCK_LINES,
     parsers: Mapping[str, LineParser] | None = None,
     read: Sequence[bytes] | None = None,
+    columns: Collection[str] | None = None,
 ) -> Iterator[LogTables]:
     """Stream the tables of one planned input (or one of its chunks), ~``block_lines`` at a time.
 
     ``read``: the chunk's blocks, already read (whole lines of a compressed input, inflated by
-    the caller), instead of reading the chunk's byte range.
+    the caller), instead of reading the chunk's byte range. ``columns``: the EVENTS columns the
+    caller keeps; the compiled path then leaves the others out, and the tables have at least
+    these (see :func:`collect`).
     """
     if format is not None and format not in FORMATS:
         raise UsageError(f"unknown log format {format!r} (one of {', '.join(FORMATS)})")
@@ -722,7 +730,7 @@ def iter_plan_tables(
         framer = Framer(plan.framing, year=chunk.year, tz=plan.tz)
         if chunk.month:
             framer.syslog_clock.restore(chunk.year, chunk.month)
-    engine = _Engine(plan.source.name, framer, format, parsers)
+    engine = _Engine(plan.source.name, framer, format, parsers, columns)
     lineno = chunk.first_line
     pending = 0
     yielded = False
@@ -849,19 +857,25 @@ def _failed(name: str, problem: str) -> LogTables:
     return LogTables(empty_table(EVENTS), empty_table(UNPARSED), counts)
 
 
-def collect(parts: Iterable[LogTables]) -> LogTables:
-    """Concatenate streamed tables into one LogTables.
+def collect(parts: Iterable[LogTables], columns: Collection[str] | None = None) -> LogTables:
+    """Concatenate streamed tables into one LogTables; with ``columns``, of those columns and
+    kind and program only, in EVENTS' order (the parts may hold more).
 
     >>> collect([]).counts.lines
     0
     """
+    names = None
+    if columns is not None:
+        wanted = {*columns, "kind", "program"}
+        names = [n for n in EVENTS.names if n in wanted]
     events, unparsed, counts = [], [], Counts()
     for part in parts:
-        events.append(part.events)
+        events.append(part.events if names is None else part.events.select(names))
         unparsed.append(part.unparsed)
         counts = counts + part.counts
+    empty = empty_table(EVENTS) if names is None else empty_table(EVENTS).select(names)
     return LogTables(
-        pa.concat_tables(events) if events else empty_table(EVENTS),
+        pa.concat_tables(events) if events else empty,
         pa.concat_tables(unparsed) if unparsed else empty_table(UNPARSED),
         counts,
     )
@@ -914,8 +928,10 @@ def parse_range(
     format: str | None = None,
     errors: Errors = "raise",
     parsers: Mapping[str, LineParser] | None = None,
+    columns: Collection[str] | None = None,
 ) -> LogTables:
-    """The tables of chunk ``index`` of a plan made by :func:`plan_file` (for a process pool)."""
+    """The tables of chunk ``index`` of a plan made by :func:`plan_file` (for a process pool);
+    ``columns``: the EVENTS columns wanted (see :func:`collect`), None for all."""
     chunk = plan.chunks[index]
     # A range of at most RANGE_LINES_BYTES is taken whole, as one table of one chunk per
     # column: the Parquet encoder then gives each column one dictionary page, and the range
@@ -929,7 +945,9 @@ def parse_range(
             errors=errors,
             parsers=parsers,
             block_lines=1 << 62 if whole else BLOCK_LINES,
-        )
+            columns=columns,
+        ),
+        columns,
     )
 
 
@@ -941,6 +959,7 @@ def parse_data(
     format: str | None = None,
     errors: Errors = "raise",
     parsers: Mapping[str, LineParser] | None = None,
+    columns: Collection[str] | None = None,
 ) -> LogTables:
     """The tables of ``data``, blocks of whole lines of ``plan``'s input that ``chunk``
     describes (its first line number, year and month), read by the caller: the blocks of a
@@ -956,7 +975,16 @@ def parse_data(
     (1, {'a': 1})
     """
     return collect(
-        iter_plan_tables(plan, chunk, format=format, errors=errors, parsers=parsers, read=data)
+        iter_plan_tables(
+            plan,
+            chunk,
+            format=format,
+            errors=errors,
+            parsers=parsers,
+            read=data,
+            columns=columns,
+        ),
+        columns,
     )
 
 
