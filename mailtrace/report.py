@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from mailtrace.lazy_module import LazyModule
 from mailtrace.logs.kinds import Kind
 from mailtrace.paths import (
     Rebuilt,
@@ -36,6 +36,11 @@ from mailtrace.paths import (
     rebuild,
     sort_rows,
 )
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+else:  # imported beside the parse, by the report's preloading, not before it (see LazyModule)
+    pc = LazyModule("pyarrow.compute")
 
 if TYPE_CHECKING:
     import pandas as pd
