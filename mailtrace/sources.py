@@ -337,7 +337,9 @@ def iter_plain_blocks(
     >>> [bytes(buf[:n]) for buf, n in iter_plain_blocks(log, block_size=3)]
     [b'a\\n', b'bb\\n', b'ccc']
     """
-    buf = bytearray(block_size)
+    # Room for a partial line carried over besides a whole block: growing the buffer for it
+    # reallocated (and copied) the block's 4 MB at every block but the first.
+    buf = bytearray(block_size + (64 << 10))
     have = 0  # the pending partial line, at the front of buf
     left = None if end is None else max(0, end - start)
     with path.open("rb", buffering=0) as f:
