@@ -580,6 +580,11 @@ def logs(
     """Read mail logs into events: a Parquet dataset with -o, else a summary of what was read."""
     import sys
 
+    from mailtrace.logs.plan import plan_ahead_of_run
+
+    # A large file is planned (read once to count its lines) in a thread while the next line
+    # imports pyarrow and numpy; the run then takes that plan.
+    plan_ahead_of_run(files, jobs=jobs, year=year, tz=tz)
     from mailtrace.logs.batch import run
 
     if errors not in ("raise", "skip"):

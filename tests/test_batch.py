@@ -14,7 +14,8 @@ from mailtrace.errors import InputError, UsageError
 from mailtrace.logs.batch import UNPARSED_DIR, run
 from mailtrace.logs.events import EventBuilder
 from mailtrace.logs.fast import available as fast_available
-from mailtrace.logs.reader import parse_file_tables, parse_range, plan_file
+from mailtrace.logs.plan import plan_file
+from mailtrace.logs.reader import parse_file_tables, parse_range
 from mailtrace.schema import EVENTS, UNPARSED
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "logs"
@@ -388,3 +389,48 @@ def test_events_can_be_kept_in_memory_with_only_some_columns(tmp_path: Path) -> 
     assert kept.num_rows == summary.counts.events
     assert summary.kinds["removed"] == kept.num_rows
     assert not list(tmp_path.rglob("*.parquet"))
+
+
+def test_a_plan_made_ahead_is_the_plan_and_is_taken_once(tmp_path: Path) -> None:
+    """mailtrace logs plans a large file in a thread while it imports pyarrow; the run takes
+    that plan only when asked the same thing of the same unchanged file."""
+    from mailtrace.logs import plan
+
+    path = tmp_path / "maillog"
+    path.write_text(_log(6000))
+    ask = {"year": 2025, "tz": "UTC", "chunk_bytes": 20_000, "taper": 2}
+    plan.plan_ahead(path, **ask)
+    assert len(plan._AHEAD) == 1
+    ahead = plan_file(path, **ask)  # taken
+    assert not plan._AHEAD
+    assert ahead == plan_file(path, **ask)  # made here: the same
+    plan.plan_ahead(path, **ask)
+    assert plan_file(path, **{**ask, "chunk_bytes": 40_000}) != ahead and len(plan._AHEAD) == 1
+    with path.open("a") as f:  # the file changed: the plan made ahead is not the file's now
+        f.write(_log(2000))
+    fresh = plan_file(path, **ask)
+    assert len(plan._AHEAD) == 1 and fresh != ahead  # made again, the stale one left
+    plan._AHEAD.clear()
+    missing = tmp_path / "gone"
+    missing.write_text(_log(10))
+    plan.plan_ahead(missing, **ask)
+    missing.unlink()
+    plan._AHEAD.clear()
+
+
+def test_logs_plans_its_large_input_ahead_and_takes_that_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI's ahead-of-run planning asks what the run will ask: the run takes the plan."""
+    from mailtrace.logs import plan
+
+    monkeypatch.setattr(plan, "SPLIT_BYTES", 1)  # this small file is "large"
+    path = tmp_path / "maillog"
+    path.write_text(_log(20_000))
+    plan.plan_ahead_of_run([str(path)], jobs=1, year=2025, tz="UTC")  # one worker: no split
+    plan.plan_ahead_of_run([str(path), str(path)], jobs=2, year=2025, tz="UTC")  # two inputs
+    assert not plan._AHEAD
+    plan.plan_ahead_of_run([str(path)], jobs=2, year=2025, tz="UTC")
+    assert len(plan._AHEAD) == 1
+    summary = run([path], tmp_path / "out", year=2025, tz="UTC", jobs=2, split_bytes=1)
+    assert summary.counts.lines == 20_000 and not plan._AHEAD  # taken by the run

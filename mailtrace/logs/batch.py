@@ -18,7 +18,7 @@ and the unparsed lines from ``OUT/_unparsed`` the same way.
 
 Inputs are whole tasks when they are compressed or small: the worker streams the input block by
 block and writes its files itself, so memory stays bounded whatever the input's size. One large
-plain file is cut into byte ranges at line boundaries (:func:`mailtrace.logs.reader.plan_file`
+plain file is cut into byte ranges at line boundaries (:func:`mailtrace.logs.plan.plan_file`
 infers the RFC 3164 year from the whole file first and hands each range its year and first line
 number); the workers parse the ranges and encode each as Parquet, and this process joins them, in
 order, row group by row group, into the input's one Parquet file (:mod:`mailtrace.parquet_join`).
@@ -55,22 +55,18 @@ import pyarrow as pa
 
 from mailtrace import parquet_write
 from mailtrace.errors import DecompressError, InputError, MailtraceError, UsageError
-from mailtrace.logs import fast
+from mailtrace.logs import fast, plan
 from mailtrace.logs.framing import YearScan, parse_tz
+from mailtrace.logs.plan import Chunk, FilePlan, file_framing, first_line_year, plan_file
 from mailtrace.logs.reader import (
     FORMATS,
-    Chunk,
     Counts,
     Errors,
-    FilePlan,
     LineParser,
     LogTables,
-    file_framing,
-    first_line_year,
     iter_file_tables,
     parse_data,
     parse_range,
-    plan_file,
     spooled,
 )
 from mailtrace.parquet_join import JoinedFile
@@ -78,11 +74,11 @@ from mailtrace.schema import EVENTS, UNPARSED
 from mailtrace.sources import Source, expand_inputs, is_plain_file, read_blocks
 
 #: A plain file at least this big is split into byte ranges so several workers share it.
-SPLIT_BYTES = 24 << 20
+SPLIT_BYTES = plan.SPLIT_BYTES
 
 #: The smallest byte range a split file is cut into: smaller ones cost more in overhead than
 #: they gain in balance.
-MIN_RANGE_BYTES = 4 << 20
+MIN_RANGE_BYTES = plan.MIN_RANGE_BYTES
 
 #: Below this much input, starting worker processes costs more than it saves.
 _POOL_BYTES = 4 << 20
@@ -911,9 +907,7 @@ def _job_bytes(job: _Job) -> int:
 
 
 def _chunk_size(size: int, workers: int) -> int:
-    # Several ranges per worker keep all of them busy to the end; 8 MiB ranges (about 55,000
-    # lines) keep each worker near 250 MB.
-    return max(MIN_RANGE_BYTES, min(8 << 20, size // (workers * 4) + 1))
+    return plan.range_bytes(size, workers, MIN_RANGE_BYTES)
 
 
 #: Runs jobs and yields each with its result (any order): the one thing an engine provides.

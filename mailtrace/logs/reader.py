@@ -9,8 +9,8 @@ reason, so ``events + unparsed + other == lines`` always holds.
 
 The work is streamed: :func:`iter_file_tables` yields tables for every ~50,000 lines, so a
 10-million-line gzip converts in bounded memory; :func:`parse_file` and :func:`parse_file_tables`
-collect the whole file; :func:`plan_file` and :func:`parse_range` let a process pool share one
-large plain file by byte ranges.
+collect the whole file; :func:`parse_range` over the byte ranges :mod:`mailtrace.logs.plan` cuts
+lets a process pool share one large plain file.
 
 >>> import tempfile, pathlib
 >>> log = pathlib.Path(tempfile.mkdtemp()) / "maillog"
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import gc
 import importlib
-import itertools
 import os
 import re
 import shutil
@@ -42,17 +41,10 @@ import pyarrow as pa
 from mailtrace.errors import DecompressError, InputError, UsageError
 from mailtrace.logs import fast
 from mailtrace.logs.events import EventBuilder
-from mailtrace.logs.framing import (
-    Framer,
-    YearScan,
-    detect_framing,
-    first_stamp_year,
-    parse_tz,
-    split_records,
-)
+from mailtrace.logs.framing import Framer, split_records
+from mailtrace.logs.plan import Chunk, FilePlan, _as_source, decode_block, plan_file
 from mailtrace.schema import EVENTS, UNPARSED, empty_table
 from mailtrace.sources import (
-    BLOCK_SIZE,
     Source,
     expand_inputs,
     is_plain_file,
@@ -124,27 +116,6 @@ class LogTables(NamedTuple):
     events: pa.Table
     unparsed: pa.Table
     counts: Counts
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """A byte range of a plain file, cut at line boundaries, with the state its first line needs."""
-
-    start: int
-    end: int | None  # None: to the end of the data
-    first_line: int  # line number of the line before the range (0 at the start of a file)
-    year: int | None  # RFC 3164: the year reached before the range
-    month: int  # RFC 3164: the month reached before the range (0 = none yet)
-
-
-@dataclass(frozen=True)
-class FilePlan:
-    """How to read one input: its framing, zone, and the chunks it may be split into."""
-
-    source: Source
-    framing: str | None
-    tz: tzinfo | None
-    chunks: tuple[Chunk, ...]
 
 
 # --- dispatch ------------------------------------------------------------------------------------
@@ -459,214 +430,6 @@ def _postfix_parse_line() -> LineParser | None:
 
 def _no_frame(line: str) -> None:
     return None
-
-
-def decode_block(block: bytes) -> tuple[list[str], int]:
-    """The lines of ``block`` and how many of them were not valid UTF-8 (decoded with U+FFFD).
-
-    >>> decode_block(b"ok\\r\\nbad \\xff\\n")
-    (['ok', 'bad \\ufffd'], 1)
-    """
-    try:
-        text = block.decode("utf-8")
-        damaged = 0
-    except UnicodeDecodeError:
-        parts = []
-        damaged = 0
-        for raw in block.split(b"\n"):
-            try:
-                parts.append(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                parts.append(raw.decode("utf-8", "replace"))
-                damaged += 1
-        text = "\n".join(parts)
-    if "\r" in text:
-        text = text.replace("\r\n", "\n")
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines, damaged
-
-
-# --- planning: framing, year and chunks --------------------------------------------------------
-
-
-def _as_source(path: str | os.PathLike[str] | Source) -> Source:
-    if isinstance(path, Source):
-        return path
-    text = os.fspath(path)
-    if text == "-":
-        return Source("<stdin>", None)
-    return Source(text, Path(text))
-
-
-def _first_block(source: Source) -> bytes:
-    blocks = read_blocks(source)
-    try:
-        return next(blocks, b"")
-    except DecompressError:
-        return b""
-    finally:
-        blocks.close()
-
-
-def file_framing(path: str | os.PathLike[str] | Source) -> str | None:
-    """The framing of an input, read from its first block (None: no known framing).
-
-    >>> import tempfile, pathlib
-    >>> log = pathlib.Path(tempfile.mkdtemp()) / "maillog"
-    >>> _ = log.write_text("Mar  7 10:00:00 mx postfix/qmgr[7]: 4B2C1D9F3A: removed\\n")
-    >>> file_framing(log)
-    'rfc3164'
-    """
-    first = _first_block(_as_source(path))
-    return detect_framing(decode_block(first[:65536])[0])
-
-
-def first_line_year(
-    path: str | os.PathLike[str] | Source, tz: str | tzinfo | None = None
-) -> int | None:
-    """The year :func:`plan_file` would give an RFC 3164 input's first line, judged from its
-    first block alone (see :func:`mailtrace.logs.framing.first_stamp_year`); None when the
-    input is not RFC 3164, has no stamp in its first block or cannot be read.
-
-    >>> import os, tempfile, pathlib
-    >>> log = pathlib.Path(tempfile.mkdtemp()) / "maillog"
-    >>> _ = log.write_text("Dec 31 23:59:00 mx a: x\\nJan  1 00:00:05 mx a: y\\n")
-    >>> os.utime(log, (1767312000, 1767312000))  # 2026-01-02
-    >>> first_line_year(log), plan_file(log).chunks[0].year
-    (2025, 2025)
-    """
-    source = _as_source(path)
-    first = _first_block(source)
-    if detect_framing(decode_block(first[:65536])[0]) != "rfc3164":
-        return None
-    try:
-        mtime = source.mtime()
-    except InputError:
-        return None
-    return first_stamp_year(first, mtime if mtime is not None else _now(), parse_tz(tz))
-
-
-def plan_file(
-    path: str | os.PathLike[str] | Source,
-    *,
-    year: int | None = None,
-    tz: str | tzinfo | None = None,
-    chunk_bytes: int | None = None,
-    taper: int | None = None,
-) -> FilePlan:
-    """Detect the framing of one input and, for RFC 3164, the year of its first line.
-
-    With ``chunk_bytes`` (a plain, uncompressed file only) the file is cut at line boundaries into
-    ranges of about that size, each carrying its first line number and RFC 3164 year, so that
-    :func:`parse_range` over the chunks gives exactly what one pass over the file gives. Without
-    a given ``year``, the year comes from the file's modification time (for stdin: now).
-
-    ``taper``: the number of workers that will parse the ranges. The last ranges then shrink
-    (to a quarter of ``chunk_bytes`` at least), so that the workers finish nearly together
-    rather than one parsing a whole range while the others wait.
-
-    >>> import tempfile, pathlib
-    >>> log = pathlib.Path(tempfile.mkdtemp()) / "maillog"
-    >>> _ = log.write_text("Dec 31 23:59:59 mx a: x\\nJan  1 00:00:00 mx a: y\\n")
-    >>> plan = plan_file(log, year=2025, chunk_bytes=1)
-    >>> plan.framing, [(c.start, c.first_line, c.year, c.month) for c in plan.chunks]
-    ('rfc3164', [(0, 0, 2025, 0), (24, 1, 2025, 12)])
-    """
-    source = _as_source(path)
-    zone = parse_tz(tz)
-    first = _first_block(source)
-    framing = detect_framing(decode_block(first[:65536])[0])
-    needs_scan = framing == "rfc3164" and (year is None or chunk_bytes is not None)
-    split = chunk_bytes is not None and is_plain_file(source)
-    if not needs_scan and not split:
-        return FilePlan(source, framing, zone, (Chunk(0, None, 0, year, 0),))
-    scan = YearScan()
-    # Ranges are made of whole blocks: blocks of an eighth of a range keep them within 1/16 of
-    # the size asked (with 4 MB blocks, 8 MB ranges came out 8 or 12 MB).
-    block_size = (
-        BLOCK_SIZE
-        if chunk_bytes is None
-        else min(BLOCK_SIZE, max(chunk_bytes, 1), max(chunk_bytes // 8, 1 << 16))
-    )
-    if fast.available() and is_plain_file(source):
-        starts = _scan_plain(source, block_size, scan if framing == "rfc3164" else None)
-    else:
-        starts = _scan_blocks(source, block_size, scan if framing == "rfc3164" else None)
-    if year is None and framing == "rfc3164":
-        mtime = source.mtime()
-        year = scan.start_year(mtime if mtime is not None else _now(), zone)
-    if not split or not starts:
-        return FilePlan(source, framing, zone, (Chunk(0, None, 0, year, 0),))
-    chunks: list[Chunk] = []
-    size = max(chunk_bytes or 1, 1)
-    total = _size_of(source)
-    for i, (start, before) in enumerate(starts):
-        if chunks:
-            wanted = size
-            if taper and total is not None:  # what is left, shared among the workers
-                wanted = max(size // 4, min(size, (total - chunks[-1].start) // (2 * taper)))
-            if start - chunks[-1].start < wanted - block_size // 2:  # the nearest block start
-                continue
-        rollovers, month = scan.checkpoints[i] if framing == "rfc3164" else (0, 0)
-        chunks.append(Chunk(start, None, before, None if year is None else year + rollovers, month))
-    bounded = [
-        Chunk(c.start, nxt.start, c.first_line, c.year, c.month)
-        for c, nxt in itertools.pairwise(chunks)
-    ]
-    return FilePlan(source, framing, zone, (*bounded, chunks[-1]))
-
-
-def _size_of(source: Source) -> int | None:
-    """The size of a plain file (None: unknown), for :func:`plan_file`'s tapering only."""
-    try:
-        return source.path.stat().st_size if source.path is not None else None
-    except OSError:
-        return None
-
-
-def _now() -> float:
-    import time
-
-    return time.time()
-
-
-def _scan_blocks(source: Source, block_size: int, scan: YearScan | None) -> list[tuple[int, int]]:
-    """(byte offset, lines before) of every block of ``source``, fed to ``scan`` on the way."""
-    starts: list[tuple[int, int]] = []
-    offset = lines = 0
-    try:
-        for block in read_blocks(source, block_size):
-            starts.append((offset, lines))
-            if scan is not None:
-                scan.feed(block)
-            offset += len(block)
-            lines += block.count(b"\n")
-    except DecompressError:
-        pass  # the main pass reports the damage; the year comes from what could be read
-    return starts
-
-
-def _scan_plain(source: Source, block_size: int, scan: YearScan | None) -> list[tuple[int, int]]:
-    """:func:`_scan_blocks` over a plain file read in place: the same blocks, no copies, and
-    the lines counted by the compiled module with the GIL released."""
-    assert source.path is not None
-    starts: list[tuple[int, int]] = []
-    offset = lines = 0
-    try:
-        for buf, n in iter_plain_blocks(source.path, block_size=block_size):
-            starts.append((offset, lines))
-            if scan is not None:
-                scan.feed_range(buf, 0, n)
-            lines += fast.count_newlines(buf, 0, n)
-            offset += n
-    except OSError as exc:
-        raise InputError(source.name, f"cannot read: {exc.strerror or exc}") from None
-    return starts
-
-
-# --- parsing -------------------------------------------------------------------------------------
 
 
 class _Range:
