@@ -15,12 +15,14 @@ setup(
         Extension(
             "mailtrace.logs._fastlog",
             ["mailtrace/logs/_fastlog.c"],
+            depends=["mailtrace/_ends.h"],
             extra_compile_args=_FLAGS,
             optional=True,
         ),
         Extension(
             "mailtrace._parquet_pages",
             ["mailtrace/_parquet_pages.c"],
+            depends=["mailtrace/_ends.h"],
             extra_compile_args=_FLAGS,
             optional=True,
         ),

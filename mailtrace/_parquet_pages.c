@@ -23,6 +23,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include "_ends.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "PLAIN values are written by copying memory, which needs a little-endian machine"
@@ -368,22 +369,6 @@ typedef struct {
     uint64_t head, tail;
 } Entry;
 
-/* The first and last (up to) 8 bytes of p[0:n], zero-padded; `limit`: the end of the buffer. */
-static inline void ends_of(const uint8_t *p, int32_t n, const uint8_t *limit, uint64_t *head,
-                           uint64_t *tail) {
-    uint64_t h = 0, t = 0;
-    if (n >= 8) {
-        memcpy(&h, p, 8);
-        memcpy(&t, p + n - 8, 8);
-    } else if (limit - p >= 8) {
-        memcpy(&h, p, 8);
-        h &= n == 0 ? 0 : ~0ull >> (8 * (8 - n));
-    } else {
-        for (int32_t k = 0; k < n; k++) h |= (uint64_t)p[k] << (8 * k);
-    }
-    *head = h;
-    *tail = t;
-}
 
 static inline int same(const Entry *e, const uint8_t *p, int32_t n, uint64_t head, uint64_t tail) {
     return e->n == n && e->head == head && e->tail == tail &&

@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../_ends.h"
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -2451,22 +2452,6 @@ typedef struct {
     int64_t count;
 } Tally;
 
-/* The first and last (up to) 8 bytes of p[0:n], zero-padded; `limit`: the end of the buffer. */
-static inline void ends_of(const char *p, int32_t n, const char *limit, uint64_t *head,
-                           uint64_t *tail) {
-    uint64_t h = 0, t = 0;
-    if (n >= 8) {
-        memcpy(&h, p, 8);
-        memcpy(&t, p + n - 8, 8);
-    } else if (limit - p >= 8) { /* one load, the bytes past the name masked off */
-        memcpy(&h, p, 8);
-        h &= n == 0 ? 0 : ~0ull >> (8 * (8 - n));
-    } else {
-        for (int32_t k = 0; k < n; k++) h |= (uint64_t)(unsigned char)p[k] << (8 * k);
-    }
-    *head = h;
-    *tail = t;
-}
 
 static PyObject *module_count_strings(PyObject *mod, PyObject *args) {
     (void)mod;

@@ -1,0 +1,30 @@
+/* The first and last (up to) 8 bytes of a string, as two words: the key the compiled modules
+ * hash and compare short strings by (kinds, programs and hosts in _fastlog's counts, dictionary
+ * values in _parquet_pages). Two strings of up to 16 bytes are equal when their lengths and
+ * both words are; longer ones need a memcmp as well. Included by both modules' sources. */
+#ifndef MAILTRACE_ENDS_H
+#define MAILTRACE_ENDS_H
+
+#include <stdint.h>
+#include <string.h>
+
+/* The first and last (up to) 8 bytes of p[0:n], zero-padded; `limit`: the end of the buffer
+ * (a string shorter than 8 bytes is read with one 8-byte load when the buffer goes on). */
+static inline void ends_of(const void *s, int32_t n, const void *limit, uint64_t *head,
+                           uint64_t *tail) {
+    const unsigned char *p = (const unsigned char *)s;
+    uint64_t h = 0, t = 0;
+    if (n >= 8) {
+        memcpy(&h, p, 8);
+        memcpy(&t, p + n - 8, 8);
+    } else if ((const unsigned char *)limit - p >= 8) { /* the bytes past the string masked off */
+        memcpy(&h, p, 8);
+        h &= n == 0 ? 0 : ~0ull >> (8 * (8 - n));
+    } else {
+        for (int32_t k = 0; k < n; k++) h |= (uint64_t)p[k] << (8 * k);
+    }
+    *head = h;
+    *tail = t;
+}
+
+#endif
