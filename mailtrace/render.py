@@ -801,19 +801,20 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
 def log_summary(summary: Any, output: str | None) -> None:
     """What `mailtrace logs` read: counts, events by kind and program, and the unreadable lines."""
     c = summary.counts
+    lines: list[str] = []  # printed at once: a rich print a line cost 0.2 ms each
 
     def row(label: str, n: int, indent: bool = False) -> None:
         text = f"  {safe(label)}" if indent else safe(label)
-        out.print(f"{text:<32}{n:>12,}")
+        lines.append(f"{text:<32}{n:>12,}")
 
     if output is not None:
-        out.print(f"wrote {len(summary.written)} files to {safe(output)}")
+        lines.append(f"wrote {len(summary.written)} files to {safe(output)}")
     row("lines read", c.lines)
     row("events", c.events)
     for kind, n in summary.kinds.most_common():
         row(kind, n, indent=True)
     if summary.programs:
-        out.print("events by program")
+        lines.append("events by program")
         for program, n in summary.programs.most_common():
             row(program, n, indent=True)
     row("unparsed", c.unparsed)
@@ -821,6 +822,7 @@ def log_summary(summary: Any, output: str | None) -> None:
     for program, n in sorted(c.other_programs.items(), key=lambda kv: -kv[1])[:10]:
         row(program, n, indent=True)
     row("damaged lines (invalid UTF-8)", c.damaged)
+    out.print("\n".join(lines))
     for problem in c.problems:
         warn(problem)
     style = "yellow" if c.damaged or c.failed_inputs else "green"
