@@ -97,7 +97,10 @@ class JoinedFile:
         self.sink.write(_MAGIC)
         self.pos = len(_MAGIC)
         self.meta: Struct | None = None
-        self.groups: list[Struct] = []
+        # Each row group's RowGroup struct, serialised as it is appended (offsets moved, ordinal
+        # set): the footer is then their concatenation, and writing it at the end of a run no
+        # longer serialises every column chunk's metadata at once (14 ms for a million lines).
+        self.groups: list[bytes] = []
         self.rows = 0
 
     def append(self, part: bytes) -> None:
@@ -135,7 +138,16 @@ class JoinedFile:
                         _shift(column_meta[2], fid, delta)
         if self.meta is None:
             self.meta = meta
-        self.groups.extend(moved)
+        for group in moved:
+            item = field(group, _GROUP_ORDINAL)
+            if item is not None:
+                if len(self.groups) >= 1 << 15:  # an i16: past that, leave row groups unnumbered
+                    group.remove(item)
+                else:
+                    item[2] = len(self.groups)
+            writer = Writer()
+            writer.struct(group)
+            self.groups.append(bytes(writer.out))
         self.rows += rows
         for piece in pages:
             self.sink.write(piece)
@@ -146,13 +158,6 @@ class JoinedFile:
         cannot be made here: its schema would be unknown)."""
         if self.meta is None:
             raise ParquetJoinError("no Parquet part was appended")
-        for ordinal, group in enumerate(self.groups):
-            item = field(group, _GROUP_ORDINAL)
-            if item is not None:
-                if ordinal >= 1 << 15:  # an i16: past that, leave row groups unnumbered
-                    group.remove(item)
-                else:
-                    item[2] = ordinal
         meta = [list(item) for item in self.meta]
         for item in meta:
             if item[0] == _FILE_NUM_ROWS:

@@ -158,6 +158,8 @@ class Writer:
             else:
                 for item in items:
                     self.value(element, item)
+        elif isinstance(value, bytes):  # a struct serialised already (parquet_join's groups)
+            self.out += value
         else:
             assert isinstance(value, list)
             self.struct(value)

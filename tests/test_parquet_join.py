@@ -125,6 +125,20 @@ def test_parts_of_several_row_groups_keep_their_order(tmp_path: Path) -> None:
     assert pq.read_table(path).column("n").to_pylist() == list(range(30))
     assert pq.ParquetFile(path).metadata.num_row_groups == 12
 
+    # mailtrace's parts number their row groups (pyarrow's leave them unnumbered): each
+    # RowGroup, serialised as it is appended, takes its place in the joined file.
+    sink = io.BytesIO()
+    joined = JoinedFile(sink)
+    for start in (0, 10, 20):
+        encoded = encode_table(pa.table({"n": pa.array(range(start, start + 10), pa.int64())}))
+        assert isinstance(encoded, Part)
+        joined.append_groups(encoded.pages, encoded.groups, encoded.rows, encoded.meta)
+    joined.close()
+    meta, _ = read_footer(sink.getvalue())
+    groups = next(item for item in meta if item[0] == 4)[2][1]
+    assert [next(f[2] for f in group if f[0] == 7) for group in groups] == [0, 1, 2]
+    assert pq.read_table(io.BytesIO(sink.getvalue())).column("n").to_pylist() == list(range(30))
+
 
 @pytest.mark.parametrize(
     ("damage", "message"),
