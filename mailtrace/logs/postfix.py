@@ -53,6 +53,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from mailtrace.lazy_module import lazy_pattern
 from mailtrace.logs.events import EventBuilder
 from mailtrace.logs.kinds import Kind
 from mailtrace.schema import EVENTS
@@ -101,7 +102,7 @@ Handler = Callable[[str], "Result | None"]
 # Short ids are upper-case hex (>= 6: five digits of microseconds plus the inode); long ids
 # (enable_long_queue_ids) use digits and consonants only, so words like "warning" never match.
 _QID = r"(?:[0-9A-F]{6,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}|NOQUEUE)"
-_QID_RE = re.compile(_QID)
+_QID_RE = lazy_pattern(_QID)
 # In the hot patterns a literal like "): to=<" follows at once, so a looser class is as safe.
 _QID_HOT = r"[0-9A-Za-z]{6,}"
 # Never "1.2.3": numeric columns are cast when the table is built and must always parse.
@@ -148,7 +149,7 @@ def _split_qid(msg: str) -> tuple[str | None, int]:
 # A quoted SMTP reply: "550 5.1.1 <a@b>: text (in reply to RCPT TO command)". The enhanced code
 # inside the reply is not kept: the delivery's own dsn= is the one Postfix acted on.
 _REPLY = rf"(?P<text>(?:(?P<reply_code>[245]\d\d)[ -](?:{_DSN} |)|)(?P<reply_text>.*))"
-_NEXT_ID = re.compile(r"(?:queued as|forwarded as) (\w+)")
+_NEXT_ID = lazy_pattern(r"(?:queued as|forwarded as) (\w+)")
 
 
 def _reply_tail(d: dict[str, Any], strip_text: bool) -> None:
@@ -175,7 +176,7 @@ _RESPONSE = (
     r" \((?P<text>(?:host \S+ said: |)"
     rf"(?:(?P<reply_code>[245]\d\d)[ -](?:{_DSN} |)(?P<reply_text>.*)|.*))\)$"
 )
-_DELIVERY = re.compile(
+_DELIVERY = lazy_pattern(
     r"(" + _QID_HOT + r"): to=<(?P<recipient>[^>]*)>, (?:orig_to=<(?P<orig_recipient>[^>]*)>, |)"
     r"relay=(?P<relay_host>[^\s\[\],]+)(?:\[(?:(?P<relay_ip>[\d.]+|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)"
     r"|[^\]]*)\](?::(?P<relay_port>\d{1,5})|)|), "
@@ -184,7 +185,7 @@ _DELIVERY = re.compile(
     rf"(?:tls=[^\s,]*, |)dsn=(?P<dsn>{_DSN}), status=(?P<status>[\w-]+)" + _RESPONSE
 )
 # Older and odder spellings: bare addresses (local), no delays= or dsn=, no reply.
-_DELIVERY_ANY = re.compile(
+_DELIVERY_ANY = lazy_pattern(
     r"(" + _QID + r"): "
     r"to=(?:<(?P<recipient>[^>]*)>|(?P<bare_to>[^<,\s][^,\s]*)), "
     r"(?:orig_to=(?:<(?P<orig_recipient>[^>]*)>|(?P<bare_orig>[^<,\s][^,\s]*)), |)"
@@ -222,10 +223,10 @@ def _delivery(msg: str) -> Result | None:
 
 # --------------------------------------------------------------------------- rejects and checks
 _REJECT_HEAD = rf"(?P<action>[a-z][a-z_-]*): (?P<command>[A-Z][A-Z-]*) from {_CLIENT}: {_CODE_DSN}"
-_REJECT = re.compile(_REJECT_HEAD + r"(?P<reply_text>.*); " + _KV + "$")
-_REJECT_BARE = re.compile(_REJECT_HEAD + r"(?P<reply_text>.*)$")
+_REJECT = lazy_pattern(_REJECT_HEAD + r"(?P<reply_text>.*); " + _KV + "$")
+_REJECT_BARE = lazy_pattern(_REJECT_HEAD + r"(?P<reply_text>.*)$")
 # cleanup header/body checks: "reject: header Subject: x from h[ip]; from=<> to=<>: 5.7.1 text"
-_CHECK = re.compile(
+_CHECK = lazy_pattern(
     r"(?P<action>[a-z][a-z_-]*): (?P<text>(?:header|body|mime-header|nested-header|"
     r"milter-header|milter-body) .* from (?:"
     + _CLIENT
@@ -233,7 +234,7 @@ _CHECK = re.compile(
     + _KV
     + rf"(?:: {_CODE_DSN}(?P<reply_text>.*)|)$"
 )
-_PROXY = re.compile(
+_PROXY = lazy_pattern(
     rf"(?P<action>proxy-accept|proxy-reject): (?P<command>[A-Z][A-Z-]*): "
     rf"(?P<text>{_CODE_DSN}(?P<reply_text>.*)); " + _KV + "$"
 )
@@ -263,7 +264,7 @@ def _proxy(msg: str, qid: str | None, pos: int) -> Result | None:
 
 
 # --------------------------------------------------------------------------- level lines
-_SASL_IN = re.compile(_CLIENT + r": (?P<text>SASL \S+ authentication failed.*)$")
+_SASL_IN = lazy_pattern(_CLIENT + r": (?P<text>SASL \S+ authentication failed.*)$")
 
 
 def _level(msg: str) -> Result | None:
@@ -291,22 +292,22 @@ def _level_or_qid_level(msg: str, qid: str | None, pos: int) -> Result | None:
 
 
 # --------------------------------------------------------------------------- smtpd
-_CONNECT = re.compile(_CLIENT + "$")
-_DISCONNECT = re.compile(_CLIENT + r"(?: (?P<text>.+)|)$")
-_CLIENT_EQ = re.compile(r"(" + _QID_HOT + r"): client=" + _CLIENT + r"(?:, (?P<text>.+)|)$")
+_CONNECT = lazy_pattern(_CLIENT + "$")
+_DISCONNECT = lazy_pattern(_CLIENT + r"(?: (?P<text>.+)|)$")
+_CLIENT_EQ = lazy_pattern(r"(" + _QID_HOT + r"): client=" + _CLIENT + r"(?:, (?P<text>.+)|)$")
 # The pipelined text after "improper command pipelining …:" may span lines: DOTALL.
-_AFTER = re.compile(
+_AFTER = lazy_pattern(
     r"after (?P<command>[^\s:]+)(?: \(\d+ bytes\)|) from " + _CLIENT + "(?::.*|)$", re.S
 )
-_TLS_IN = re.compile(
+_TLS_IN = lazy_pattern(
     r"(?P<text>\w+) TLS connection (?:established|reused) from "
     + _CLIENT
     + r": (?P<tls_version>\S+) with cipher (?P<tls_cipher>\S+)"
 )
 _TLS_TRUST = ("Anonymous TLS ", "Trusted TLS ", "Untrusted TLS ", "Verified TLS ")
-_SETUP_TLS_IN = re.compile(r"setting up TLS connection from " + _CLIENT + "$")
-_CLIENT_NOTE = re.compile(_HOST.format("client") + _ADDR.format("client") + r": (?P<text>.*)$")
-_SSL_ACCEPT = re.compile(r"SSL_accept error from " + _CLIENT + r": (?P<text>.*)$")
+_SETUP_TLS_IN = lazy_pattern(r"setting up TLS connection from " + _CLIENT + "$")
+_CLIENT_NOTE = lazy_pattern(_HOST.format("client") + _ADDR.format("client") + r": (?P<text>.*)$")
+_SSL_ACCEPT = lazy_pattern(r"SSL_accept error from " + _CLIENT + r": (?P<text>.*)$")
 # "lost connection after RCPT from …" and its siblings: phrase -> (kind, text kept)
 _AFTER_PHRASES = (
     ("lost connection ", _K_LOST_CONNECTION, None),
@@ -370,23 +371,23 @@ def _smtpd(msg: str) -> Result | None:
 
 # --------------------------------------------------------------------------- postscreen
 _PS_ADDR = r"\[(?:(?P<client_ip>[0-9A-Fa-f:.]+)|[^\s\]]*)\]:(?P<client_port>\d{1,5})"
-_PS_CONNECT = re.compile(r"(?P<action>CONNECT) from " + _PS_ADDR + r" to \[[^\s\]]*\]:\d+$")
-_PS_LIST = re.compile(
+_PS_CONNECT = lazy_pattern(r"(?P<action>CONNECT) from " + _PS_ADDR + r" to \[[^\s\]]*\]:\d+$")
+_PS_LIST = lazy_pattern(
     r"(?P<action>PASS NEW|PASS OLD|WHITELISTED|ALLOWLISTED|BLACKLISTED|DENYLISTED|"
     r"WHITELIST VETO|ALLOWLIST VETO|DISCONNECT) " + _PS_ADDR + "$"
 )
-_PS_AFTER = re.compile(
+_PS_AFTER = lazy_pattern(
     r"(?P<action>COMMAND PIPELINING|COMMAND TIME LIMIT|COMMAND COUNT LIMIT|COMMAND LENGTH LIMIT|"
     r"NON-SMTP COMMAND|BARE NEWLINE) from " + _PS_ADDR + r" after (?P<command>[^\s:]+)(?::.*|)$"
 )
-_PS_PREGREET = re.compile(
+_PS_PREGREET = lazy_pattern(
     rf"(?P<action>PREGREET) \d+ after (?P<delay>{_NUM}) from " + _PS_ADDR + r"(?::.*|)$"
 )
-_PS_HANGUP = re.compile(
+_PS_HANGUP = lazy_pattern(
     rf"(?P<action>HANGUP) after (?P<delay>{_NUM}) from " + _PS_ADDR + r"(?: (?P<text>.*)|)$"
 )
-_PS_DNSBL = re.compile(r"(?P<action>DNSBL) (?P<text>rank \d+) for " + _PS_ADDR + "$")
-_CACHE = re.compile(r"cache \S+ (?:full|partial) cleanup: retained=\d+ dropped=\d+ entries$")
+_PS_DNSBL = lazy_pattern(r"(?P<action>DNSBL) (?P<text>rank \d+) for " + _PS_ADDR + "$")
+_CACHE = lazy_pattern(r"cache \S+ (?:full|partial) cleanup: retained=\d+ dropped=\d+ entries$")
 
 
 def _postscreen(msg: str) -> Result | None:
@@ -413,8 +414,8 @@ def _postscreen(msg: str) -> Result | None:
 
 
 # --------------------------------------------------------------------------- tlsproxy
-_TP = re.compile(r"(?P<what>CONNECT|DISCONNECT)(?: from|) " + _PS_ADDR + "$")
-_TLS_IN_PS = re.compile(
+_TP = lazy_pattern(r"(?P<what>CONNECT|DISCONNECT)(?: from|) " + _PS_ADDR + "$")
+_TLS_IN_PS = lazy_pattern(
     r"(?P<text>\w+) TLS connection established from "
     + _PS_ADDR
     + r": (?P<tls_version>\S+) with cipher (?P<tls_cipher>\S+)"
@@ -434,32 +435,34 @@ def _tlsproxy(msg: str) -> Result | None:
 
 
 # --------------------------------------------------------------------------- smtp / lmtp
-_TLS_OUT = re.compile(
+_TLS_OUT = lazy_pattern(
     r"(?P<text>\w+) TLS connection (?:established|reused) to "
     + _RELAY
     + r": (?P<tls_version>\S+) with cipher (?P<tls_cipher>\S+)"
 )
-_CONNECT_TO = re.compile(r"connect to " + _RELAY + r": (?P<text>.*)$")
-_SAID = re.compile(r"host " + _RELAY + r" said: " + _REPLY + "$")
-_REFUSED = re.compile(r"host " + _RELAY + r" refused to talk to me: " + _REPLY + "$")
+_CONNECT_TO = lazy_pattern(r"connect to " + _RELAY + r": (?P<text>.*)$")
+_SAID = lazy_pattern(r"host " + _RELAY + r" said: " + _REPLY + "$")
+_REFUSED = lazy_pattern(r"host " + _RELAY + r" refused to talk to me: " + _REPLY + "$")
 # "while sending end of data -- message may be sent more than once": command = "end of data".
 _WHILE = r" while (?:sending (?P<command>.+?)(?: -- .*|)|(?P<text>.+))$"
-_LOST_WITH = re.compile(r"lost connection with " + _RELAY + _WHILE)
-_CONV_TIMEOUT = re.compile(r"conversation with " + _RELAY + r" timed out" + _WHILE)
-_CERT = re.compile(
+_LOST_WITH = lazy_pattern(r"lost connection with " + _RELAY + _WHILE)
+_CONV_TIMEOUT = lazy_pattern(r"conversation with " + _RELAY + r" timed out" + _WHILE)
+_CERT = lazy_pattern(
     r"(?:server |)certificate verification failed for " + _RELAY + r": (?P<text>.*)$"
 )
-_SSL_CONNECT = re.compile(r"SSL_connect error to " + _RELAY + r": (?P<text>.*)$")
-_PIX = re.compile(r"enabling PIX workarounds: (?P<text>.*) for " + _RELAY + "$")
-_SASL_OUT = re.compile(r"SASL authentication failed; server " + _RELAY + r" said: " + _REPLY + "$")
-_SASL_OUT_OTHER = re.compile(
+_SSL_CONNECT = lazy_pattern(r"SSL_connect error to " + _RELAY + r": (?P<text>.*)$")
+_PIX = lazy_pattern(r"enabling PIX workarounds: (?P<text>.*) for " + _RELAY + "$")
+_SASL_OUT = lazy_pattern(
+    r"SASL authentication failed; server " + _RELAY + r" said: " + _REPLY + "$"
+)
+_SASL_OUT_OTHER = lazy_pattern(
     r"SASL authentication failed; (?:cannot authenticate to server " + _RELAY + r": |)"
     r"(?P<text>.*)$"
 )
-_STARTTLS_FAIL = re.compile(r"(?P<text>Cannot start TLS: .*)$")
+_STARTTLS_FAIL = lazy_pattern(r"(?P<text>Cannot start TLS: .*)$")
 # TLS detail lines of smtp_tls_loglevel >= 1: "mx.example.net[192.0.2.1]:25: subject_CN=…"
-_RELAY_NOTE = re.compile(_HOST.format("relay") + _ADDR.format("relay") + r": (?P<text>.*)$")
-_SETUP_TLS = re.compile(r"setting up TLS connection to " + _RELAY + "$")
+_RELAY_NOTE = lazy_pattern(_HOST.format("relay") + _ADDR.format("relay") + r": (?P<text>.*)$")
+_SETUP_TLS = lazy_pattern(r"setting up TLS connection to " + _RELAY + "$")
 
 
 def _smtp_said(
@@ -529,10 +532,10 @@ def _smtp(msg: str) -> Result | None:
 
 
 # --------------------------------------------------------------------------- cleanup
-_REJECT_SHAPE = re.compile(r"[a-z][a-z_-]*: [A-Z]")
+_REJECT_SHAPE = lazy_pattern(r"[a-z][a-z_-]*: [A-Z]")
 
 
-_MESSAGE_ID = re.compile(
+_MESSAGE_ID = lazy_pattern(
     r"(" + _QID_HOT + r"): message-id=(?:<(?P<message_id>[^>]*)>|(?P<raw>.*))$"
 )
 
@@ -558,12 +561,12 @@ def _cleanup(msg: str) -> Result | None:
 
 
 # --------------------------------------------------------------------------- qmgr, pickup, bounce
-_QMGR_FROM = re.compile(
+_QMGR_FROM = lazy_pattern(
     r"(" + _QID_HOT + r"): from=<(?P<sender>[^>]*)>, size=(?P<size>\d{1,18}), "
     r"nrcpt=(?P<nrcpt>\d{1,9})(?: \(.*\)|)$"
 )
-_REMOVED = re.compile(r"(" + _QID_HOT + r"): removed$")
-_QMGR_EXPIRED = re.compile(r"from=<(?P<sender>[^>]*)>, status=(?P<status>expired), .*$")
+_REMOVED = lazy_pattern(r"(" + _QID_HOT + r"): removed$")
+_QMGR_EXPIRED = lazy_pattern(r"from=<(?P<sender>[^>]*)>, status=(?P<status>expired), .*$")
 
 
 def _qmgr(msg: str) -> Result | None:
@@ -587,7 +590,7 @@ def _qmgr(msg: str) -> Result | None:
     return _level_or_qid_level(msg, qid, pos)
 
 
-_PICKUP = re.compile(r"(?P<text>uid=\d+) from=<(?P<sender>[^>]*)>$")
+_PICKUP = lazy_pattern(r"(?P<text>uid=\d+) from=<(?P<sender>[^>]*)>$")
 
 
 def _pickup(msg: str) -> Result | None:
@@ -598,7 +601,7 @@ def _pickup(msg: str) -> Result | None:
     return (_K_PICKUP, qid, m) if m else _level_or_qid_level(msg, qid, pos)
 
 
-_BOUNCE = re.compile(
+_BOUNCE = lazy_pattern(
     r"(?P<text>(?:sender|postmaster) [a-z -]*notification): (?P<next_queue_id>" + _QID + ")$"
 )
 
@@ -624,7 +627,7 @@ def _deliveries(msg: str) -> Result | None:
 
 
 # --------------------------------------------------------------------------- statistics, admin
-_ANVIL = re.compile(
+_ANVIL = lazy_pattern(
     r"statistics: (?P<text>max [a-z ]+ \d+(?:/\w+|))(?: for \((?:[A-Za-z][\w-]*|[\d.]+:\d+|"
     r"\[[^\s\]]*\]:\d+):(?:(?P<client_ip>[0-9A-Fa-f:.]+)|[^()]*)\)|) at .*$"
 )
@@ -642,7 +645,7 @@ def _scache(msg: str) -> Result | None:
 
 
 _POSTSUPER_QID = ("removed", "placed on hold", "released from hold", "requeued", "expired")
-_POSTSUPER_SUMMARY = re.compile(
+_POSTSUPER_SUMMARY = lazy_pattern(
     r"(?:Deleted|Requeued|Placed on hold|Released from hold|Expired): \d+ messages?$"
 )
 
@@ -685,7 +688,9 @@ def _postfix_script(msg: str) -> Result | None:
     return _level(msg)
 
 
-_DNSBLOG = re.compile(r"addr (?P<client_ip>[0-9A-Fa-f:.]+) listed by domain (?P<text>\S+ as \S+)$")
+_DNSBLOG = lazy_pattern(
+    r"addr (?P<client_ip>[0-9A-Fa-f:.]+) listed by domain (?P<text>\S+ as \S+)$"
+)
 
 
 def _dnsblog(msg: str) -> Result | None:
