@@ -1470,7 +1470,34 @@ static inline __attribute__((always_inline)) int starts_nocase(const char *p, Py
 
 /* Every byte in 0x20..0x7e, eight at a time: a byte below 0x20 borrows into its high bit when
  * 0x20 is subtracted; a byte of 0x7f or more has its high bit set once 1 is added. */
-static int line_printable(const char *s, Py_ssize_t n) {
+/* Whether s[0:n] is printable ASCII only (bytes 0x20-0x7e). `readable`: where reading must stop
+ * (the block's end: the last partial 16 bytes are read whole and the lanes past n ignored). */
+static int line_printable(const char *s, Py_ssize_t n, const char *readable) {
+#ifdef __SSE2__
+    /* Sixteen bytes a step: a signed compare flags bytes below 0x20 and every byte from 0x80
+     * (negative), an equality the DEL; the SWAR word loop this replaced took a third of the
+     * framing's instructions. */
+    const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
+    __m128i bad = _mm_setzero_si128();
+    Py_ssize_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+        bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, del)));
+    }
+    int mask = _mm_movemask_epi8(bad);
+    if (i < n && readable - (s + i) >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+        int last = _mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, del)));
+        mask |= last & ((1 << (n - i)) - 1);
+        i = n;
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        mask |= c < 0x20 || c >= 0x7f;
+    }
+    return mask == 0;
+#else
+    (void)readable;
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     uint64_t bad = 0;
     Py_ssize_t i = 0;
@@ -1484,6 +1511,7 @@ static int line_printable(const char *s, Py_ssize_t n) {
         bad |= (uint64_t)(c < 0x20 || c >= 0x7f);
     }
     return !bad;
+#endif
 }
 
 static inline int d2(const char *p) { return (p[0] - '0') * 10 + (p[1] - '0'); }
@@ -1869,9 +1897,10 @@ static int frame_journal(const char *s, Py_ssize_t n, Framed *f) {
 }
 
 static int do_line(Parser *self, const char *s, Py_ssize_t n, int64_t lineno) {
-    if (!line_printable(s, n)) return LINE_FALLBACK;
+    const char *readable = s >= self->block && s + n <= self->block_end ? self->block_end : s + n;
+    if (!line_printable(s, n, readable)) return LINE_FALLBACK;
     Framed fr = {0};
-    fr.readable = s >= self->block && s + n <= self->block_end ? self->block_end : s + n;
+    fr.readable = readable;
     int framed = self->framing == FRAMING_3164      ? frame_3164(self, s, n, &fr)
                  : self->framing == FRAMING_3339    ? frame_3339(s, n, &fr)
                  : self->framing == FRAMING_5424    ? frame_5424(s, n, &fr)
