@@ -404,6 +404,8 @@ static void init_bits(void) {
 /* The mask of the sparse fields present in f (the strings and the numbers' text). */
 static inline uint64_t present_bits(const Slice *f) {
     uint64_t mask = 0;
+    /* Unrolled: 29 tests with constant shifts (the loop cost 250 instructions a line). */
+#pragma GCC unroll 32
     for (int col = C_ACTION; col <= C_TEXT; col++) mask |= (uint64_t)(f[col].p != NULL) << col;
     return mask;
 }
