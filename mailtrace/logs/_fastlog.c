@@ -473,9 +473,36 @@ static inline int is_hex(char c) { return CLASS[(unsigned char)c] & CL_HEX; }
 static inline int is_ipchar(char c) { return CLASS[(unsigned char)c] & CL_IP; }
 static inline int is_long_qid_char(char c) { return CLASS[(unsigned char)c] & CL_QID; }
 
+/* The first of bytes c1, c2, c3 in [q, limit), or limit. Sixteen bytes a step where they may
+ * be read (up to `readable`): the syslog tag and a client's host name are found this way (a
+ * byte loop's exit mispredicted some four times a line). */
+static inline const char *find_any3(const char *q, const char *limit, const char *readable,
+                                    char c1, char c2, char c3) {
+#ifdef __SSE2__
+    const __m128i a = _mm_set1_epi8(c1), b = _mm_set1_epi8(c2), c = _mm_set1_epi8(c3);
+    while (q < limit && readable - q >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)q);
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, a), _mm_cmpeq_epi8(v, b)),
+                                   _mm_cmpeq_epi8(v, c));
+        int mask = _mm_movemask_epi8(hit);
+        if (mask) {
+            q += __builtin_ctz((unsigned)mask);
+            return q < limit ? q : limit;
+        }
+        q += 16;
+    }
+    if (q >= limit) return limit;
+#else
+    (void)readable;
+#endif
+    while (q < limit && *q != c1 && *q != c2 && *q != c3) q++;
+    return q;
+}
+
 typedef struct {
     const char *s;
     Py_ssize_t n;
+    const char *readable; /* bytes up to here may be read (the block's end), for SIMD scans */
 } Msg;
 
 /* Always inlined: with the literal's length known, memcmp becomes a couple of word compares. */
@@ -562,8 +589,7 @@ static Py_ssize_t dsn_at(const Msg *m, Py_ssize_t i, Py_ssize_t end) {
 /* _CLIENT / _RELAY: `(?:host|)\[(?:ip|[^\s\]]*)\](?::port|)`. Returns the end or -1. */
 static Py_ssize_t endpoint(const Msg *m, Py_ssize_t i, int col_host, Row *r) {
     const char *s = m->s;
-    Py_ssize_t n = m->n, j = i;
-    while (j < n && s[j] != ' ' && s[j] != '[' && s[j] != ']') j++;
+    Py_ssize_t n = m->n, j = i < n ? find_any3(s + i, s + n, m->readable, ' ', '[', ']') - s : i;
     if (j >= n || s[j] != '[') return -1;
     Py_ssize_t k = j + 1, e = k;
     int ip = 1;
@@ -1553,34 +1579,10 @@ static int64_t days_from_civil(int64_t y, int m, int d) {
 
 /* The syslog tag `([^\s\[:]+)(?:\[(\d{1,9})\])?` from q on (before limit): program and pid
  * into f. Returns where it ends, or NULL for anything but that shape (a longer pid included). */
-/* The first ' ', '[' or ':' in [q, limit), or limit. Sixteen bytes a step where they may be
- * read (the tag is read this way: a byte loop's exit mispredicted four times a line). */
-static inline const char *tag_end(const char *q, const char *limit, const char *readable) {
-#ifdef __SSE2__
-    const __m128i space = _mm_set1_epi8(' '), open = _mm_set1_epi8('['),
-                  colon = _mm_set1_epi8(':');
-    while (q < limit && readable - q >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)q);
-        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, space), _mm_cmpeq_epi8(v, open)),
-                                   _mm_cmpeq_epi8(v, colon));
-        int mask = _mm_movemask_epi8(hit);
-        if (mask) {
-            q += __builtin_ctz((unsigned)mask);
-            return q < limit ? q : limit;
-        }
-        q += 16;
-    }
-    if (q >= limit) return limit;
-#else
-    (void)readable;
-#endif
-    while (q < limit && *q != ' ' && *q != '[' && *q != ':') q++;
-    return q;
-}
-
 static const char *read_tag(const char *q, const char *limit, Framed *f) {
     const char *tag = q;
-    q = tag_end(q, limit, f->readable != NULL && f->readable >= limit ? f->readable : limit);
+    q = find_any3(q, limit, f->readable != NULL && f->readable >= limit ? f->readable : limit,
+                  ' ', '[', ':');
     if (q == tag) return NULL;
     f->tag = tag;
     f->pn = q - tag;
@@ -1958,7 +1960,7 @@ static int do_line(Parser *self, const char *s, Py_ssize_t n, int64_t lineno) {
     if (h == NULL) return LINE_FALLBACK;
     Row r;
     memset(&r, 0, sizeof(r));
-    Msg m = {msg, end - msg};
+    Msg m = {msg, end - msg, fr.readable > end ? fr.readable : end};
     if (m.n == 0 || !h(&m, &r) || r.kind == NULL) return LINE_FALLBACK;
     Numbers num;
     uint64_t mask = present_bits(r.f) & ~self->skip;
