@@ -434,3 +434,16 @@ def test_logs_plans_its_large_input_ahead_and_takes_that_plan(
     assert len(plan._AHEAD) == 1
     summary = run([path], tmp_path / "out", year=2025, tz="UTC", jobs=2, split_bytes=1)
     assert summary.counts.lines == 20_000 and not plan._AHEAD  # taken by the run
+
+
+def test_the_planner_imports_neither_pyarrow_nor_numpy() -> None:
+    """What lets mailtrace logs plan a large file while it imports them (plan.plan_ahead)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mailtrace.logs.plan; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyarrow', 'numpy')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
