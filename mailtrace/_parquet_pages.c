@@ -570,9 +570,197 @@ done:
     return result;
 }
 
+/* ----------------------------------------------------------------------------------------- */
+/* DELTA_BINARY_PACKED for int64 columns that grow steadily (line numbers, timestamps).
+ *
+ * Why: PLAIN, a million line numbers are 8 MB that snappy halves, and timestamps 8 MB it cuts
+ * to a fifth: 0.024 CPU-s of the million-line benchmark. As deltas (Encodings.md) they are a few
+ * bits a value, written at a few ns each. Layout: a header (block size 128, 4 miniblocks of 32,
+ * the value count, the first value zigzagged), then per block the smallest delta (zigzag), the
+ * four miniblocks' bit widths and the miniblocks, each 32 values of delta - smallest bit-packed
+ * least significant bit first (the last padded with zeros; widths of unneeded miniblocks 0). */
+
+#define DELTA_BLOCK 128
+#define DELTA_MINIBLOCKS 4
+#define DELTA_MINI (DELTA_BLOCK / DELTA_MINIBLOCKS)
+
+static Py_ssize_t put_zigzag(uint8_t *out, int64_t v) {
+    return put_varint(out, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+/* Pack 32 values of `width` bits, least significant bit first; returns the bytes written. */
+static Py_ssize_t pack32(uint8_t *out, const uint64_t *v, int width) {
+    if (width == 0) return 0;
+    uint8_t *start = out;
+    if (width <= 32) { /* the common case: 32 bits flushed at a time, one branch a value */
+        uint64_t acc = 0;
+        int held = 0;
+        for (int k = 0; k < DELTA_MINI; k++) {
+            acc |= v[k] << held;
+            held += width;
+            if (held >= 32) {
+                uint32_t word = (uint32_t)acc;
+                memcpy(out, &word, 4);
+                out += 4;
+                acc >>= 32;
+                held -= 32;
+            }
+        }
+        return out - start; /* 32 values of `width` bits: a whole number of 32-bit words */
+    }
+    if (width <= 56) { /* a 64-bit accumulator never overflows */
+        uint64_t acc = 0;
+        int held = 0;
+        for (int k = 0; k < DELTA_MINI; k++) {
+            acc |= v[k] << held;
+            held += width;
+            while (held >= 8) {
+                *out++ = (uint8_t)acc;
+                acc >>= 8;
+                held -= 8;
+            }
+        }
+        return out - start;
+    }
+    unsigned __int128 acc = 0;
+    int held = 0;
+    for (int k = 0; k < DELTA_MINI; k++) {
+        acc |= (unsigned __int128)v[k] << held;
+        held += width;
+        while (held >= 8) {
+            *out++ = (uint8_t)acc;
+            acc >>= 8;
+            held -= 8;
+        }
+    }
+    return out - start; /* 32 values fill whole bytes */
+}
+
+static const char encode_delta_doc[] =
+    "encode_delta(validity, offset, length, values, stats, scratch) -> (size, nulls, min, max)\n\n"
+    "As encode for an int64 array (kind 3), its values DELTA_BINARY_PACKED.";
+
+static PyObject *encode_delta(PyObject *self, PyObject *args) {
+    (void)self;
+    int stats;
+    Py_ssize_t length, nulls = 0, offset;
+    PyObject *validity_obj, *values_obj, *scratch;
+    if (!PyArg_ParseTuple(args, "OnnOpY", &validity_obj, &offset, &length, &values_obj, &stats,
+                          &scratch))
+        return NULL;
+    if (length < 0 || offset < 0) {
+        PyErr_SetString(PyExc_ValueError, "bad page arguments");
+        return NULL;
+    }
+    Py_buffer validity = {0}, values = {0}, body = {0};
+    PyObject *result = NULL;
+    int64_t *picked = NULL;
+    if (validity_obj != Py_None && PyObject_GetBuffer(validity_obj, &validity, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(values_obj, &values, PyBUF_SIMPLE) < 0) goto done;
+    if ((validity.buf && validity.len * 8 < offset + length) ||
+        values.len < (offset + length) * 8) {
+        PyErr_SetString(PyExc_ValueError, "the buffers are shorter than the rows");
+        goto done;
+    }
+    if (validity.buf) nulls = length - count_set(validity.buf, offset, length);
+    const uint8_t *bitmap = nulls ? validity.buf : NULL;
+    Py_ssize_t valid = length - nulls;
+    /* Worst case: the header, then per block a 10-byte delta, 4 widths and 128 values of 64 bits */
+    Py_ssize_t blocks = (valid + DELTA_BLOCK - 1) / DELTA_BLOCK;
+    Py_ssize_t size = levels_size(length, nulls) + 40 + blocks * (10 + 4 + DELTA_BLOCK * 8);
+    if (size > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "a page of more than 2 GiB");
+        goto done;
+    }
+    picked = malloc((size_t)(valid + 1) * sizeof(int64_t));
+    if (picked == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (PyByteArray_GET_SIZE(scratch) < size + SLACK &&
+        PyByteArray_Resize(scratch, size + SLACK) < 0)
+        goto done;
+    if (PyObject_GetBuffer(scratch, &body, PyBUF_WRITABLE) < 0) goto done;
+    uint8_t *out = body.buf, *p;
+    MinMax mm = {0};
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t levels = bitmap ? put_levels(out + 4, bitmap, offset, length)
+                               : put_all_valid(out + 4, length);
+    uint32_t levels32 = (uint32_t)levels;
+    memcpy(out, &levels32, 4);
+    p = out + 4 + levels;
+    const int64_t *src = values.buf;
+    Py_ssize_t got = 0;
+    SetBits it;
+    setbits_start(&it, bitmap, validity.len, offset, offset + length);
+    for (Py_ssize_t i; (i = setbits_next(&it)) >= 0;) picked[got++] = src[i];
+    if (stats) {
+        for (Py_ssize_t k = 0; k < got; k++) {
+            int64_t v = picked[k];
+            if (!mm.has_min) {
+                mm.has_min = 1;
+                mm.imin = mm.imax = v;
+            } else if (v < mm.imin) {
+                mm.imin = v;
+            } else if (v > mm.imax) {
+                mm.imax = v;
+            }
+        }
+    }
+    p += put_varint(p, DELTA_BLOCK);
+    p += put_varint(p, DELTA_MINIBLOCKS);
+    p += put_varint(p, (uint64_t)got);
+    p += put_zigzag(p, got ? picked[0] : 0);
+    for (Py_ssize_t first = 1; first < got; first += DELTA_BLOCK) {
+        Py_ssize_t n = got - first < DELTA_BLOCK ? got - first : DELTA_BLOCK;
+        uint64_t delta[DELTA_BLOCK];
+        int64_t least = INT64_MAX;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            /* wrapping subtraction, as the format's deltas are */
+            int64_t d = (int64_t)((uint64_t)picked[first + k] - (uint64_t)picked[first + k - 1]);
+            delta[k] = (uint64_t)d;
+            if (d < least) least = d;
+        }
+        p += put_zigzag(p, least);
+        uint8_t *widths = p;
+        p += DELTA_MINIBLOCKS;
+        for (int b = 0; b < DELTA_MINIBLOCKS; b++) {
+            Py_ssize_t lo = (Py_ssize_t)b * DELTA_MINI;
+            if (lo >= n) {
+                widths[b] = 0; /* not needed: no body */
+                continue;
+            }
+            uint64_t mini[DELTA_MINI], top = 0;
+            for (int k = 0; k < DELTA_MINI; k++) {
+                mini[k] = lo + k < n ? delta[lo + k] - (uint64_t)least : 0;
+                top |= mini[k];
+            }
+            int width = top ? 64 - __builtin_clzll(top) : 0;
+            widths[b] = (uint8_t)width;
+            p += pack32(p, mini, width);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    size = p - out;
+    if (!stats || !mm.has_min) {
+        result = Py_BuildValue("(nnOO)", size, nulls, Py_None, Py_None);
+    } else {
+        result = Py_BuildValue("(nny#y#)", size, nulls, (const char *)&mm.imin, (Py_ssize_t)8,
+                               (const char *)&mm.imax, (Py_ssize_t)8);
+    }
+done:
+    free(picked);
+    if (body.buf) PyBuffer_Release(&body);
+    if (validity.buf) PyBuffer_Release(&validity);
+    if (values.buf) PyBuffer_Release(&values);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"encode", encode, METH_VARARGS, encode_doc},
     {"encode_dict", encode_dict, METH_VARARGS, encode_dict_doc},
+    {"encode_delta", encode_delta, METH_VARARGS, encode_delta_doc},
     {NULL, NULL, 0, NULL},
 };
 

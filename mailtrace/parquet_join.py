@@ -108,9 +108,13 @@ class JoinedFile:
         meta, start = read_footer(part)
         groups = field(meta, _FILE_ROW_GROUPS)
         rows = field(meta, _FILE_NUM_ROWS)
-        if groups is None or rows is None:
+        if (
+            groups is None
+            or rows is None
+            or not isinstance(groups[2], tuple)
+            or not isinstance(rows[2], int)
+        ):  # a damaged footer may decode to fields of other types: refused in words too
             raise ParquetJoinError("the Parquet footer has no row groups or row count")
-        assert isinstance(groups[2], tuple) and isinstance(rows[2], int)
         self.append_groups([memoryview(part)[len(_MAGIC) : start]], groups[2][1], rows[2], meta)
 
     def append_groups(

@@ -70,7 +70,7 @@ _MAGIC = b"PAR1"
 _CREATED_BY = b"mailtrace version 0.1.0"
 
 # Parquet's enums (parquet.thrift).
-_PLAIN, _RLE, _RLE_DICTIONARY = 0, 3, 8
+_PLAIN, _RLE, _DELTA_BINARY_PACKED, _RLE_DICTIONARY = 0, 3, 5, 8
 _SNAPPY = 1
 _DATA_PAGE, _DICTIONARY_PAGE = 0, 2
 _OPTIONAL = 1
@@ -241,6 +241,7 @@ class _Chunk:
         self.low: bytes | None = None
         self.high: bytes | None = None
         self.dictionary = False  # a dictionary page first, and its data pages RLE_DICTIONARY
+        self.encoding = _PLAIN  # of the data pages' values (without a dictionary)
         self.data_start = start  # where the first data page starts
 
     def add_range(self, low: bytes | None, high: bytes | None) -> None:
@@ -256,7 +257,9 @@ class _Chunk:
             self.high = max(self.high, high, key=lambda b: struct.unpack(fmt, b)[0])
 
     def metadata(self) -> thrift.Struct:
-        encodings = [_PLAIN, _RLE, _RLE_DICTIONARY] if self.dictionary else [_PLAIN, _RLE]
+        encodings = (
+            [_PLAIN, _RLE, _RLE_DICTIONARY] if self.dictionary else sorted({self.encoding, _RLE})
+        )
         meta: thrift.Struct = [
             [1, thrift.I32, self.ptype],
             [2, thrift.LIST, (thrift.I32, encodings)],
@@ -286,7 +289,11 @@ class _Chunk:
             ]
         else:
             pages = [
-                [[1, thrift.I32, _DATA_PAGE], [2, thrift.I32, _PLAIN], [3, thrift.I32, self.pages]]
+                [
+                    [1, thrift.I32, _DATA_PAGE],
+                    [2, thrift.I32, self.encoding],
+                    [3, thrift.I32, self.pages],
+                ]
             ]
         meta.append([13, thrift.LIST, (thrift.STRUCT, pages)])
         return [[2, thrift.I64, 0], [3, thrift.STRUCT, meta]]
@@ -401,15 +408,17 @@ def encode(
     row_group_size: int = _ROW_GROUP,
     page_rows: int = _PAGE_ROWS,
     dictionary: Collection[str] = (),
+    delta: Collection[str] = (),
 ) -> bytes | None:
     """``table`` as the bytes of a whole Parquet file, or None if this module does not write
     its schema (see :func:`available`) or a page would pass 2 GiB.
 
     ``statistics``: the columns whose chunks carry min/max statistics. ``dictionary``: string
     columns to dictionary-encode, chunk by chunk, wherever a chunk holds at most 4,096 distinct
-    values (the others are PLAIN).
+    values (the others are PLAIN). ``delta``: int64 and timestamp columns whose values are
+    written DELTA_BINARY_PACKED (steadily growing ones: line numbers, times).
     """
-    part = encode_part(table, statistics, row_group_size, page_rows, dictionary)
+    part = encode_part(table, statistics, row_group_size, page_rows, dictionary, delta)
     return None if part is None else part.to_file()
 
 
@@ -419,6 +428,7 @@ def encode_part(
     row_group_size: int = _ROW_GROUP,
     page_rows: int = _PAGE_ROWS,
     dictionary: Collection[str] = (),
+    delta: Collection[str] = (),
 ) -> Part | None:
     """:func:`encode` without the footer and without joining the pages into one bytes object:
     a worker hands this to the process that writes the file, which needs neither (the footer
@@ -456,6 +466,7 @@ def encode_part(
                     page_rows,
                     sink,
                     name in dictionary,
+                    name in delta,
                 )
                 at += chunk.compressed
                 chunks.append(chunk)
@@ -515,6 +526,7 @@ def _write_column(
     page_rows: int,
     sink: _Compressed,
     dictionary: bool = False,
+    delta: bool = False,
 ) -> _Chunk:
     """Append the pages of ``column`` to ``out`` (pieces of the file; ``at``: where it stands),
     compressed into ``sink``; ``dictionary``: a dictionary page first where it takes one."""
@@ -523,6 +535,8 @@ def _write_column(
     _scratch.buffer = scratch
     chunk = _Chunk(name, ptype, stats, at)
     kind = _kind(column.type)
+    if delta and kind == _INT64_KIND:
+        chunk.encoding = _DELTA_BINARY_PACKED
     # One dictionary per column chunk: taken where the chunk is one Arrow array (a batch's are).
     if (
         dictionary
@@ -539,12 +553,17 @@ def _write_column(
             validity = None
         for first in range(0, len(array), page_rows):
             rows = min(page_rows, len(array) - first)
-            size, nulls, low, high = _PAGES.encode(
-                kind, validity, array.offset + first, rows, values, data, stats, scratch
-            )
+            if chunk.encoding == _DELTA_BINARY_PACKED:
+                size, nulls, low, high = _PAGES.encode_delta(
+                    validity, array.offset + first, rows, values, stats, scratch
+                )
+            else:
+                size, nulls, low, high = _PAGES.encode(
+                    kind, validity, array.offset + first, rows, values, data, stats, scratch
+                )
             with memoryview(scratch) as view:
                 compressed = sink.compress(view[:size])
-            header = _page_header(rows, size, len(compressed))
+            header = _page_header(rows, size, len(compressed), chunk.encoding)
             out += (header, compressed)
             chunk.rows += rows
             chunk.nulls += nulls

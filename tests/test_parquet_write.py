@@ -95,6 +95,8 @@ _TYPES = {
     "i64": (pa.int64(), st.integers(-(2**63), 2**63 - 1)),
     "f64": (pa.float64(), st.floats(allow_nan=True, allow_infinity=True)),
     "ts": (pa.timestamp("us", tz="UTC"), st.integers(-(2**55), 2**55)),  # within datetime
+    # steadily growing values, as line numbers and times are (the deltas' usual case)
+    "grow": (pa.int64(), st.integers(0, 3).map(lambda d: 10**12 + d)),
 }
 
 
@@ -116,7 +118,9 @@ def _tables(draw: st.DrawFn) -> tuple[pa.Table, int, int, set[str]]:
         columns[name] = pa.chunked_array(pieces, data_type)
     page_rows = draw(st.integers(1, 80))
     row_group_size = draw(st.integers(1, 400))
-    dictionary = draw(st.sets(st.sampled_from(["s", "d", "i32"])))  # not a string: ignored
+    # dictionary pages for strings, DELTA_BINARY_PACKED for int64 and timestamps (others ignore
+    # either)
+    dictionary = draw(st.sets(st.sampled_from(["s", "d", "i32", "i64", "ts", "grow"])))
     return pa.table(columns), page_rows, row_group_size, dictionary
 
 
@@ -133,6 +137,7 @@ def test_any_table_of_the_supported_types_reads_back_equal(
         row_group_size=row_group_size,
         page_rows=page_rows,
         dictionary=dictionary,
+        delta=dictionary,
     )
     assert data is not None
     back = _read(data)
@@ -329,4 +334,45 @@ def test_logs_o_imports_neither_pyarrow_parquet_nor_pandas(tmp_path: Path) -> No
     assert events.schema.equals(EVENTS) and unparsed.schema.equals(UNPARSED)
     assert (
         events.num_rows == read_events_table([SAMPLE / "postfix.log"], year=2026, tz="UTC").num_rows
+    )
+
+
+@pytest.mark.parametrize("shape", ["lines", "times", "random", "extremes", "constant"])
+def test_delta_pages_of_many_values_read_back_in_every_reader(shape: str, tmp_path: Path) -> None:
+    """DELTA_BINARY_PACKED over whole blocks of 128 and miniblocks of every bit width (0 for
+    a constant, 64 for extremes, whose deltas wrap), with nulls, as pyarrow and DuckDB read it."""
+    import random
+
+    rng = random.Random(shape)
+    n = 20_000
+    if shape == "lines":
+        values = [1000 + i + (i // 7) for i in range(n)]
+    elif shape == "times":
+        values = [
+            1_780_000_000_000_000 + i * 1_000_000 + rng.randrange(1_000_000) for i in range(n)
+        ]
+    elif shape == "random":
+        values = [rng.randrange(-(2**40), 2**40) for _ in range(n)]
+    elif shape == "extremes":
+        values = [rng.choice([-(2**63), 2**63 - 1, 0, -1, 1]) for _ in range(n)]
+    else:
+        values = [42] * n
+    items = [None if rng.random() < 0.05 else v for v in values]
+    table = pa.table({"v": pa.array(items, pa.int64())}).slice(3)
+    data = parquet_write.encode(table, {"v"}, delta={"v"})
+    assert data is not None
+    assert (
+        "DELTA_BINARY_PACKED"
+        in pq.ParquetFile(io.BytesIO(data)).metadata.row_group(0).column(0).encodings
+    )
+    assert _read(data).equals(table)
+    duckdb = pytest.importorskip("duckdb")
+    path = tmp_path / "delta.parquet"
+    path.write_bytes(data)
+    got = duckdb.sql(f"SELECT count(v), min(v), max(v) FROM read_parquet('{path}')").fetchall()
+    present = [v for v in table.column("v").to_pylist() if v is not None]
+    assert got == [(len(present), min(present), max(present))]
+    assert (
+        duckdb.sql(f"SELECT list(v) FROM read_parquet('{path}')").fetchall()[0][0]
+        == table.column("v").to_pylist()
     )
