@@ -175,15 +175,87 @@ static Py_ssize_t count_set(const uint8_t *bitmap, Py_ssize_t offset, Py_ssize_t
     return count;
 }
 
+/* The rows [offset, offset + length) of an Arrow array, as its buffers: what every encoder
+ * below starts from. */
+typedef struct {
+    Py_buffer validity, values, data; /* data: the bytes of a string array only */
+    Py_ssize_t offset, length, nulls;
+    const uint8_t *bitmap; /* the validity bitmap, or NULL when no row is null */
+} Rows;
+
+/* Take the buffers of rows [offset, offset + length) and check them against each other.
+ * `width`: the bytes of a fixed-width value, or 0 for strings (int32 offsets in values, bytes
+ * in data). Returns 0, or -1 with an exception set; rows_release() either way. */
+static int rows_take(Rows *r, PyObject *validity, PyObject *values, PyObject *data,
+                     Py_ssize_t offset, Py_ssize_t length, Py_ssize_t width) {
+    memset(r, 0, sizeof(*r));
+    r->offset = offset;
+    r->length = length;
+    if (length < 0 || offset < 0) {
+        PyErr_SetString(PyExc_ValueError, "bad page arguments");
+        return -1;
+    }
+    if (validity != Py_None && PyObject_GetBuffer(validity, &r->validity, PyBUF_SIMPLE) < 0)
+        return -1;
+    if (PyObject_GetBuffer(values, &r->values, PyBUF_SIMPLE) < 0) return -1;
+    if (width == 0 && PyObject_GetBuffer(data, &r->data, PyBUF_SIMPLE) < 0) return -1;
+    if ((r->validity.buf && r->validity.len * 8 < offset + length) ||
+        (width == 0 ? r->values.len < (offset + length + 1) * 4
+                    : r->values.len < (offset + length) * width)) {
+        PyErr_SetString(PyExc_ValueError, "the buffers are shorter than the rows");
+        return -1;
+    }
+    if (width == 0) {
+        const int32_t *offsets = r->values.buf;
+        if (offsets[offset] < 0 || offsets[offset] > offsets[offset + length] ||
+            offsets[offset + length] > r->data.len) {
+            PyErr_SetString(PyExc_ValueError, "string offsets outside the data");
+            return -1;
+        }
+    }
+    if (r->validity.buf) r->nulls = length - count_set(r->validity.buf, offset, length);
+    r->bitmap = r->nulls ? r->validity.buf : NULL;
+    return 0;
+}
+
+static void rows_release(Rows *r) {
+    if (r->validity.buf) PyBuffer_Release(&r->validity);
+    if (r->values.buf) PyBuffer_Release(&r->values);
+    if (r->data.buf) PyBuffer_Release(&r->data);
+}
+
+/* The caller's bytearray `scratch` as a writable buffer of at least `size` bytes (plus SLACK):
+ * grown when too small and otherwise reused, since fresh memory for every page costs more in
+ * page faults than the encoding itself. Returns 0, or -1 with an exception set. */
+static int scratch_buffer(PyObject *scratch, Py_ssize_t size, Py_buffer *out) {
+    if (size > INT32_MAX) { /* a page's size is an i32 in its header */
+        PyErr_SetString(PyExc_OverflowError, "a page of more than 2 GiB");
+        return -1;
+    }
+    if (PyByteArray_GET_SIZE(scratch) < size + SLACK &&
+        PyByteArray_Resize(scratch, size + SLACK) < 0)
+        return -1;
+    return PyObject_GetBuffer(scratch, out, PyBUF_WRITABLE);
+}
+
+/* The definition levels of the rows, after their 4-byte length; returns where values go. */
+static uint8_t *put_level_block(uint8_t *out, const Rows *r) {
+    Py_ssize_t levels = r->bitmap ? put_levels(out + 4, r->bitmap, r->offset, r->length)
+                                  : put_all_valid(out + 4, r->length);
+    uint32_t levels32 = (uint32_t)levels;
+    memcpy(out, &levels32, 4);
+    return out + 4 + levels;
+}
+
 static PyObject *encode(PyObject *self, PyObject *args) {
     (void)self;
     int kind, stats;
-    Py_ssize_t length, nulls = 0, offset;
+    Py_ssize_t length, offset;
     PyObject *validity_obj, *values_obj, *data_obj, *scratch;
     if (!PyArg_ParseTuple(args, "iOnnOOpY", &kind, &validity_obj, &offset, &length, &values_obj,
                           &data_obj, &stats, &scratch))
         return NULL;
-    if (kind < 0 || kind >= NKINDS || length < 0 || offset < 0) {
+    if (kind < 0 || kind >= NKINDS) {
         PyErr_SetString(PyExc_ValueError, "bad page arguments");
         return NULL;
     }
@@ -191,28 +263,15 @@ static PyObject *encode(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "no statistics for doubles (NaN has no order)");
         return NULL;
     }
-    Py_buffer validity = {0}, values = {0}, data = {0}, body = {0};
+    Rows rows;
+    Py_buffer body = {0};
     PyObject *result = NULL;
-    if (validity_obj != Py_None && PyObject_GetBuffer(validity_obj, &validity, PyBUF_SIMPLE) < 0)
-        return NULL;
-    if (PyObject_GetBuffer(values_obj, &values, PyBUF_SIMPLE) < 0) goto done;
-    if (kind == K_BYTE_ARRAY && PyObject_GetBuffer(data_obj, &data, PyBUF_SIMPLE) < 0) goto done;
-    if ((validity.buf && validity.len * 8 < offset + length) ||
-        (kind == K_BYTE_ARRAY ? values.len < (offset + length + 1) * 4
-                              : values.len < (offset + length) * WIDTH[kind])) {
-        PyErr_SetString(PyExc_ValueError, "the buffers are shorter than the rows");
+    if (rows_take(&rows, validity_obj, values_obj, data_obj, offset, length, WIDTH[kind]) < 0)
         goto done;
-    }
-    if (validity.buf) nulls = length - count_set(validity.buf, offset, length);
-    const uint8_t *bitmap = nulls ? validity.buf : NULL;
+    Py_buffer validity = rows.validity, values = rows.values, data = rows.data;
+    Py_ssize_t nulls = rows.nulls;
+    const uint8_t *bitmap = rows.bitmap;
     const int32_t *offsets = values.buf;
-    if (kind == K_BYTE_ARRAY) {
-        if (offsets[offset] < 0 || offsets[offset] > offsets[offset + length] ||
-            offsets[offset + length] > data.len) {
-            PyErr_SetString(PyExc_ValueError, "string offsets outside the data");
-            goto done;
-        }
-    }
 
     /* The body's size: levels, then values (for strings, the bytes of the non-null ones). */
     Py_ssize_t valid = length - nulls, size = levels_size(length, nulls);
@@ -229,27 +288,13 @@ static PyObject *encode(PyObject *self, PyObject *args) {
     } else {
         size += valid * (kind == K_INT16_AS_INT32 ? 4 : WIDTH[kind]);
     }
-    if (size > INT32_MAX) {  /* a page's size is an i32 in its header */
-        PyErr_SetString(PyExc_OverflowError, "a page of more than 2 GiB");
-        goto done;
-    }
-    /* The body goes to the caller's scratch buffer, grown when too small and otherwise reused:
-     * fresh memory for every page costs more in page faults than the encoding itself. */
-    if (PyByteArray_GET_SIZE(scratch) < size + SLACK &&
-        PyByteArray_Resize(scratch, size + SLACK) < 0)
-        goto done;
-    if (PyObject_GetBuffer(scratch, &body, PyBUF_WRITABLE) < 0) goto done;
+    if (scratch_buffer(scratch, size, &body) < 0) goto done;
 
     uint8_t *out = body.buf;
     MinMax mm = {0};
     uint8_t *p;
     Py_BEGIN_ALLOW_THREADS
-    /* Definition levels, after their 4-byte length. */
-    Py_ssize_t levels = bitmap ? put_levels(out + 4, bitmap, offset, length)
-                               : put_all_valid(out + 4, length);
-    uint32_t levels32 = (uint32_t)levels;
-    memcpy(out, &levels32, 4);
-    p = out + 4 + levels;
+    p = put_level_block(out, &rows);
     if (kind == K_BYTE_ARRAY) {
         const uint8_t *bytes = data.buf;
         Py_ssize_t readable = data.len - SLACK;  /* where 16-byte reads may start */
@@ -340,9 +385,7 @@ static PyObject *encode(PyObject *self, PyObject *args) {
 
 done:
     if (body.buf) PyBuffer_Release(&body);
-    if (validity.buf) PyBuffer_Release(&validity);
-    if (values.buf) PyBuffer_Release(&values);
-    if (data.buf) PyBuffer_Release(&data);
+    rows_release(&rows);
     return result;
 }
 
@@ -397,36 +440,21 @@ static const char encode_dict_doc[] =
 static PyObject *encode_dict(PyObject *self, PyObject *args) {
     (void)self;
     int stats;
-    Py_ssize_t length, nulls = 0, offset;
+    Py_ssize_t length, offset;
     PyObject *validity_obj, *values_obj, *data_obj, *dict_obj, *body_obj;
     if (!PyArg_ParseTuple(args, "OnnOOpYY", &validity_obj, &offset, &length, &values_obj,
                           &data_obj, &stats, &dict_obj, &body_obj))
         return NULL;
-    if (length < 0 || offset < 0) {
-        PyErr_SetString(PyExc_ValueError, "bad page arguments");
-        return NULL;
-    }
-    Py_buffer validity = {0}, values = {0}, data = {0}, dict = {0}, body = {0};
+    Rows rows;
+    Py_buffer dict = {0}, body = {0};
     PyObject *result = NULL;
     Entry *slots = NULL;
     int32_t *indices = NULL;
-    if (validity_obj != Py_None && PyObject_GetBuffer(validity_obj, &validity, PyBUF_SIMPLE) < 0)
-        return NULL;
-    if (PyObject_GetBuffer(values_obj, &values, PyBUF_SIMPLE) < 0) goto done;
-    if (PyObject_GetBuffer(data_obj, &data, PyBUF_SIMPLE) < 0) goto done;
-    if ((validity.buf && validity.len * 8 < offset + length) ||
-        values.len < (offset + length + 1) * 4) {
-        PyErr_SetString(PyExc_ValueError, "the buffers are shorter than the rows");
-        goto done;
-    }
-    const int32_t *offsets = values.buf;
-    if (offsets[offset] < 0 || offsets[offset] > offsets[offset + length] ||
-        offsets[offset + length] > data.len) {
-        PyErr_SetString(PyExc_ValueError, "string offsets outside the data");
-        goto done;
-    }
-    if (validity.buf) nulls = length - count_set(validity.buf, offset, length);
-    const uint8_t *bitmap = nulls ? validity.buf : NULL;
+    if (rows_take(&rows, validity_obj, values_obj, data_obj, offset, length, 0) < 0) goto done;
+    Py_buffer validity = rows.validity, data = rows.data;
+    const int32_t *offsets = rows.values.buf;
+    Py_ssize_t nulls = rows.nulls;
+    const uint8_t *bitmap = rows.bitmap;
     Py_ssize_t valid = length - nulls;
     slots = malloc(DICT_SLOTS * sizeof(Entry));
     indices = malloc((size_t)(valid + 8) * sizeof(int32_t));
@@ -517,11 +545,7 @@ static PyObject *encode_dict(PyObject *self, PyObject *args) {
         }
     }
     /* The data page: levels, then the bit width and the indices. */
-    Py_ssize_t levels = bitmap ? put_levels(out + 4, bitmap, offset, length)
-                               : put_all_valid(out + 4, length);
-    uint32_t levels32 = (uint32_t)levels;
-    memcpy(out, &levels32, 4);
-    p = out + 4 + levels;
+    p = put_level_block(out, &rows);
     *p++ = (uint8_t)width;
     if (valid == 0) {
         /* no values: nothing follows the width */
@@ -564,9 +588,7 @@ done:
     free(indices);
     if (dict.buf) PyBuffer_Release(&dict);
     if (body.buf) PyBuffer_Release(&body);
-    if (validity.buf) PyBuffer_Release(&validity);
-    if (values.buf) PyBuffer_Release(&values);
-    if (data.buf) PyBuffer_Release(&data);
+    rows_release(&rows);
     return result;
 }
 
@@ -643,53 +665,33 @@ static const char encode_delta_doc[] =
 static PyObject *encode_delta(PyObject *self, PyObject *args) {
     (void)self;
     int stats;
-    Py_ssize_t length, nulls = 0, offset;
+    Py_ssize_t length, offset;
     PyObject *validity_obj, *values_obj, *scratch;
     if (!PyArg_ParseTuple(args, "OnnOpY", &validity_obj, &offset, &length, &values_obj, &stats,
                           &scratch))
         return NULL;
-    if (length < 0 || offset < 0) {
-        PyErr_SetString(PyExc_ValueError, "bad page arguments");
-        return NULL;
-    }
-    Py_buffer validity = {0}, values = {0}, body = {0};
+    Rows rows;
+    Py_buffer body = {0};
     PyObject *result = NULL;
     int64_t *picked = NULL;
-    if (validity_obj != Py_None && PyObject_GetBuffer(validity_obj, &validity, PyBUF_SIMPLE) < 0)
-        return NULL;
-    if (PyObject_GetBuffer(values_obj, &values, PyBUF_SIMPLE) < 0) goto done;
-    if ((validity.buf && validity.len * 8 < offset + length) ||
-        values.len < (offset + length) * 8) {
-        PyErr_SetString(PyExc_ValueError, "the buffers are shorter than the rows");
-        goto done;
-    }
-    if (validity.buf) nulls = length - count_set(validity.buf, offset, length);
-    const uint8_t *bitmap = nulls ? validity.buf : NULL;
+    if (rows_take(&rows, validity_obj, values_obj, Py_None, offset, length, 8) < 0) goto done;
+    Py_buffer validity = rows.validity, values = rows.values;
+    Py_ssize_t nulls = rows.nulls;
+    const uint8_t *bitmap = rows.bitmap;
     Py_ssize_t valid = length - nulls;
     /* Worst case: the header, then per block a 10-byte delta, 4 widths and 128 values of 64 bits */
     Py_ssize_t blocks = (valid + DELTA_BLOCK - 1) / DELTA_BLOCK;
     Py_ssize_t size = levels_size(length, nulls) + 40 + blocks * (10 + 4 + DELTA_BLOCK * 8);
-    if (size > INT32_MAX) {
-        PyErr_SetString(PyExc_OverflowError, "a page of more than 2 GiB");
-        goto done;
-    }
+    if (scratch_buffer(scratch, size, &body) < 0) goto done;
     picked = malloc((size_t)(valid + 1) * sizeof(int64_t));
     if (picked == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    if (PyByteArray_GET_SIZE(scratch) < size + SLACK &&
-        PyByteArray_Resize(scratch, size + SLACK) < 0)
-        goto done;
-    if (PyObject_GetBuffer(scratch, &body, PyBUF_WRITABLE) < 0) goto done;
     uint8_t *out = body.buf, *p;
     MinMax mm = {0};
     Py_BEGIN_ALLOW_THREADS
-    Py_ssize_t levels = bitmap ? put_levels(out + 4, bitmap, offset, length)
-                               : put_all_valid(out + 4, length);
-    uint32_t levels32 = (uint32_t)levels;
-    memcpy(out, &levels32, 4);
-    p = out + 4 + levels;
+    p = put_level_block(out, &rows);
     const int64_t *src = values.buf;
     Py_ssize_t got = 0;
     SetBits it;
@@ -752,8 +754,7 @@ static PyObject *encode_delta(PyObject *self, PyObject *args) {
 done:
     free(picked);
     if (body.buf) PyBuffer_Release(&body);
-    if (validity.buf) PyBuffer_Release(&validity);
-    if (values.buf) PyBuffer_Release(&values);
+    rows_release(&rows);
     return result;
 }
 
