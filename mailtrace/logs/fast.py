@@ -42,6 +42,7 @@ __all__ = [
     "count_newlines",
     "count_strings",
     "feed_block",
+    "kept_columns",
 ]
 
 _SOURCE = EVENTS.get_field_index("source")
@@ -104,6 +105,19 @@ def count_strings(array: pa.Array) -> dict[str | None, int] | None:
     }
 
 
+def kept_columns(columns: Collection[str] | None) -> list[str] | None:
+    """The EVENTS columns a reader keeping ``columns`` builds: those, and kind and program (a
+    run's summary counts them), in EVENTS' order; None for all.
+
+    >>> kept_columns(["size", "ts"])
+    ['ts', 'program', 'kind', 'size']
+    """
+    if columns is None:
+        return None
+    wanted = {*columns, "kind", "program"}
+    return [name for name in EVENTS.names if name in wanted]
+
+
 class FastBuilder(EventBuilder):
     """An EventBuilder whose events live in the compiled parser's column buffers.
 
@@ -115,9 +129,10 @@ class FastBuilder(EventBuilder):
         super().__init__(source)
         # columns: those the caller keeps (None: all). The others are not built at all; kind
         # and program always are (a run's summary counts them).
-        wanted = None if columns is None else {*columns, "kind", "program"}
-        self.kept = {f.name for f in EVENTS if wanted is None or f.name in wanted}
-        self.schema = EVENTS if wanted is None else pa.schema(f for f in EVENTS if f.name in wanted)
+        names = kept_columns(columns)
+        wanted = None if names is None else set(names)
+        self.kept = set(EVENTS.names) if wanted is None else wanted
+        self.schema = EVENTS if names is None else pa.schema([EVENTS.field(n) for n in names])
         skip = sum(
             1 << i
             for i, name in enumerate(EVENTS.names)

@@ -179,7 +179,8 @@ class _Engine:
     ) -> None:
         self.source = source
         self.columns = columns  # the EVENTS columns the caller keeps (compiled path: the rest
-        # are not built); None: all
+        # are not built); None: all. Every table taken has these (fast.kept_columns).
+        self.kept = fast.kept_columns(columns)
         self.framer = framer
         self.forced = fmt
         self.parsers: dict[str, LineParser | None] = dict(parsers or {})
@@ -409,7 +410,10 @@ class _Engine:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            tables = LogTables(b.events_table(), b.unparsed_table(), counts)
+            events = b.events_table()
+            if self.kept is not None and events.num_columns != len(self.kept):
+                events = events.select(self.kept)  # the Python engine built every column
+            tables = LogTables(events, b.unparsed_table(), counts)
         finally:
             if collecting:
                 gc.enable()
@@ -482,8 +486,8 @@ def iter_plan_tables(
 
     ``read``: the chunk's blocks, already read (whole lines of a compressed input, inflated by
     the caller), instead of reading the chunk's byte range. ``columns``: the EVENTS columns the
-    caller keeps; the compiled path then leaves the others out, and the tables have at least
-    these (see :func:`collect`).
+    caller keeps; the tables then have those and kind and program only
+    (:func:`mailtrace.logs.fast.kept_columns`; the compiled path does not build the others).
     """
     if format is not None and format not in FORMATS:
         raise UsageError(f"unknown log format {format!r} (one of {', '.join(FORMATS)})")
@@ -620,25 +624,19 @@ def _failed(name: str, problem: str) -> LogTables:
     return LogTables(empty_table(EVENTS), empty_table(UNPARSED), counts)
 
 
-def collect(parts: Iterable[LogTables], columns: Collection[str] | None = None) -> LogTables:
-    """Concatenate streamed tables into one LogTables; with ``columns``, of those columns and
-    kind and program only, in EVENTS' order (the parts may hold more).
+def collect(parts: Iterable[LogTables]) -> LogTables:
+    """Concatenate streamed tables into one LogTables.
 
     >>> collect([]).counts.lines
     0
     """
-    names = None
-    if columns is not None:
-        wanted = {*columns, "kind", "program"}
-        names = [n for n in EVENTS.names if n in wanted]
     events, unparsed, counts = [], [], Counts()
     for part in parts:
-        events.append(part.events if names is None else part.events.select(names))
+        events.append(part.events)
         unparsed.append(part.unparsed)
         counts = counts + part.counts
-    empty = empty_table(EVENTS) if names is None else empty_table(EVENTS).select(names)
     return LogTables(
-        pa.concat_tables(events) if events else empty,
+        pa.concat_tables(events) if events else empty_table(EVENTS),
         pa.concat_tables(unparsed) if unparsed else empty_table(UNPARSED),
         counts,
     )
@@ -694,7 +692,7 @@ def parse_range(
     columns: Collection[str] | None = None,
 ) -> LogTables:
     """The tables of chunk ``index`` of a plan made by :func:`plan_file` (for a process pool);
-    ``columns``: the EVENTS columns wanted (see :func:`collect`), None for all."""
+    ``columns``: the EVENTS columns wanted (see :func:`iter_plan_tables`), None for all."""
     chunk = plan.chunks[index]
     # A range of at most RANGE_LINES_BYTES is taken whole, as one table of one chunk per
     # column: the Parquet encoder then gives each column one dictionary page, and the range
@@ -709,8 +707,7 @@ def parse_range(
             parsers=parsers,
             block_lines=1 << 62 if whole else BLOCK_LINES,
             columns=columns,
-        ),
-        columns,
+        )
     )
 
 
@@ -746,8 +743,7 @@ def parse_data(
             parsers=parsers,
             read=data,
             columns=columns,
-        ),
-        columns,
+        )
     )
 
 
