@@ -447,3 +447,29 @@ def test_the_planner_imports_neither_pyarrow_nor_numpy() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_compiled_scan_plans_what_the_block_scan_plans(tmp_path: Path) -> None:
+    """Planning a plain file through the compiled scan (each block's first and last lines, the
+    block read again only where they do not settle the year scan) gives the blocks, line
+    counts, New Years and month checkpoints of the scan that reads every block."""
+    from mailtrace.logs import plan
+    from mailtrace.logs.framing import YearScan
+    from mailtrace.sources import Source
+
+    if plan._fastlog is None:
+        pytest.skip("the compiled module is not built")
+    lines = []
+    for month, day in [("Nov", 29), ("Nov", 30), ("Dec", 1), ("Dec", 31), ("Jan", 1), ("Dec", 31), ("Jan", 2)]:
+        for i in range(400):  # stragglers, a <PRI>, and lines with no stamp at all among them
+            prefix = "<22>" if i % 97 == 5 else ""
+            stamp = f"{month} {day:2d} 10:{i // 60 % 60:02d}:{i % 60:02d}"
+            lines.append("no stamp here" if i % 131 == 7 else f"{prefix}{stamp} mx a: line {i}")
+    path = tmp_path / "maillog"
+    path.write_text("\n".join(lines) + "\n")
+    source = Source(str(path), path)
+    for block_size in (64, 1000, 7777, 1 << 20):
+        compiled, python = YearScan(), YearScan()
+        starts = plan._scan_plain(source, block_size, compiled)
+        assert starts == plan._scan_blocks(source, block_size, python)
+        assert vars(compiled) == vars(python) and compiled.rollovers == 1

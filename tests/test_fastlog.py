@@ -653,3 +653,43 @@ def test_count_newlines_counts_as_bytes_count_does(data: bytes, draw: st.DataObj
         assert fast.count_newlines(block, start, end) == block[start:end].count(b"\n")
     many = b"\n" * 70_000  # past 255 steps of 64 bytes, every lane full
     assert fast.count_newlines(many, 3, len(many)) == len(many) - 3
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([0, 1, 2, 7, 40, 300]), st.sampled_from([b"\n", b"", b"\n\n"])),
+        max_size=40,
+    ),
+    st.sampled_from([1, 2, 3, 16, 64, 1000]),
+    st.sampled_from([0, 1, 30, 1 << 20]),
+)
+def test_scan_plain_cuts_the_blocks_iter_plain_blocks_cuts(
+    tmp_path: Path, pieces: list[tuple[int, bytes]], block_size: int, max_line: int
+) -> None:
+    """The planner's one-call scan: the same blocks (overlong lines cut where they stand, the
+    unfinished last line last), the lines before each, and the first bytes of each block and
+    of its last line, as the Python reader and the year scan see them."""
+    import os
+
+    from mailtrace.logs.plan import _fastlog as compiled
+    from mailtrace.sources import iter_plain_blocks
+
+    if compiled is None:
+        pytest.skip("the compiled module is not built")
+    log = tmp_path / "maillog"
+    log.write_bytes(b"".join(b"Mar  7 10:00:00 mx a: x"[:n] + b"y" * max(0, n - 23) + end
+                             for n, end in pieces))
+    want, offset, lines = [], 0, 0
+    for buf, n in iter_plain_blocks(log, block_size=block_size, max_line=max_line):
+        block = bytes(buf[:n])
+        last = block.rfind(b"\n", 0, n - 1) + 1
+        want.append((offset, lines, n, block[:32], block[last:][:32]))
+        offset, lines = offset + n, lines + block.count(b"\n")
+    fd = os.open(log, os.O_RDONLY)
+    try:
+        got = compiled.scan_plain(fd, block_size, max_line, 32)
+    finally:
+        os.close(fd)
+    assert [tuple(b) for b in got] == want
+

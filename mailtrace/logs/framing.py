@@ -631,6 +631,35 @@ class YearScan:
         if tail is not None:
             self.last_stamp = tail[0][-15:].decode("ascii")
 
+    def feed_edges(self, head: bytes, tail: bytes, block: Callable[[], bytes]) -> None:
+        """:meth:`feed` for a block known by the first bytes of its first and last lines (what
+        the compiled scan of a plain file keeps); ``block()`` reads the whole block, which is
+        fed instead when the two do not settle it: a stamp missing from either, or a month
+        other than the current one (a month turns, a New Year is crossed).
+
+        >>> s = YearScan()
+        >>> s.feed_edges(b"Dec 31 23:59:00 mx", b"Jan  1 00:00:05 mx",
+        ...              lambda: b"Dec 31 23:59:00 mx a: x\\nJan  1 00:00:05 mx a: y\\n")
+        >>> s.rollovers, s.last_stamp
+        (1, 'Jan  1 00:00:05')
+        """
+        first = _RX_MONTH_B.match(head)
+        last = _RX_MONTH_B.match(tail)
+        if (
+            first is None
+            or last is None
+            or first[1] != last[1]
+            or (self.month and _MONTHS_B[first[1]] != self.month)
+        ):
+            data = block()
+            self.feed_range(data, 0, len(data))
+            return
+        # What feed_range does with a block whose first and last stamps share the current month.
+        self.checkpoints.append((self.rollovers, self.month))
+        if self.month == 0:
+            self.month = _MONTHS_B[first[1]]
+        self.last_stamp = last[0][-15:].decode("ascii")
+
     def _step(self, month: int) -> None:
         if self.month == 0:
             self.month = month

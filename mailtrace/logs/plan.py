@@ -14,6 +14,7 @@ imports them (0.1 s): see :func:`plan_ahead`. :mod:`mailtrace.logs.reader` parse
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import sys
@@ -26,12 +27,16 @@ from typing import Any
 
 from mailtrace.errors import DecompressError, InputError
 from mailtrace.logs.framing import YearScan, detect_framing, first_stamp_year, parse_tz
-from mailtrace.sources import BLOCK_SIZE, Source, is_plain_file, iter_plain_blocks, read_blocks
+from mailtrace.sources import BLOCK_SIZE, MAX_LINE, Source, is_plain_file, read_blocks
 
 try:
     from mailtrace.logs import _fastlog  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - no C compiler where mailtrace was installed
     _fastlog = None
+
+# Bytes of a block's first and last lines the year scan is shown: an RFC 3164 stamp and a
+# <PRI> before it take at most 20.
+_EDGE = 32
 
 __all__ = [
     "Chunk",
@@ -266,21 +271,20 @@ def _scan_blocks(source: Source, block_size: int, scan: YearScan | None) -> list
 
 
 def _scan_plain(source: Source, block_size: int, scan: YearScan | None) -> list[tuple[int, int]]:
-    """:func:`_scan_blocks` over a plain file read in place: the same blocks, no copies, and
-    the lines counted by the compiled module with the GIL released."""
+    """:func:`_scan_blocks` over a plain file: the same blocks, cut and counted by the compiled
+    module in one call with the GIL released (it runs beside the import of pyarrow and numpy:
+    see :func:`plan_ahead`). The year scan sees each block's first and last lines; a block
+    where they do not tell it enough is read again whole."""
     assert source.path is not None
-    starts: list[tuple[int, int]] = []
-    offset = lines = 0
     try:
-        for buf, n in iter_plain_blocks(source.path, block_size=block_size):
-            starts.append((offset, lines))
+        with source.path.open("rb", buffering=0) as f:
+            blocks = _fastlog.scan_plain(f.fileno(), block_size, MAX_LINE, _EDGE)
             if scan is not None:
-                scan.feed_range(buf, 0, n)
-            lines += _fastlog.count_newlines(buf, 0, n)
-            offset += n
+                for offset, _, length, head, tail in blocks:
+                    scan.feed_edges(head, tail, functools.partial(os.pread, f.fileno(), length, offset))
     except OSError as exc:
         raise InputError(source.name, f"cannot read: {exc.strerror or exc}") from None
-    return starts
+    return [(offset, lines) for offset, lines, *_ in blocks]
 
 
 # --- planning ahead ------------------------------------------------------------------------------
