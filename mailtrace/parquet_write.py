@@ -34,6 +34,7 @@ True
 
 from __future__ import annotations
 
+import mmap
 import struct
 import threading
 from collections.abc import Collection
@@ -41,7 +42,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pyarrow as pa
 
 from mailtrace import parquet_thrift as thrift
@@ -494,7 +494,7 @@ class _Compressed:
     """Where one part's pages are snappy-compressed to: large buffers, each page a view of one.
 
     With cramjam the compressor writes into memory allocated once per few MB and not touched
-    before (NumPy's empty), so the page faults of fresh memory happen inside the compression,
+    before (an anonymous map, as NumPy's empty would give), so the page faults of fresh memory happen inside the compression,
     with the GIL released; ``pa.compress`` allocates every page's output (and faults it in)
     holding the GIL, which stalled the other encoding thread. Without cramjam, pa.compress.
     """
@@ -509,7 +509,7 @@ class _Compressed:
             return pa.compress(page, codec="snappy")
         bound = 32 + len(page) + len(page) // 6  # snappy's worst case
         if self.arena is None or self.used + bound > len(self.arena):
-            self.arena = np.empty(max(bound, _ARENA), dtype=np.uint8).data
+            self.arena = memoryview(mmap.mmap(-1, max(bound, _ARENA)))
             self.used = 0
         start = self.used
         self.used += _snappy.compress_raw_into(page, self.arena[start : start + bound])

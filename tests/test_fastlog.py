@@ -693,3 +693,21 @@ def test_scan_plain_cuts_the_blocks_iter_plain_blocks_cuts(
         os.close(fd)
     assert [tuple(b) for b in got] == want
 
+
+def test_the_source_column_is_cut_into_pieces_past_int32_offsets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The constant ``source`` column of a take: one array, or pieces when the name repeated
+    on every row would pass a string array's 2 GiB (a long path on tens of millions of rows;
+    here the limit is lowered to 100 bytes)."""
+    if not fast.available():
+        pytest.skip("the compiled module is not built")
+    whole = fast._constant("/var/log/maillog", 20)
+    assert whole.to_pylist() == ["/var/log/maillog"] * 20 and len(whole.buffers()[2]) == 320
+    monkeypatch.setattr(fast, "_MAX_OFFSET", 100)
+    pieces = fast._constant("/var/log/maillog", 20)  # 16 bytes: 6 rows a piece
+    assert [len(c) for c in pieces.chunks] == [6, 6, 6, 2]
+    assert pieces.to_pylist() == whole.to_pylist()
+    assert fast._constant("", 5).to_pylist() == [""] * 5
+    with pytest.raises(OverflowError):
+        fast._fastlog.constant_offsets(1 << 30, 4)

@@ -22,10 +22,11 @@ so the hot path makes no dict at all. Values may arrive as the strings a regex c
 
 from __future__ import annotations
 
+import itertools
 import re
+from array import array
 from collections.abc import Mapping, Sequence
 
-import numpy as np
 import pyarrow as pa
 
 from mailtrace.schema import EVENTS, UNPARSED
@@ -174,9 +175,7 @@ class EventBuilder:
         return pa.Table.from_arrays(
             [
                 string_array([self.source] * n),
-                pa.Array.from_buffers(
-                    pa.int64(), n, [None, pa.py_buffer(np.array(self._un_line, dtype=np.int64))]
-                ),
+                pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(array("q", self._un_line))]),
                 string_array(self._un_text),
                 string_array(self._un_reason),
             ],
@@ -194,14 +193,15 @@ def string_array(values: Sequence[str]) -> pa.Array:
     ['a', 'bé', '']
     """
     encoded = [v.encode("utf-8") for v in values]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum([len(b) for b in encoded], out=offsets[1:])
     data = b"".join(encoded)
-    if len(data) < 1 << 31:  # int32 offsets: no cast, which would import pyarrow.compute
+    # int32 offsets (no cast, which would import pyarrow.compute) where they reach; no NumPy,
+    # which the log commands do not import
+    wide = len(data) >= 1 << 31
+    offsets = array("q" if wide else "i", [0])
+    offsets.extend(itertools.accumulate(map(len, encoded)))
+    if not wide:
         return pa.Array.from_buffers(
-            pa.string(),
-            len(encoded),
-            [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)],
+            pa.string(), len(encoded), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
         )
     return pa.Array.from_buffers(
         pa.large_string(), len(encoded), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
@@ -232,6 +232,8 @@ def _sparse_column(
     text: one vectorised cast); a single ``take``, whose index numpy builds and which is null on
     absent rows, puts them all in place.
     """
+    import numpy as np  # the Python parsers' rows only: `logs` on Postfix syslog never gets here
+
     parts = [part for part in parts if part[0]]
     if not parts:
         return pa.nulls(n, typ)
@@ -245,7 +247,13 @@ def _sparse_column(
             start, start + len(rows)
         )
         start += len(rows)
-    return present.take(pa.array(index, mask=index < 0))
+    # Handed to pyarrow as buffers (a validity bitmap and the values), not as a NumPy array:
+    # `mailtrace logs` imports pyarrow without NumPy (mailtrace.arrow_imports), and pyarrow so
+    # imported does not take NumPy arrays.
+    bitmap = np.packbits(index >= 0, bitorder="little")
+    np.maximum(index, 0, out=index)  # a valid index under each null too
+    at = pa.Array.from_buffers(pa.int64(), n, [pa.py_buffer(bitmap), pa.py_buffer(index)])
+    return present.take(at)
 
 
 def _strings(values: Sequence[object]) -> pa.Array:

@@ -24,7 +24,6 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from mailtrace.logs.events import EventBuilder, string_array
@@ -242,10 +241,24 @@ def _sparse_column(name: str) -> int:
     return col
 
 
-def _constant(text: str, n: int) -> pa.Array:
-    """``n`` copies of ``text`` as a string array, built without a Python object per row."""
+# The largest offset of a string array (int32): _constant cuts its pieces to it.
+_MAX_OFFSET = (1 << 31) - 1
+
+
+def _constant(text: str, n: int) -> pa.Array | pa.ChunkedArray:
+    """``n`` copies of ``text`` as a string array, built without a Python object per row (and
+    without NumPy, which ``mailtrace logs`` does not import); in pieces past int32 offsets.
+
+    >>> _constant("maillog", 2).to_pylist() if available() else ["maillog", "maillog"]
+    ['maillog', 'maillog']
+    """
     raw = text.encode("utf-8")
-    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(len(raw))
+    most = n if not raw else min(n, _MAX_OFFSET // len(raw))
+    if most < n:  # a name of kilobytes on millions of rows: each piece within int32 offsets
+        return pa.chunked_array(
+            [_constant(text, min(most, n - at)) for at in range(0, n, most)], pa.string()
+        )
+    offsets = _fastlog.constant_offsets(n, len(raw))
     return pa.Array.from_buffers(
         pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(raw * n)]
     )
