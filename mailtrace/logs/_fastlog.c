@@ -2457,23 +2457,6 @@ static long long newlines_in(const unsigned char *p, Py_ssize_t start, Py_ssize_
     return count;
 }
 
-/* count_newlines(data, start, end): b"\n" bytes in data[start:end], without copying and with the
- * GIL released. */
-static PyObject *module_count_newlines(PyObject *mod, PyObject *args) {
-    (void)mod;
-    Py_buffer view;
-    Py_ssize_t start, end;
-    if (!PyArg_ParseTuple(args, "y*nn", &view, &start, &end)) return NULL;
-    if (start < 0) start = 0;
-    if (end > view.len) end = view.len;
-    long long count;
-    Py_BEGIN_ALLOW_THREADS
-    count = newlines_in((const unsigned char *)view.buf, start, end);
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&view);
-    return PyLong_FromLongLong(count);
-}
-
 #define SCAN_EDGE 64 /* the most bytes of a block's first and last lines scan_plain keeps */
 
 /* One block of scan_plain: where it starts, the lines before it, its length, and the first bytes
@@ -2763,8 +2746,6 @@ done:
 
 static PyMethodDef module_methods[] = {
     {"columns", module_columns, METH_NOARGS, "The EVENTS column names, in the order built."},
-    {"count_newlines", module_count_newlines, METH_VARARGS,
-     "count_newlines(data, start, end) -> the number of newlines in data[start:end]."},
     {"constant_offsets", module_constant_offsets, METH_VARARGS,
      "constant_offsets(n, width) -> the n + 1 int32 offsets of one value repeated n times."},
     {"scan_plain", module_scan_plain, METH_VARARGS,

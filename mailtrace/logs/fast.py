@@ -38,7 +38,6 @@ __all__ = [
     "FRAMINGS",
     "FastBuilder",
     "available",
-    "count_newlines",
     "count_strings",
     "feed_block",
     "kept_columns",
@@ -68,17 +67,6 @@ def available() -> bool:
 
 # Checked once: every engine, plan and batch asks.
 _BUILT = _fastlog is not None and tuple(_fastlog.columns()) == tuple(EVENTS.names)
-
-
-def count_newlines(data: Any, start: int, end: int) -> int:
-    """The number of ``b"\\n"`` in ``data[start:end]`` (any buffer; nothing is copied).
-
-    >>> count_newlines(b"a\\nb\\nc", 0, 5) if available() else 2
-    2
-    """
-    if _fastlog is None:  # pragma: no cover - planners check available() first
-        return bytes(data[start:end]).count(b"\n")
-    return int(_fastlog.count_newlines(data, start, end))
 
 
 def count_strings(array: pa.Array) -> dict[str | None, int] | None:
