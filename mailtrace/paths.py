@@ -49,7 +49,9 @@ import pyarrow as pa
 from mailtrace.errors import InputError
 from mailtrace.lazy_module import LazyModule
 from mailtrace.logs.kinds import Kind
+from mailtrace.logs.plan import PARALLEL_BYTES
 from mailtrace.schema import DELIVERIES, EVENTS, FAILURES, MESSAGES
+from mailtrace.sources import is_dataset
 
 if TYPE_CHECKING:
     import pyarrow.compute as pc
@@ -1019,7 +1021,7 @@ def read_events_counted(
     datasets: list[Path] = []
     logs: list[Path] = []
     for path in inputs:
-        (datasets if _is_dataset(path) else logs).append(path)
+        (datasets if is_dataset(path) else logs).append(path)
     counts = Counts()
     if not logs:
         preload(*imports)  # else the parse does, once its plan is made
@@ -1030,12 +1032,6 @@ def read_events_counted(
     if not tables:
         return events_columns(EVENTS.empty_table(), columns), counts
     return pa.concat_tables([events_columns(t, columns) for t in tables]), counts
-
-
-def _is_dataset(path: Path) -> bool:
-    if path.is_dir():
-        return next(path.rglob("*.parquet"), None) is not None
-    return path.suffix == ".parquet"
 
 
 def _read_dataset(path: Path, columns: tuple[str, ...]) -> pa.Table:
@@ -1067,10 +1063,6 @@ def _read_dataset(path: Path, columns: tuple[str, ...]) -> pa.Table:
     if not tables:
         return events_columns(EVENTS.empty_table(), columns)
     return pa.concat_tables(tables)
-
-
-# Below this much log text, starting worker processes costs more than it saves.
-PARALLEL_BYTES = 32 * 1024 * 1024
 
 
 def _parse_logs(

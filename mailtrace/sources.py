@@ -127,6 +127,18 @@ def _sorted_files(paths: Iterable[Path]) -> list[Path]:
     return sorted(paths, key=lambda p: (str(p.parent), *rotation_key(p.name)))
 
 
+def is_dataset(path: Path) -> bool:
+    """Whether ``path`` is a Parquet dataset (``mailtrace logs -o``) rather than a log: a
+    ``.parquet`` file, or a directory holding one.
+
+    >>> is_dataset(Path("out/maillog.parquet")), is_dataset(Path("/var/log/maillog"))
+    (True, False)
+    """
+    if path.is_dir():
+        return next(path.rglob("*.parquet"), None) is not None
+    return path.suffix == ".parquet"
+
+
 def expand_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Source]:
     """Every file named by ``inputs``: files, directories (recursively), globs and ``-`` (stdin).
 

@@ -436,6 +436,30 @@ def test_logs_plans_its_large_input_ahead_and_takes_that_plan(
     assert summary.counts.lines == 20_000 and not plan._AHEAD  # taken by the run
 
 
+def test_the_analysis_commands_plan_a_large_log_ahead_but_not_a_dataset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """report, path, failures and trace plan a large log while they import their analysis, as
+    the parse of read_events will ask (one plan, taken by it); a dataset is not planned."""
+    from mailtrace import cli, paths
+    from mailtrace.logs import batch, plan
+
+    for module in (plan, batch):
+        monkeypatch.setattr(module, "SPLIT_BYTES", 1)  # this small file is "large"
+    for module in (plan, paths):
+        monkeypatch.setattr(module, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    path = tmp_path / "maillog"
+    path.write_text(_log(20_000))
+    run([path], tmp_path / "out", year=2025, tz="UTC", jobs=1)
+    cli._plan_ahead([str(tmp_path / "out" / "maillog.parquet")], 2025, "UTC")  # a dataset
+    assert not plan._AHEAD
+    cli._plan_ahead([str(path)], 2025, "UTC")
+    assert len(plan._AHEAD) == 1
+    events, counts = paths.read_events_counted([path], ("kind",), year=2025, tz="UTC")
+    assert counts.lines == 20_000 and events.num_rows == counts.events and not plan._AHEAD
+
+
 def test_the_planner_imports_neither_pyarrow_nor_numpy() -> None:
     """What lets mailtrace logs plan a large file while it imports them (plan.plan_ahead)."""
     import subprocess

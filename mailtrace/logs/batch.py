@@ -744,7 +744,7 @@ def run(
     errors: Errors = "raise",
     jobs: int | None = None,
     force: bool = False,
-    split_bytes: int = SPLIT_BYTES,
+    split_bytes: int | None = None,
     progress: Progress | None = None,
     parsers: Mapping[str, LineParser] | None = None,
     engine: Engine = "process",
@@ -774,6 +774,8 @@ def run(
     if errors not in ("raise", "skip"):
         raise UsageError(f"--errors must be raise or skip, not {errors!r}")
     zone = parse_tz(tz)  # a bad --tz is a usage error before any work starts
+    if split_bytes is None:
+        split_bytes = SPLIT_BYTES
     keep = None if columns is None else tuple(columns)
     options = Options(format, year, zone, errors, parsers, keep)
     sources = expand_inputs(inputs)

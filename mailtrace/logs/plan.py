@@ -292,6 +292,10 @@ def _scan_plain(source: Source, block_size: int, scan: YearScan | None) -> list[
 #: A plain file at least this big is split into byte ranges so several workers share it.
 SPLIT_BYTES = 24 << 20
 
+#: Below this much log text the analysis commands (report, path, trace) parse in their own
+#: process: starting workers would cost more than it saves.
+PARALLEL_BYTES = 32 << 20
+
 #: The smallest byte range a split file is cut into: smaller ones cost more in overhead than
 #: they gain in balance.
 MIN_RANGE_BYTES = 4 << 20
@@ -315,10 +319,12 @@ def plan_ahead_of_run(
     jobs: int | None = None,
     year: int | None = None,
     tz: str | None = None,
+    smallest: int = 0,
 ) -> None:
     """:func:`plan_ahead` the input of ``mailtrace logs INPUT`` as :func:`mailtrace.logs.batch.run`
     will plan it: one plain file large enough to be split among several workers (else nothing).
-    A bad argument is left for the run to report.
+    ``smallest``: the size below which the caller will not split it (nor will the run below
+    SPLIT_BYTES). A bad argument is left for the run to report.
     """
     from mailtrace.sources import expand_inputs
 
@@ -333,7 +339,7 @@ def plan_ahead_of_run(
         parse_tz(tz)
     except Exception:
         return
-    if size >= SPLIT_BYTES:
+    if size >= max(smallest, SPLIT_BYTES):
         chunk = range_bytes(size, workers)
         plan_ahead(sources[0].name, year=year, tz=tz, chunk_bytes=chunk, taper=workers)
 
