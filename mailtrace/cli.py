@@ -598,8 +598,8 @@ def logs(
 
     from mailtrace.logs.plan import plan_ahead_of_run
 
-    # A large file is planned (read once to count its lines) in a thread while the next line
-    # imports pyarrow and numpy; the run then takes that plan.
+    # A large file is planned (read once to count its lines) in a thread while the next lines
+    # import pyarrow; the run then takes that plan.
     plan_ahead_of_run(files, jobs=jobs, year=year, tz=tz)
     if engine == "process":
         # Nothing here hands pyarrow a NumPy array: without NumPy the import is 0.07 s shorter,
@@ -669,6 +669,7 @@ def trace(
     _plan_ahead(paths, year, tz)
     from mailtrace.paths import COLUMNS
     from mailtrace.trace import trace as trace_message
+
     events, partial = _read_log_events(paths, COLUMNS, year, tz, errors)
     result = trace_message(message, events)
     render.message_trace(result, as_json=as_json)

@@ -494,9 +494,10 @@ class _Compressed:
     """Where one part's pages are snappy-compressed to: large buffers, each page a view of one.
 
     With cramjam the compressor writes into memory allocated once per few MB and not touched
-    before (an anonymous map, as NumPy's empty would give), so the page faults of fresh memory happen inside the compression,
-    with the GIL released; ``pa.compress`` allocates every page's output (and faults it in)
-    holding the GIL, which stalled the other encoding thread. Without cramjam, pa.compress.
+    before (an anonymous map: NumPy's empty did the same, but ``logs`` no longer imports NumPy),
+    so the page faults of fresh memory happen inside the compression, with the GIL released;
+    ``pa.compress`` allocates every page's output (and faults it in) holding the GIL, which
+    stalled the other encoding thread. Without cramjam, pa.compress.
     """
 
     def __init__(self) -> None:

@@ -1,4 +1,4 @@
-"""pyarrow without pandas (``report``) and without NumPy (``logs``): the same results, fewer imports."""
+"""pyarrow without pandas (``report``) and without NumPy (``logs``): the same results."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
-
 from typer.testing import CliRunner
 
 from mailtrace.cli import app
@@ -57,10 +56,10 @@ print("ok")
 
 
 def test_logs_without_numpy_writes_the_datasets_it_writes_with_numpy(tmp_path: Path) -> None:
-    """``mailtrace logs -o`` in its own process imports pyarrow without NumPy, and on Postfix in
-    syslog that the compiled path reads whole NumPy not at all; on every sample log (Exim, Sendmail, every framing, a rotated set
-    with gzip, whose Python parsers import NumPy for themselves) it writes the tables this
-    process (pyarrow with NumPy) writes."""
+    """``mailtrace logs -o`` in its own process imports pyarrow without NumPy, and NumPy not at
+    all on Postfix syslog that the compiled path reads whole; on every sample log (Exim,
+    Sendmail, every framing, a rotated set with gzip, whose Python parsers import NumPy for
+    themselves) it writes the tables this process (pyarrow with NumPy) writes."""
     logs = SAMPLE / "logs"
     inputs = [str(p) for p in sorted(logs.rglob("*")) if p.is_file()]
     apart, here = tmp_path / "apart", tmp_path / "here"

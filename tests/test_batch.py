@@ -484,7 +484,8 @@ def test_the_compiled_scan_plans_what_the_block_scan_plans(tmp_path: Path) -> No
     if plan._fastlog is None:
         pytest.skip("the compiled module is not built")
     lines = []
-    for month, day in [("Nov", 29), ("Nov", 30), ("Dec", 1), ("Dec", 31), ("Jan", 1), ("Dec", 31), ("Jan", 2)]:
+    days = [("Nov", 29), ("Nov", 30), ("Dec", 1), ("Dec", 31), ("Jan", 1), ("Dec", 31), ("Jan", 2)]
+    for month, day in days:
         for i in range(400):  # stragglers, a <PRI>, and lines with no stamp at all among them
             prefix = "<22>" if i % 97 == 5 else ""
             stamp = f"{month} {day:2d} 10:{i // 60 % 60:02d}:{i % 60:02d}"

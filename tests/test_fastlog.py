@@ -669,7 +669,9 @@ def test_scan_plain_counts_lines_as_bytes_count_does(data: bytes, times: int) ->
         assert blocks[-1][:3] == (len(body) + 1, body.count(b"\n") + 1, 1)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     st.lists(
         st.tuples(st.sampled_from([0, 1, 2, 7, 40, 300]), st.sampled_from([b"\n", b"", b"\n\n"])),
@@ -692,8 +694,9 @@ def test_scan_plain_cuts_the_blocks_iter_plain_blocks_cuts(
     if compiled is None:
         pytest.skip("the compiled module is not built")
     log = tmp_path / "maillog"
-    log.write_bytes(b"".join(b"Mar  7 10:00:00 mx a: x"[:n] + b"y" * max(0, n - 23) + end
-                             for n, end in pieces))
+    log.write_bytes(
+        b"".join(b"Mar  7 10:00:00 mx a: x"[:n] + b"y" * max(0, n - 23) + end for n, end in pieces)
+    )
     want, offset, lines = [], 0, 0
     for buf, n in iter_plain_blocks(log, block_size=block_size, max_line=max_line):
         block = bytes(buf[:n])

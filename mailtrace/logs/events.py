@@ -175,7 +175,9 @@ class EventBuilder:
         return pa.Table.from_arrays(
             [
                 string_array([self.source] * n),
-                pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(array("q", self._un_line))]),
+                pa.Array.from_buffers(
+                    pa.int64(), n, [None, pa.py_buffer(array("q", self._un_line))]
+                ),
                 string_array(self._un_text),
                 string_array(self._un_reason),
             ],

@@ -281,7 +281,8 @@ def _scan_plain(source: Source, block_size: int, scan: YearScan | None) -> list[
             blocks = _fastlog.scan_plain(f.fileno(), block_size, MAX_LINE, _EDGE)
             if scan is not None:
                 for offset, _, length, head, tail in blocks:
-                    scan.feed_edges(head, tail, functools.partial(os.pread, f.fileno(), length, offset))
+                    reread = functools.partial(os.pread, f.fileno(), length, offset)
+                    scan.feed_edges(head, tail, reread)
     except OSError as exc:
         raise InputError(source.name, f"cannot read: {exc.strerror or exc}") from None
     return [(offset, lines) for offset, lines, *_ in blocks]
@@ -292,8 +293,8 @@ def _scan_plain(source: Source, block_size: int, scan: YearScan | None) -> list[
 #: A plain file at least this big is split into byte ranges so several workers share it.
 SPLIT_BYTES = 24 << 20
 
-#: Below this much log text the analysis commands (report, path, trace) parse in their own
-#: process: starting workers would cost more than it saves.
+#: Below this much log text the analysis commands (report, path, failures, trace) parse in their
+#: own process: starting workers would cost more than it saves.
 PARALLEL_BYTES = 32 << 20
 
 #: The smallest byte range a split file is cut into: smaller ones cost more in overhead than
