@@ -2457,16 +2457,6 @@ static long long newlines_in(const unsigned char *p, Py_ssize_t start, Py_ssize_
     return count;
 }
 
-#define SCAN_EDGE 64 /* the most bytes of a block's first and last lines scan_plain keeps */
-
-/* One block of scan_plain: where it starts, the lines before it, its length, and the first bytes
- * of its first and last lines. */
-typedef struct {
-    long long offset, lines, length;
-    int nhead, ntail;
-    unsigned char head[SCAN_EDGE], tail[SCAN_EDGE];
-} ScanBlock;
-
 /* constant_offsets(n, width) -> bytes: the n + 1 int32 offsets of a string array holding one
  * value of `width` bytes n times (0, width, 2 * width, ...); OverflowError past int32.
  *
@@ -2491,6 +2481,16 @@ static PyObject *module_constant_offsets(PyObject *mod, PyObject *args) {
     for (Py_ssize_t i = 0; i <= n; i++) offsets[i] = (int32_t)(i * width);
     return out;
 }
+
+#define SCAN_EDGE 64 /* the most bytes of a block's first and last lines scan_plain keeps */
+
+/* One block of scan_plain: where it starts, the lines before it, its length, and the first bytes
+ * of its first and last lines. */
+typedef struct {
+    long long offset, lines, length;
+    int nhead, ntail;
+    unsigned char head[SCAN_EDGE], tail[SCAN_EDGE];
+} ScanBlock;
 
 /* The blocks scan_plain has cut so far. */
 typedef struct {
@@ -2586,7 +2586,8 @@ static PyObject *module_scan_plain(PyObject *mod, PyObject *args) {
         }
         if (error) break;
         Py_ssize_t total = have + got, cut = 0;
-        for (Py_ssize_t i = total - 1; i >= 0; i--)
+        /* only the bytes just read: the carried-over partial line holds no newline */
+        for (Py_ssize_t i = total - 1; i >= have; i--)
             if (buf[i] == '\n') {
                 cut = i + 1;
                 break;
