@@ -27,4 +27,15 @@ static inline void ends_of(const void *s, int32_t n, const void *limit, uint64_t
     *tail = t;
 }
 
+/* Whether string a (an bytes, ends ah and at) equals b: length and ends decide up to 16 bytes. */
+static inline int ends_equal(const void *a, int32_t an, uint64_t ah, uint64_t at, const void *b,
+                             int32_t bn, uint64_t bh, uint64_t bt) {
+    return an == bn && ah == bh && at == bt && (bn <= 16 || memcmp(a, b, (size_t)bn) == 0);
+}
+
+/* The hash both modules' small tables probe with: the ends and the length, mixed. */
+static inline uint64_t ends_hash(int32_t n, uint64_t head, uint64_t tail) {
+    return (head ^ (tail * 0x9E3779B97F4A7C15ull) ^ (uint64_t)n) * 0xFF51AFD7ED558CCDull;
+}
+
 #endif

@@ -92,11 +92,37 @@ typedef struct {
     int32_t smin_len, smax_len;
 } MinMax;
 
+/* Account for one more value in a column chunk's statistics. */
+static inline void minmax_int(MinMax *mm, int64_t v) {
+    if (!mm->has_min) {
+        mm->has_min = 1;
+        mm->imin = mm->imax = v;
+    } else if (v < mm->imin) {
+        mm->imin = v;
+    } else if (v > mm->imax) {
+        mm->imax = v;
+    }
+}
+
 static inline int less_bytes(const uint8_t *a, int32_t alen, const uint8_t *b, int32_t blen) {
     /* Most pairs differ in their first byte: decide those without calling memcmp. */
     if (alen && blen && a[0] != b[0]) return a[0] < b[0];
     int c = memcmp(a, b, (size_t)(alen < blen ? alen : blen));
     return c < 0 || (c == 0 && alen < blen);  /* unsigned byte order, Parquet's for UTF8 */
+}
+
+static inline void minmax_bytes(MinMax *mm, const uint8_t *s, int32_t len) {
+    if (!mm->has_min) {
+        mm->has_min = 1;
+        mm->smin = mm->smax = s;
+        mm->smin_len = mm->smax_len = len;
+    } else if (less_bytes(s, len, mm->smin, mm->smin_len)) {
+        mm->smin = s;
+        mm->smin_len = len;
+    } else if (less_bytes(mm->smax, mm->smax_len, s, len)) {
+        mm->smax = s;
+        mm->smax_len = len;
+    }
 }
 
 /* Bytes of slack the scratch buffer keeps past a body, so that short strings are copied 16
@@ -309,19 +335,7 @@ static PyObject *encode(PyObject *self, PyObject *args) {
             else
                 memcpy(p + 4, s, (size_t)len);
             p += 4 + len;
-            if (stats) {
-                if (!mm.has_min) {
-                    mm.has_min = 1;
-                    mm.smin = mm.smax = s;
-                    mm.smin_len = mm.smax_len = len;
-                } else if (less_bytes(s, len, mm.smin, mm.smin_len)) {
-                    mm.smin = s;
-                    mm.smin_len = len;
-                } else if (less_bytes(mm.smax, mm.smax_len, s, len)) {
-                    mm.smax = s;
-                    mm.smax_len = len;
-                }
-            }
+            if (stats) minmax_bytes(&mm, s, len);
         }
     } else if (!bitmap && (kind == K_DOUBLE || (kind != K_INT16_AS_INT32 && !stats))) {
         /* Same width in and out, no nulls: one copy. */
@@ -353,16 +367,7 @@ static PyObject *encode(PyObject *self, PyObject *args) {
                 memcpy(p, &v32, 4);
                 p += 4;
             }
-            if (stats) {
-                if (!mm.has_min) {
-                    mm.has_min = 1;
-                    mm.imin = mm.imax = v;
-                } else if (v < mm.imin) {
-                    mm.imin = v;
-                } else if (v > mm.imax) {
-                    mm.imax = v;
-                }
-            }
+            if (stats) minmax_int(&mm, v);
         }
     }
     Py_END_ALLOW_THREADS
@@ -414,8 +419,7 @@ typedef struct {
 
 
 static inline int same(const Entry *e, const uint8_t *p, int32_t n, uint64_t head, uint64_t tail) {
-    return e->n == n && e->head == head && e->tail == tail &&
-           (n <= 16 || memcmp(e->p, p, (size_t)n) == 0);
+    return ends_equal(e->p, e->n, e->head, e->tail, p, n, head, tail);
 }
 
 static Py_ssize_t put_varint(uint8_t *out, uint64_t v) {
@@ -479,9 +483,7 @@ static PyObject *encode_dict(PyObject *self, PyObject *args) {
         uint64_t head, tail;
         ends_of(s, n, limit, &head, &tail);
         if (last == NULL || !same(last, s, n, head, tail)) {
-            uint64_t h = (head ^ (tail * 0x9E3779B97F4A7C15ull) ^ (uint64_t)n) *
-                         0xFF51AFD7ED558CCDull;
-            size_t at = (size_t)(h >> 40) & (DICT_SLOTS - 1);
+            size_t at = (size_t)(ends_hash(n, head, tail) >> 40) & (DICT_SLOTS - 1);
             while (slots[at].index >= 0 && !same(&slots[at], s, n, head, tail))
                 at = (at + 1) & (DICT_SLOTS - 1);
             if (slots[at].index < 0) {
@@ -531,18 +533,7 @@ static PyObject *encode_dict(PyObject *self, PyObject *args) {
         memcpy(d, &e->n, 4);
         memcpy(d + 4, e->p, (size_t)e->n);
         d += 4 + e->n;
-        if (!stats) continue;
-        if (!mm.has_min) {
-            mm.has_min = 1;
-            mm.smin = mm.smax = e->p;
-            mm.smin_len = mm.smax_len = e->n;
-        } else if (less_bytes(e->p, e->n, mm.smin, mm.smin_len)) {
-            mm.smin = e->p;
-            mm.smin_len = e->n;
-        } else if (less_bytes(mm.smax, mm.smax_len, e->p, e->n)) {
-            mm.smax = e->p;
-            mm.smax_len = e->n;
-        }
+        if (stats) minmax_bytes(&mm, e->p, e->n);
     }
     /* The data page: levels, then the bit width and the indices. */
     p = put_level_block(out, &rows);
@@ -697,19 +688,8 @@ static PyObject *encode_delta(PyObject *self, PyObject *args) {
     SetBits it;
     setbits_start(&it, bitmap, validity.len, offset, offset + length);
     for (Py_ssize_t i; (i = setbits_next(&it)) >= 0;) picked[got++] = src[i];
-    if (stats) {
-        for (Py_ssize_t k = 0; k < got; k++) {
-            int64_t v = picked[k];
-            if (!mm.has_min) {
-                mm.has_min = 1;
-                mm.imin = mm.imax = v;
-            } else if (v < mm.imin) {
-                mm.imin = v;
-            } else if (v > mm.imax) {
-                mm.imax = v;
-            }
-        }
-    }
+    if (stats)
+        for (Py_ssize_t k = 0; k < got; k++) minmax_int(&mm, picked[k]);
     p += put_varint(p, DELTA_BLOCK);
     p += put_varint(p, DELTA_MINIBLOCKS);
     p += put_varint(p, (uint64_t)got);

@@ -2690,16 +2690,15 @@ static PyObject *module_count_strings(PyObject *mod, PyObject *args) {
         int32_t n = off[i + 1] - off[i];
         uint64_t head, tail;
         ends_of(p, n, bytes + data.len, &head, &tail);
-        if (last != NULL && last->n == n && last->head == head && last->tail == tail &&
-            (n <= 16 || memcmp(last->p, p, (size_t)n) == 0)) {
+        if (last != NULL &&
+            ends_equal(last->p, last->n, last->head, last->tail, p, n, head, tail)) {
             last->count++;
             continue;
         }
-        uint64_t h = (head ^ (tail * 0x9E3779B97F4A7C15ull) ^ (uint64_t)n) * 0xFF51AFD7ED558CCDull;
-        size_t at = (size_t)(h >> 40) & (COUNT_SLOTS - 1);
+        size_t at = (size_t)(ends_hash(n, head, tail) >> 40) & (COUNT_SLOTS - 1);
         while (slots[at].p != NULL &&
-               (slots[at].n != n || slots[at].head != head || slots[at].tail != tail ||
-                (n > 16 && memcmp(slots[at].p, p, (size_t)n) != 0)))
+               !ends_equal(slots[at].p, slots[at].n, slots[at].head, slots[at].tail, p, n, head,
+                           tail))
             at = (at + 1) & (COUNT_SLOTS - 1);
         if (slots[at].p == NULL) {
             if (distinct == COUNT_MAX) {
