@@ -563,10 +563,14 @@ def _rows_table(title: str, rows: list[dict[str, Any]], columns: list[str] | Non
         for c in cols
     ]
     cells = [[_cell(r.get(c), c) for c in cols] for r in rows]
-    plain = _plain_table(title, labels, numeric, cells)
+    # A table whose numbers do not fit the console is laid out wider than it (text columns at
+    # their narrowest): a number is never cut, where rich would crop it at the console's edge.
+    width = max(out.width, _narrowest(labels, numeric, cells))
+    plain = _plain_table(title, labels, numeric, cells, width)
     if plain is not None:
         out.file.write(plain)
         return
+    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -578,46 +582,129 @@ def _rows_table(title: str, rows: list[dict[str, Any]], columns: list[str] | Non
             table.add_column(label, overflow="fold", min_width=_MIN_TEXT)
     for row in cells:
         table.add_row(*(Text(cell) for cell in row))
-    out.print(table)
-    out.print()
+    console = out
+    if width > out.width:  # the same output, only wider
+        console = Console(
+            file=out.file,
+            width=width,
+            highlight=False,
+            soft_wrap=False,
+            color_system=out.color_system,  # type: ignore[arg-type]
+            force_terminal=out.is_terminal,
+        )
+    console.print(table)
+    console.print()
+
+
+def _narrowest(labels: list[str], numeric: list[bool], cells: list[list[str]]) -> int:
+    """The narrowest a rows table can be with every number whole: the numbers' columns as wide
+    as their widest cell, the text columns at ``_MIN_TEXT``, one cell for each bar.
+
+    >>> _narrowest(["domain", "sent"], [False, True], [["example.com", "1,234,567"]])
+    24
+    """
+    from rich.cells import cell_len
+
+    ncol = len(labels)
+    width = ncol - 1
+    for i, (label, number) in enumerate(zip(labels, numeric, strict=True)):
+        pad = (i > 0) + (i < ncol - 1)
+        longest = max([cell_len(label), *(cell_len(row[i]) for row in cells)])
+        width += pad + (longest if number else _MIN_TEXT)
+    return width
 
 
 def _plain_table(
-    title: str, labels: list[str], numeric: list[bool], cells: list[list[str]]
+    title: str, labels: list[str], numeric: list[bool], cells: list[list[str]], width: int
 ) -> str | None:
-    """The text rich prints for :func:`_rows_table`'s table (and the blank line after it) when
-    that is plain text: no colours, and every cell on one line because the table fits the
-    console. None otherwise, and rich lays it out. Rich takes ~0.3 ms a cell to measure and
+    """The text rich prints for :func:`_rows_table`'s table (and the blank line after it) on a
+    console ``width`` cells wide, when that is plain text (no colours). None when rich must lay
+    it out itself: a cell with a newline, tab or other control character, a number or header too
+    wide for its column, a title wider than the table. Rich takes ~0.3 ms a cell to measure and
     render; a report of a busy server has thousands.
+
+    Column widths are rich's: each column as wide as its widest cell, the text columns narrowed
+    widest first when the table is wider than the console (rich's own ``_collapse_widths``), and
+    a text cell too long for its column folded by rich's own ``Text.wrap``, so the output is the
+    same to the character (``tests/test_render.py`` holds it to that).
     """
     from rich.cells import cell_len
 
     if out.color_system is not None or out.is_terminal:
         return None
-    widths = [
-        cell_len(label) if number else max(cell_len(label), _MIN_TEXT)
-        for label, number in zip(labels, numeric, strict=True)
-    ]
+    ncol = len(labels)
+    # Padding: one space each side of a column, none at the table's outer edges.
+    pad = [(i > 0) + (i < ncol - 1) for i in range(ncol)]
+    longest = [cell_len(label) for label in labels]
     for row in cells:
         for i, cell in enumerate(row):
-            if "\n" in cell or "\t" in cell:
-                return None
-            widths[i] = max(widths[i], cell_len(cell))
-    total = sum(widths) + 3 * (len(widths) - 1)
-    if total > out.width or cell_len(title) > total:
+            if not cell.isprintable():
+                return None  # a newline, tab or other control: rich's own handling
+            longest[i] = max(longest[i], cell_len(cell))
+    room = width - (ncol - 1)  # the column bars take one cell each
+    columns = list(zip(longest, pad, numeric, strict=True))
+    widths = [_column_width(n, p, number, room) or 1 for n, p, number in columns]
+    if sum(widths) > room:
+        from rich.table import Table
+
+        widths = Table._collapse_widths(widths, [not n for n in numeric], room)
+        if sum(widths) > room:
+            return None  # rich would narrow the numbers too
+        # Measured again at the narrowed widths (a text column never below its minimum).
+        widths = [
+            _column_width(n, p, number, w)
+            for (n, p, number), w in zip(columns, widths, strict=True)
+        ]
+        if sum(widths) > room:
+            return None
+    inner = [w - p for w, p in zip(widths, pad, strict=True)]
+    total = sum(inner) + 3 * (ncol - 1)
+    if cell_len(title) > total or any(cell_len(t) > w for t, w in zip(labels, inner, strict=True)):
         return None
 
-    def line(texts: list[str], bar: str) -> str:
-        padded = [  # rich strips what ends a right-aligned cell, as here
-            " " * (w - cell_len(t.rstrip())) + t.rstrip() if number else t + " " * (w - cell_len(t))
-            for t, w, number in zip(texts, widths, numeric, strict=True)
-        ]
-        return f" {bar} ".join(padded) + "\n"
+    def fit(text: str, i: int) -> list[str] | None:
+        """The lines of a cell in column ``i``, each ``inner[i]`` cells wide."""
+        w = inner[i]
+        if numeric[i]:  # rich strips what ends a right-aligned cell, as here
+            t = text.rstrip()
+            return None if cell_len(t) > w else [" " * (w - cell_len(t)) + t]
+        if cell_len(text) <= w:
+            return [text + " " * (w - cell_len(text))]
+        from rich.text import Text
 
-    rule = "━╇━".join("━" * w for w in widths) + "\n"
+        return [ln.plain for ln in Text(text).wrap(out, w, justify="left", overflow="fold")]
+
+    def lines(texts: list[str], bar: str) -> str | None:
+        parts = [fit(t, i) for i, t in enumerate(texts)]
+        if any(p is None for p in parts):
+            return None
+        height = max(len(p) for p in parts if p is not None)
+        blank = [" " * w for w in inner]
+        return "".join(
+            f" {bar} ".join(p[k] if k < len(p) else blank[i] for i, p in enumerate(parts) if p)
+            + "\n"
+            for k in range(height)
+        )
+
+    rule = "━╇━".join("━" * w for w in inner) + "\n"
+    body = [lines(labels, "┃"), *(lines(row, "│") for row in cells)]
+    if any(b is None for b in body):
+        return None
     head = title + " " * (total - cell_len(title)) + "\n" if title else ""
-    head += line(labels, "┃") + rule
-    return head + "".join(line(row, "│") for row in cells) + "\n"
+    return head + str(body[0]) + rule + "".join(str(b) for b in body[1:]) + "\n"
+
+
+def _column_width(longest: int, pad: int, number: bool, room: int) -> int:
+    """A column's width with its padding as rich measures it in ``room`` cells: its longest
+    cell, no more than ``room``, a text column at least ``_MIN_TEXT`` wide.
+
+    >>> [_column_width(30, 2, False, 80), _column_width(30, 2, False, 20)]
+    [32, 20]
+    >>> _column_width(3, 1, False, 80), _column_width(3, 1, True, 80)
+    (13, 4)
+    """
+    width = room if room - pad < 1 else min(min(longest, room) + pad, room)
+    return width if number else max(width, _MIN_TEXT + pad)
 
 
 # Short column labels keep the report readable in 80 columns; JSON keeps the long names.
