@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck pytest system-deps clean bench
 
-$(STAMP): pyproject.toml setup.py mailtrace/logs/_fastlog.c mailtrace/_parquet_pages.c
+$(STAMP): pyproject.toml setup.py mailtrace/logs/_fastlog.c mailtrace/_parquet_pages.c mailtrace/_pathcore.c
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

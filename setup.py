@@ -1,9 +1,10 @@
-"""Build step for the two compiled modules; everything else is in pyproject.toml.
+"""Build step for the three compiled modules; everything else is in pyproject.toml.
 
-``mailtrace.logs._fastlog`` is the C fast path for RFC 3164 Postfix logs, and
-``mailtrace._parquet_pages`` encodes Parquet pages from Arrow buffers (see their sources). Both
-are optional: where no C compiler is available the install still succeeds, the pure-Python parser
-gives the same tables and pyarrow writes the Parquet files.
+``mailtrace.logs._fastlog`` is the C fast path for RFC 3164 Postfix logs,
+``mailtrace._parquet_pages`` encodes Parquet pages from Arrow buffers, and ``mailtrace._pathcore``
+finds the queue files of the delivery paths (see their sources). All are optional: where no C
+compiler is available the install still succeeds, the pure-Python parser gives the same tables,
+pyarrow writes the Parquet files and NumPy finds the queue files.
 """
 
 from setuptools import Extension, setup
@@ -16,6 +17,12 @@ setup(
             "mailtrace.logs._fastlog",
             ["mailtrace/logs/_fastlog.c"],
             depends=["mailtrace/_ends.h"],
+            extra_compile_args=_FLAGS,
+            optional=True,
+        ),
+        Extension(
+            "mailtrace._pathcore",
+            ["mailtrace/_pathcore.c"],
             extra_compile_args=_FLAGS,
             optional=True,
         ),

@@ -50,6 +50,16 @@ from mailtrace.errors import InputError
 from mailtrace.lazy_module import LazyModule
 from mailtrace.logs.kinds import Kind
 from mailtrace.logs.plan import PARALLEL_BYTES
+from mailtrace.queue_files import (
+    CLIENT,
+    EXPIRED,
+    FROM,
+    MESSAGE_ID,
+    PICKUP,
+    REJECTED,
+    REMOVED,
+    file_rows,
+)
 from mailtrace.schema import DELIVERIES, EVENTS, FAILURES, MESSAGES
 from mailtrace.sources import is_dataset
 
@@ -169,9 +179,8 @@ def rebuild(
         return Rebuilt(
             MESSAGES.empty_table(), DELIVERIES.empty_table(), np.zeros(0, dtype=np.int64)
         )
-    seg = _segments(ev)
-    files = _queue_files(ev, seg)
-    dl = _deliveries(ev, seg, files)
+    files = _queue_files(ev)
+    dl = _deliveries(ev, files["_seg_of_row"], files)
     with ThreadPoolExecutor(max_workers=1) as pool:
         # An attempt's failure class needs only its reply: judged while the paths are joined.
         failures = pool.submit(
@@ -230,12 +239,19 @@ class _View:
         else:
             kind_codes, kind_names = kinds()
         # Narrow codes compare fast: a mask is one comparison per kind.
-        self._kind = kind_codes[self.order].astype(np.int32)
+        self.kind_codes = kind_codes[self.order].astype(np.int32)
         self._kinds = {v: i for i, v in enumerate(kind_names)}
 
     def mask(self, *kinds: str) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """Rows whose kind is one of ``kinds``."""
-        return kind_mask(self._kind, self._kinds, kinds)
+        return kind_mask(self.kind_codes, self._kinds, kinds)
+
+    def roles(self) -> bytes:
+        """The role bits of each kind code, for :func:`~mailtrace.queue_files.file_rows`."""
+        bits = bytearray(len(self._kinds))
+        for kind, code in self._kinds.items():
+            bits[code] = _ROLE_BITS.get(kind, 0)
+        return bytes(bits)
 
     def take(self, name: str, idx: _IntArray | pa.Array) -> pa.Array:
         """Column ``name`` at view rows ``idx`` (-1 gives null), or at the table rows of
@@ -278,6 +294,19 @@ class _View:
         if not missing.any():
             return pa.array(self.order[idx])
         return pa.array(self.order[np.maximum(idx, 0)], mask=missing)
+
+
+# The kinds that mark a queue file's landmarks (see mailtrace.queue_files).
+_ROLE_BITS = {
+    Kind.CLIENT: 1 << CLIENT,
+    Kind.PICKUP: 1 << PICKUP,
+    Kind.FROM: 1 << FROM,
+    Kind.MESSAGE_ID: 1 << MESSAGE_ID,
+    Kind.REMOVED: 1 << REMOVED,
+    Kind.EXPIRED: 1 << EXPIRED,
+    Kind.REJECT: 1 << REJECTED,
+    Kind.DISCARD: 1 << REJECTED,
+}
 
 
 def kind_mask(
@@ -344,61 +373,26 @@ def factorize(col: pa.ChunkedArray | pa.Array) -> tuple[_IntArray, pa.Array]:
     return idx, enc.dictionary
 
 
-def _first_index(seg: _IntArray, mask: np.ndarray[Any, Any], nseg: int) -> _IntArray:
-    """Per queue file, the row index of its first row where ``mask`` holds (-1 if none)."""
-    none = np.iinfo(np.int64).max
-    out = np.full(nseg, none, dtype=np.int64)
-    rows = np.flatnonzero(mask)
-    np.minimum.at(out, seg[rows], rows)
-    out[out == none] = -1
-    return out
-
-
-def _segments(ev: _View) -> _IntArray:
-    """Queue-file number of each view row: (host, queue id), split after ``removed``."""
-    code = ev.file_code
-    removed = ev.mask(Kind.REMOVED).astype(np.int64)
-    # Removals before each row within its (host, queue id): a stable sort by code keeps time order.
-    order = np.argsort(code, kind="stable")
-    rem_sorted = removed[order]
-    code_sorted = code[order]
-    csum = np.cumsum(rem_sorted)
-    starts = np.flatnonzero(np.r_[True, code_sorted[1:] != code_sorted[:-1]])
-    base = np.repeat(csum[starts] - rem_sorted[starts], np.diff(np.r_[starts, len(order)]))
-    before_sorted = csum - rem_sorted - base
-    # Sorted by code, then time, the (code, removals before) pairs come in ascending order:
-    # a queue file's number is how many pairs changed before it.
-    change = np.r_[False, (code_sorted[1:] != code_sorted[:-1]) | (np.diff(before_sorted) != 0)]
-    seg = np.empty(len(order), dtype=np.int64)
-    seg[order] = np.cumsum(change)
-    return seg
-
-
-def _queue_files(ev: _View, seg: _IntArray) -> dict[str, Any]:
+def _queue_files(ev: _View) -> dict[str, Any]:
     """One record per queue file: who sent it, when, how big, and how it ended."""
-    nseg = int(seg.max()) + 1
-    n = len(seg)
-    first = np.full(nseg, n, dtype=np.int64)
-    np.minimum.at(first, seg, np.arange(n))
-    last = np.zeros(nseg, dtype=np.int64)
-    np.maximum.at(last, seg, np.arange(n))
-    client_i = _first_index(seg, ev.mask(Kind.CLIENT), nseg)
-    pickup_i = _first_index(seg, ev.mask(Kind.PICKUP), nseg)
-    from_i = _first_index(seg, ev.mask(Kind.FROM), nseg)
-    msgid_i = _first_index(seg, ev.mask(Kind.MESSAGE_ID), nseg)
-    removed_i = _first_index(seg, ev.mask(Kind.REMOVED), nseg)
-    expired_m = ev.mask(Kind.EXPIRED)
+    # A delivery whose status is expired (Exim returns a recipient when its retry time runs
+    # out) counts as the file's expiry, like Postfix's expired line.
     dl_rows = np.flatnonzero(ev.mask(Kind.DELIVERY))
-    st_expired = pc.fill_null(pc.equal(ev.take("status", dl_rows), "expired"), False)
-    expired_m[dl_rows[np.asarray(st_expired.to_numpy(zero_copy_only=False), dtype=bool)]] = True
-    expired_i = _first_index(seg, expired_m, nseg)
-    rejected_i = _first_index(seg, ev.mask(Kind.REJECT, Kind.DISCARD), nseg)
+    st_expired = as_mask(pc.equal(ev.take("status", dl_rows), "expired"))
+    rows = file_rows(ev.file_code, ev.kind_codes, ev.roles(), dl_rows[st_expired], EXPIRED)
+    seg, nseg, first, last = rows.seg, rows.n, rows.first, rows.last
+    client_i, pickup_i, from_i = rows.role(CLIENT), rows.role(PICKUP), rows.role(FROM)
+    removed_i, expired_i, rejected_i = rows.role(REMOVED), rows.role(EXPIRED), rows.role(REJECTED)
     # Exim and Sendmail name the client on the line that says the message arrived.
     info_i = np.where(client_i >= 0, client_i, from_i)
-    postfix = pc.starts_with(pc.fill_null(ev.take("program", from_i), "postfix"), "postfix")
-    foreign_from = (from_i >= 0) & ~np.asarray(postfix.to_numpy(zero_copy_only=False), dtype=bool)
     origin = np.full(nseg, _ORIGINS.index("unknown"), dtype=np.int64)
-    origin[foreign_from] = _ORIGINS.index("smtp")
+    # A file with a client or a pickup line is settled below: the program of the arrival line
+    # is looked at only for the others (few of a Postfix log's files, all of Exim's).
+    unsettled = np.flatnonzero((from_i >= 0) & (client_i < 0) & (pickup_i < 0))
+    postfix = pc.starts_with(
+        pc.fill_null(ev.take("program", from_i[unsettled]), "postfix"), "postfix"
+    )
+    origin[unsettled[~as_mask(postfix)]] = _ORIGINS.index("smtp")
     origin[pickup_i >= 0] = _ORIGINS.index("local")
     origin[client_i >= 0] = _ORIGINS.index("smtp")
     at_first, at_from, at_info = ev.rows(first), ev.rows(from_i), ev.rows(info_i)
@@ -415,7 +409,7 @@ def _queue_files(ev: _View, seg: _IntArray) -> dict[str, Any]:
             "rejected_sender": ("sender", ev.rows(rejected_i)),
             "size": ("size", at_from),
             "nrcpt": ("nrcpt", at_from),
-            "message_id": ("message_id", ev.rows(msgid_i)),
+            "message_id": ("message_id", ev.rows(rows.role(MESSAGE_ID))),
         }
     )
     # A message refused before the queue manager saw it is named only by the reject line.
@@ -436,7 +430,7 @@ def _queue_files(ev: _View, seg: _IntArray) -> dict[str, Any]:
         "expired_i": expired_i,
         "rejected": rejected_i >= 0,
         "origin": origin,
-        "segn": _reuse_number(ev, first),
+        "segn": rows.reuse,
         "qcode": ev.qcode[first],
         "parent": np.full(nseg, -1, dtype=np.int64),  # hand-off parent (same message)
         "notice_parent": np.full(nseg, -1, dtype=np.int64),  # bounce notice about this file
@@ -446,17 +440,6 @@ def _queue_files(ev: _View, seg: _IntArray) -> dict[str, Any]:
 
 # Where a message came from, as codes into this list (MESSAGES.origin).
 _ORIGINS = ["unknown", "smtp", "local", "bounce"]
-
-
-def _reuse_number(ev: _View, first: _IntArray) -> _IntArray:
-    """0 for the first queue file of a (host, queue id), 1 for its reuse, and so on."""
-    code = ev.file_code[first]
-    order = sort_rows(code, first)
-    counts = np.zeros(len(code), dtype=np.int64)
-    starts = np.r_[True, code[order][1:] != code[order][:-1]]
-    run = np.arange(len(order)) - np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
-    counts[order] = run
-    return counts
 
 
 def _take(col: pa.ChunkedArray | pa.Array, idx: _IntArray) -> pa.Array:

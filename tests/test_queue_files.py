@@ -1,0 +1,82 @@
+"""The queue files of events: the compiled module and NumPy give the same answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mailtrace import queue_files
+from mailtrace.paths import read_events
+from mailtrace.queue_files import FROM, REMOVED, file_rows
+from mailtrace.report import COLUMNS, build_report
+
+compiled = pytest.mark.skipif(queue_files._pathcore is None, reason="built without a C compiler")
+LOGS = Path(__file__).resolve().parent.parent / "sample_data" / "logs"
+
+
+@st.composite
+def _rows(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, bytes, np.ndarray, int]:
+    n = draw(st.integers(0, 60))
+    spread = draw(st.sampled_from([3, 50, 10**6]))  # few ids reused, many, sparse codes
+    code = np.array(draw(st.lists(st.integers(0, spread), min_size=n, max_size=n)), np.int64)
+    kinds = draw(st.integers(1, 6))
+    kind = np.array(draw(st.lists(st.integers(-1, kinds), min_size=n, max_size=n)), np.int32)
+    roles = bytes(draw(st.lists(st.integers(0, 255), min_size=kinds, max_size=kinds)))
+    extra = np.array(sorted(draw(st.sets(st.integers(0, max(n - 1, 0)), max_size=n))), np.int64)
+    return code, kind, roles, extra[extra < n], draw(st.integers(0, 7))
+
+
+@compiled
+@settings(max_examples=400, deadline=None)
+@given(_rows())
+def test_compiled_and_numpy_find_the_same_files(
+    rows: tuple[np.ndarray, np.ndarray, bytes, np.ndarray, int],
+) -> None:
+    c = file_rows(*rows)
+    p = file_rows(*rows, compiled=False)
+    assert c.seg.tolist() == p.seg.tolist()
+    assert c.table.tolist() == p.table.tolist()
+
+
+def test_a_removal_ends_its_file_and_the_id_starts_again() -> None:
+    # Rows of id 7: from, removed, from (the id reused), removed; id 3 between them.
+    code = np.array([7, 7, 3, 7, 7], np.int64)
+    kind = np.array([0, 1, 0, 0, 1], np.int32)
+    roles = bytes([1 << FROM, 1 << REMOVED])
+    for use_c in (True, False):
+        rows = file_rows(code, kind, roles, np.array([], np.int64), 0, compiled=use_c)
+        assert rows.seg.tolist() == [1, 1, 0, 2, 2]
+        assert rows.reuse.tolist() == [0, 0, 1]
+        assert rows.role(REMOVED).tolist() == [-1, 1, 4]
+        assert rows.role(FROM).tolist() == [2, 0, 3]
+
+
+@compiled
+def test_bad_buffers_are_refused() -> None:
+    core = queue_files._pathcore
+    assert core is not None
+    seg = np.empty(2, np.int64)
+    none = np.array([], np.int64)
+    with pytest.raises(ValueError, match="outside"):
+        core.file_rows(np.array([0, 5], np.int64), 2, np.zeros(2, np.int32), b"", 4, none, 5, seg)
+    with pytest.raises(ValueError, match="mismatched"):
+        core.file_rows(np.zeros(2, np.int64), 1, np.zeros(3, np.int32), b"", 4, none, 5, seg)
+
+
+def test_reports_without_the_compiled_module_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    logs = sorted(p for p in LOGS.iterdir() if p.is_file())
+    events = read_events(logs, COLUMNS, year=2026, tz="UTC")
+    assert events.num_rows > 400
+    built = build_report(events).to_dict()
+    monkeypatch.setattr(queue_files, "_pathcore", None)
+    assert build_report(events).to_dict() == built
+
+
+def test_the_compiled_module_is_built() -> None:
+    # make test builds it, as it builds the parser (tests/test_fastlog.py): setup.py builds it
+    # optionally, so a compile error would otherwise only show as a slower report.
+    assert queue_files._pathcore is not None
