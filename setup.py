@@ -1,11 +1,11 @@
 """Build step for the three compiled modules; everything else is in pyproject.toml.
 
 ``mailtrace.logs._fastlog`` is the C fast path for RFC 3164 Postfix logs,
-``mailtrace._parquet_pages`` encodes Parquet pages from Arrow buffers, and ``mailtrace._pathcore``
-finds the queue files of the delivery paths (see their sources). All are optional: where no C
-compiler is available the install still succeeds, the pure-Python parser gives the same tables,
-pyarrow writes the Parquet files and NumPy finds the queue files.
-"""
+``mailtrace._parquet_pages`` encodes Parquet pages from Arrow buffers, and
+``mailtrace._pathcore`` numbers the queue files and string values of the delivery paths (see
+their sources). All are optional: where no C compiler is available the install still succeeds,
+the pure-Python parser gives the same tables, pyarrow writes the Parquet files, and NumPy and
+Arrow do the numbering."""
 
 from setuptools import Extension, setup
 
@@ -23,6 +23,7 @@ setup(
         Extension(
             "mailtrace._pathcore",
             ["mailtrace/_pathcore.c"],
+            depends=["mailtrace/_ends.h"],
             extra_compile_args=_FLAGS,
             optional=True,
         ),

@@ -1,17 +1,23 @@
-/* The queue files of a log's events: which rows belong to which, and each file's landmark rows.
+/* The delivery paths' counting in C: numbering queue files, and numbering a column's values.
  *
- * Why this exists: mailtrace/paths.py numbers the queue files (one (host, queue id) between two
+ * file_rows. mailtrace/paths.py numbers the queue files (one (host, queue id) between two
  * `removed` lines) and finds each file's first and last row and its first client, from, removed …
  * line. In NumPy that is a sort by queue id, a dozen passes and nine ufunc.at scatters: about
  * 50 ms of the report's critical path for a million lines. Here it is three passes over the rows
- * in time order, with the GIL released. paths.py keeps the NumPy version for an install without
- * a C compiler, and tests/test_pathcore.py holds the two to the same answers.
+ * in time order, with the GIL released. mailtrace/queue_files.py keeps the NumPy version for an
+ * install without a C compiler, and tests/test_queue_files.py holds the two to the same answers.
  *
  * The numbering is the NumPy version's: files ordered by code, then by how many `removed` lines
  * of that code came before them. A code's rows before its first removal are its file 0, the rows
  * after it file 1 and so on; a removal belongs to the file it ends. So a code with its last row
  * after r removals has files 0..r, and file k of code c is number base[c] + k, base[c] being the
  * number of files of the codes below c.
+ *
+ * factorize. The paths and the report number the values of string columns (queue ids, kinds,
+ * recipients …) in order of first appearance, as Arrow's dictionary_encode does, but that costs
+ * ~60 ns a row (a generic hash of every string, then the chunks' dictionaries unified). The
+ * values here are short: a string is hashed and compared by its first and last 8 bytes and its
+ * length (_ends.h), and a run of one value skips the hash.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -19,6 +25,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "_ends.h"
 
 /* Rows of the table file_rows returns, per queue file; then one row per role bit. */
 enum { R_FIRST, R_LAST, R_REUSE, R_ROLES };
@@ -133,8 +140,215 @@ done:
     return result;
 }
 
+
+/* --- factorize: a string column as codes of first appearance ------------------------------- */
+
+/* A distinct value: where its first occurrence is, and its ends (see _ends.h). */
+typedef struct {
+    const char *p;
+    int32_t n;
+    uint64_t head, tail;
+} Value;
+
+/* The open-addressing table of factorize: per slot the value's code + 1 (0: empty) and the top
+ * bits of its hash, so most probes of another value end without touching its Value. */
+typedef struct {
+    uint32_t code1, tag;
+} Slot;
+
+typedef struct {
+    Slot *slots;
+    size_t mask;
+    Value *values;
+    int64_t *firsts;
+    Py_ssize_t n, cap;
+} Table;
+
+/* The hash of a value: its ends and length (_ends.h), and for a value of more than 16 bytes its
+ * middle too: addresses and reply texts of one server share their first and last 8 bytes
+ * (newsletter-0001@example.com …), which alone would put them all in one probe chain. */
+static inline uint64_t value_hash(const char *p, int32_t n, uint64_t head, uint64_t tail) {
+    uint64_t h = ends_hash(n, head, tail);
+    for (int32_t k = 8; k + 8 < n; k += 8) {
+        uint64_t w;
+        memcpy(&w, p + k, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ull;
+        h ^= h >> 29;
+    }
+    return h;
+}
+
+static int table_grow(Table *t) {
+    size_t size = (t->mask + 1) * 2;
+    Slot *slots = calloc(size, sizeof(Slot));
+    if (slots == NULL) return -1;
+    for (Py_ssize_t c = 0; c < t->n; c++) {
+        const Value *v = &t->values[c];
+        uint64_t h = value_hash(v->p, v->n, v->head, v->tail);
+        size_t at = (size_t)(h >> 20) & (size - 1);
+        while (slots[at].code1) at = (at + 1) & (size - 1);
+        slots[at] = (Slot){(uint32_t)c + 1, (uint32_t)(h >> 32)};
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->mask = size - 1;
+    return 0;
+}
+
+/* The code of p[0:n] (a new one, first seen at row `row`, if it is new); -1: out of memory. */
+static int64_t table_code(Table *t, const char *p, int32_t n, const char *limit, int64_t row) {
+    uint64_t head, tail;
+    ends_of(p, n, limit, &head, &tail);
+    uint64_t h = value_hash(p, n, head, tail);
+    uint32_t tag = (uint32_t)(h >> 32);
+    size_t at = (size_t)(h >> 20) & t->mask;
+    for (;; at = (at + 1) & t->mask) {
+        Slot s = t->slots[at];
+        if (s.code1 == 0) break;
+        if (s.tag == tag) {
+            const Value *v = &t->values[s.code1 - 1];
+            if (ends_equal(v->p, v->n, v->head, v->tail, p, n, head, tail)) return s.code1 - 1;
+        }
+    }
+    if (t->n == t->cap) {
+        Py_ssize_t cap = t->cap * 2;
+        Value *values = realloc(t->values, (size_t)cap * sizeof(Value));
+        if (values == NULL) return -1;
+        t->values = values;
+        int64_t *firsts = realloc(t->firsts, (size_t)cap * sizeof(int64_t));
+        if (firsts == NULL) return -1;
+        t->firsts = firsts;
+        t->cap = cap;
+    }
+    int64_t code = t->n++;
+    t->values[code] = (Value){p, n, head, tail};
+    t->firsts[code] = row;
+    t->slots[at] = (Slot){(uint32_t)code + 1, tag};
+    if ((size_t)t->n * 2 > t->mask + 1 && table_grow(t) < 0) return -1;
+    return code;
+}
+
+/* One chunk of a string column, as its buffers. */
+typedef struct {
+    Py_buffer valid, offsets, data;
+    Py_ssize_t offset, length;
+    int have_valid;
+} Chunk;
+
+static const char factorize_doc[] =
+    "factorize(chunks, codes) -> firsts\n\n"
+    "chunks: a list of (validity or None, offset, length, offsets, data), the buffers of a string\n"
+    "column's chunks (int32 offsets). codes: a writable int64 buffer of one item per row, filled\n"
+    "with each row's code: distinct values numbered in order of first appearance, null -1.\n"
+    "firsts: a bytearray of int64, the row where each code first appears.";
+
+static PyObject *factorize(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *list;
+    Py_buffer out = {0};
+    if (!PyArg_ParseTuple(args, "O!w*", &PyList_Type, &list, &out)) return NULL;
+    Py_ssize_t nchunks = PyList_GET_SIZE(list), rows = 0, ready = 0;
+    PyObject *result = NULL;
+    Table t = {0};
+    Chunk *chunks = calloc((size_t)nchunks + 1, sizeof(Chunk));
+    if (chunks == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (; ready < nchunks; ready++) {
+        Chunk *c = &chunks[ready];
+        PyObject *valid;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(list, ready), "Onny*y*", &valid, &c->offset,
+                              &c->length, &c->offsets, &c->data))
+            goto done;
+        c->have_valid = valid != Py_None;
+        if (c->have_valid && PyObject_GetBuffer(valid, &c->valid, PyBUF_SIMPLE) < 0) {
+            PyBuffer_Release(&c->offsets);
+            PyBuffer_Release(&c->data);
+            goto done;
+        }
+        const int32_t *off = c->offsets.buf;
+        int bad = c->offset < 0 || c->length < 0 ||
+                  (c->offset + c->length + 1) * 4 > c->offsets.len ||
+                  (c->have_valid && (c->offset + c->length + 7) / 8 > c->valid.len);
+        for (Py_ssize_t i = c->offset; !bad && i <= c->offset + c->length; i++)
+            bad = off[i] < 0 || off[i] > c->data.len || (i > c->offset && off[i] < off[i - 1]);
+        rows += c->length;
+        if (bad) {
+            ready++;
+            PyErr_SetString(PyExc_ValueError, "factorize: buffers shorter than the chunk");
+            goto done;
+        }
+    }
+    if (out.len != rows * (Py_ssize_t)sizeof(int64_t)) {
+        PyErr_SetString(PyExc_ValueError, "factorize: codes buffer of the wrong size");
+        goto done;
+    }
+    t.cap = 1024;
+    t.mask = 2047;
+    t.slots = calloc(t.mask + 1, sizeof(Slot));
+    t.values = malloc((size_t)t.cap * sizeof(Value));
+    t.firsts = malloc((size_t)t.cap * sizeof(int64_t));
+    if (!t.slots || !t.values || !t.firsts) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int64_t *codes = out.buf, row = 0;
+    int failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < nchunks && !failed; k++) {
+        const Chunk *c = &chunks[k];
+        const int32_t *off = c->offsets.buf;
+        const uint8_t *bits = c->valid.buf;
+        const char *bytes = c->data.buf, *limit = bytes + c->data.len;
+        /* A run of one value (a message's lines, one host) skips the hash. */
+        const char *last_p = NULL;
+        int32_t last_n = -1;
+        int64_t last_code = -1;
+        for (Py_ssize_t i = c->offset; i < c->offset + c->length; i++, row++) {
+            if (c->have_valid && !(bits[i >> 3] & (1u << (i & 7)))) {
+                codes[row] = -1;
+                continue;
+            }
+            const char *p = bytes + off[i];
+            int32_t n = off[i + 1] - off[i];
+            if (n == last_n && memcmp(p, last_p, (size_t)n) == 0) {
+                codes[row] = last_code;
+                continue;
+            }
+            int64_t code = table_code(&t, p, n, limit, row);
+            if (code < 0) {
+                failed = 1;
+                break;
+            }
+            codes[row] = last_code = code;
+            last_p = p;
+            last_n = n;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = PyByteArray_FromStringAndSize((const char *)t.firsts, t.n * (Py_ssize_t)sizeof(int64_t));
+done:
+    for (Py_ssize_t k = 0; k < ready; k++) {
+        if (chunks[k].have_valid) PyBuffer_Release(&chunks[k].valid);
+        PyBuffer_Release(&chunks[k].offsets);
+        PyBuffer_Release(&chunks[k].data);
+    }
+    free(chunks);
+    free(t.slots);
+    free(t.values);
+    free(t.firsts);
+    PyBuffer_Release(&out);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"file_rows", file_rows, METH_VARARGS, file_rows_doc},
+    {"factorize", factorize, METH_VARARGS, factorize_doc},
     {NULL, NULL, 0, NULL},
 };
 

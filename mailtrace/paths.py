@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from mailtrace import queue_files
 from mailtrace.errors import InputError
 from mailtrace.lazy_module import LazyModule
 from mailtrace.logs.kinds import Kind
@@ -359,13 +360,35 @@ def _ts_us(col: pa.ChunkedArray | pa.Array) -> _IntArray:
     return np.asarray(pc.fill_null(ints, np.iinfo(np.int64).min).to_numpy(), dtype=np.int64)
 
 
-def factorize(col: pa.ChunkedArray | pa.Array) -> tuple[_IntArray, pa.Array]:
+def factorize(col: pa.ChunkedArray | pa.Array, compiled: bool = True) -> tuple[_IntArray, pa.Array]:
     """Integer codes and the distinct values of a column (nulls get code -1).
+
+    Values are numbered in order of first appearance. A string column is numbered by the
+    compiled module where it is built (``compiled=False``: by Arrow, as any other column).
 
     >>> codes, values = factorize(pa.array(["a", None, "b", "a"]))
     >>> codes.tolist(), values.to_pylist()
     ([0, -1, 1, 0], ['a', 'b'])
     """
+    core = queue_files.pathcore
+    if core is not None and compiled and col.type in (pa.string(), pa.binary()):
+        # The same codes as Arrow's dictionary_encode, at a third to a half of its time.
+        codes = np.empty(len(col), dtype=np.int64)
+        chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+        parts = []
+        for chunk in chunks:
+            valid, offsets, data = chunk.buffers()
+            parts.append((valid, chunk.offset, len(chunk), offsets, data or b""))
+        firsts = np.frombuffer(core.factorize(parts, codes), dtype=np.int64)
+        # First rows ascend with the codes: each chunk gives its own values, no chunk is joined.
+        starts = np.cumsum([0, *(len(chunk) for chunk in chunks)])
+        cuts = np.searchsorted(firsts, starts).tolist()
+        values = [
+            chunk.take(pa.array(firsts[a:b] - start))
+            for chunk, a, b, start in zip(chunks, cuts, cuts[1:], starts.tolist(), strict=False)
+            if b > a
+        ]
+        return codes, pa.concat_arrays(values) if values else pa.array([], col.type)
     enc = pc.dictionary_encode(col)
     if isinstance(enc, pa.ChunkedArray):
         enc = enc.combine_chunks() if enc.num_chunks else pa.array([], enc.type)

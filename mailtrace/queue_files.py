@@ -29,11 +29,12 @@ from typing import Any
 import numpy as np
 
 try:
-    from mailtrace import _pathcore as _core
+    from mailtrace import _pathcore
 
-    _pathcore: ModuleType | None = _core
+    #: The compiled module (also used by :func:`mailtrace.paths.factorize`), or None.
+    pathcore: ModuleType | None = _pathcore
 except ImportError:  # built without a C compiler
-    _pathcore = None
+    pathcore = None
 
 _IntArray = np.ndarray[Any, np.dtype[np.int64]]
 
@@ -106,10 +107,10 @@ def file_rows(
         ncodes = int(code.max()) + 1
     kind = np.ascontiguousarray(kind, dtype=np.int32)
     extra = np.ascontiguousarray(extra, dtype=np.int64)
-    if _pathcore is None or not compiled:
+    if pathcore is None or not compiled:
         return _numpy_file_rows(code, kind, roles, extra, extra_bit)
     seg = np.empty(n, dtype=np.int64)
-    nseg, table = _pathcore.file_rows(code, ncodes, kind, roles, REMOVED, extra, extra_bit, seg)
+    nseg, table = pathcore.file_rows(code, ncodes, kind, roles, REMOVED, extra, extra_bit, seg)
     return FileRows(seg, np.frombuffer(table, dtype=np.int64).reshape(_ROLES + _BITS, nseg))
 
 

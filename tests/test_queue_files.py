@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailtrace import queue_files
-from mailtrace.paths import read_events
+from mailtrace.paths import factorize, read_events
 from mailtrace.queue_files import FROM, REMOVED, file_rows
 from mailtrace.report import COLUMNS, build_report
 
-compiled = pytest.mark.skipif(queue_files._pathcore is None, reason="built without a C compiler")
+compiled = pytest.mark.skipif(queue_files.pathcore is None, reason="built without a C compiler")
 LOGS = Path(__file__).resolve().parent.parent / "sample_data" / "logs"
 
 
@@ -57,7 +59,7 @@ def test_a_removal_ends_its_file_and_the_id_starts_again() -> None:
 
 @compiled
 def test_bad_buffers_are_refused() -> None:
-    core = queue_files._pathcore
+    core = queue_files.pathcore
     assert core is not None
     seg = np.empty(2, np.int64)
     none = np.array([], np.int64)
@@ -79,4 +81,32 @@ def test_reports_without_the_compiled_module_are_the_same(monkeypatch: pytest.Mo
 def test_the_compiled_module_is_built() -> None:
     # make test builds it, as it builds the parser (tests/test_fastlog.py): setup.py builds it
     # optionally, so a compile error would otherwise only show as a slower report.
-    assert queue_files._pathcore is not None
+    assert queue_files.pathcore is not None
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.sampled_from(["", "a", "4F3A21B7C9", "postfix/smtpd", "x" * 16, "x" * 17, "é中"]),
+    st.text(max_size=24),
+)
+
+
+@compiled
+@settings(max_examples=400, deadline=None)
+@given(
+    values=st.lists(_VALUES, max_size=80),
+    cuts=st.lists(st.integers(0, 80), max_size=4),
+    start=st.integers(0, 3),
+)
+def test_factorize_numbers_strings_as_arrow_does(
+    values: list[str | None], cuts: list[int], start: int
+) -> None:
+    """Codes and values equal dictionary_encode's over chunks and slices (non-zero offsets)."""
+    whole = pa.array(values, pa.string()).slice(min(start, len(values)))
+    bounds = sorted({0, len(whole), *(c for c in cuts if c < len(whole))})
+    col = pa.chunked_array([whole.slice(a, b - a) for a, b in pairwise(bounds)], pa.string())
+    for data in (col, whole):
+        codes, found = factorize(data)
+        want_codes, want = factorize(data, compiled=False)
+        assert codes.tolist() == want_codes.tolist()
+        assert found.to_pylist() == want.to_pylist()
