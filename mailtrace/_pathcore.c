@@ -13,6 +13,10 @@
  * after r removals has files 0..r, and file k of code c is number base[c] + k, base[c] being the
  * number of files of the codes below c.
  *
+ * attempts. A recipient's attempts within a queue file are numbered 1, 2 … and its last one is
+ * its final word; NumPy sorts the attempts by (file, recipient) twice for that, a hash of the
+ * pairs does it in two passes.
+ *
  * factorize. The paths and the report number the values of string columns (queue ids, kinds,
  * recipients …) in order of first appearance, as Arrow's dictionary_encode does, but that costs
  * ~60 ns a row (a generic hash of every string, then the chunks' dictionaries unified). The
@@ -346,9 +350,83 @@ done:
     return result;
 }
 
+/* --- attempts: each recipient's attempts within its queue file, numbered ------------------- */
+
+typedef struct {
+    int64_t a, b;
+    int32_t count;
+    int32_t used; /* 1: a group; 2: its last row found (the backward pass) */
+} Group;
+
+static inline Group *group_of(Group *slots, size_t mask, int64_t a, int64_t b) {
+    uint64_t h = ((uint64_t)a * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)b * 0xFF51AFD7ED558CCDull);
+    h ^= h >> 31;
+    for (size_t at = (size_t)(h >> 16) & mask;; at = (at + 1) & mask) {
+        Group *g = &slots[at];
+        if (!g->used) {
+            *g = (Group){a, b, 0, 1};
+            return g;
+        }
+        if (g->a == a && g->b == b) return g;
+    }
+}
+
+static const char attempts_doc[] =
+    "attempts(a, b, real, last, number)\n\n"
+    "Rows grouped by (a[i], b[i]) (int64 each), in row order. Fills last (uint8 per row) with 1\n"
+    "on each group's last row, and number (int32 per row) with how many rows of its group up to\n"
+    "it have real[i] (uint8) set, at least 1.";
+
+static PyObject *attempts(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer a = {0}, b = {0}, real = {0}, last = {0}, number = {0};
+    if (!PyArg_ParseTuple(args, "y*y*y*w*w*", &a, &b, &real, &last, &number)) return NULL;
+    PyObject *result = NULL;
+    Group *slots = NULL;
+    Py_ssize_t n = a.len / (Py_ssize_t)sizeof(int64_t);
+    if (a.len != n * (Py_ssize_t)sizeof(int64_t) || b.len != a.len || real.len != n ||
+        last.len != n || number.len != n * (Py_ssize_t)sizeof(int32_t)) {
+        PyErr_SetString(PyExc_ValueError, "attempts: buffers of mismatched sizes");
+        goto done;
+    }
+    size_t size = 1024;
+    while (size < (size_t)n * 2) size *= 2;
+    slots = calloc(size, sizeof(Group));
+    if (slots == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const int64_t *ka = a.buf, *kb = b.buf;
+    const uint8_t *counts = real.buf;
+    uint8_t *is_last = last.buf;
+    int32_t *num = number.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Group *g = group_of(slots, size - 1, ka[i], kb[i]);
+        if (counts[i]) g->count++;
+        num[i] = g->count > 1 ? g->count : 1;
+    }
+    for (Py_ssize_t i = n - 1; i >= 0; i--) {
+        Group *g = group_of(slots, size - 1, ka[i], kb[i]);
+        is_last[i] = g->used == 1;
+        g->used = 2;
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    free(slots);
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&b);
+    PyBuffer_Release(&real);
+    PyBuffer_Release(&last);
+    PyBuffer_Release(&number);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"file_rows", file_rows, METH_VARARGS, file_rows_doc},
     {"factorize", factorize, METH_VARARGS, factorize_doc},
+    {"attempts", attempts, METH_VARARGS, attempts_doc},
     {NULL, NULL, 0, NULL},
 };
 

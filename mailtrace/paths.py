@@ -59,6 +59,7 @@ from mailtrace.queue_files import (
     PICKUP,
     REJECTED,
     REMOVED,
+    attempts,
     file_rows,
 )
 from mailtrace.schema import DELIVERIES, EVENTS, FAILURES, MESSAGES
@@ -221,8 +222,11 @@ class _View:
         next_code[named] = ids[table.num_rows :]
         self.id_values = qdict
         # Postfix writes NOQUEUE where a refusal came before any queue file existed.
+        # The distinct ids hold NOQUEUE once at most: one comparison, not a set lookup a row.
         noqueue = np.flatnonzero(as_mask(pc.equal(qdict, "NOQUEUE")))
-        keep = np.flatnonzero((qcode >= 0) & ~np.isin(qcode, noqueue))
+        keep = np.flatnonzero(
+            qcode >= 0 if not len(noqueue) else (qcode >= 0) & (qcode != noqueue[0])
+        )
         ts = _ts_us(table.column("ts"))[keep]
         # A log is nearly in time order already: a stable sort of it is cheap.
         by_time = np.argsort(ts, kind="stable")
@@ -498,7 +502,7 @@ def _deliveries(ev: _View, seg: _IntArray, files: dict[str, Any]) -> dict[str, A
     status = ev.take("status", rows)
     dseg = seg[rows]
     rcode, _ = factorize(pc.fill_null(recipient, ""))
-    final = _last_of_group(dseg, rcode)
+    final, _ = attempts(dseg, rcode, np.ones(len(dseg), dtype=bool))
     # A queue file that expired returns every recipient still deferred: one row says so, a copy
     # of the last attempt stamped (time, line) by the expiry line. Which rows come out, and in
     # what order, is settled on row numbers first, so each column is gathered once.
@@ -531,7 +535,9 @@ def _deliveries(ev: _View, seg: _IntArray, files: dict[str, Any]) -> dict[str, A
     # come as free text.
     cols["reply_text"] = pc.coalesce(cols["reply_text"], cols.pop("text"))
     dseg, rcode = dseg[pick], rcode[pick]
-    cols["attempt"] = _attempt_numbers(dseg, rcode, as_mask(pc.equal(status, "expired")))
+    # 1, 2 … per recipient within a queue file; an expiry row repeats the last attempt's number.
+    _, number = attempts(dseg, rcode, ~as_mask(pc.equal(status, "expired")))
+    cols["attempt"] = pa.array(number, pa.int32())
     cols["final"] = final
     cols["seg"] = dseg
     cols["_row"] = rows[pick]
@@ -590,31 +596,6 @@ def sort_rows(*keys: _IntArray) -> _IntArray:
         packed += (key.astype(np.int64) - low) * span
         span *= width
     return np.argsort(packed)
-
-
-def _last_of_group(a: _IntArray, b: _IntArray) -> np.ndarray[Any, np.dtype[np.bool_]]:
-    """True on the last row (in row order) of each (a, b) group."""
-    order = sort_rows(a, b)
-    sa, sb = a[order], b[order]
-    last_sorted = np.r_[(sa[1:] != sa[:-1]) | (sb[1:] != sb[:-1]), True]
-    out = np.zeros(len(a), dtype=bool)
-    out[order] = last_sorted
-    return out
-
-
-def _attempt_numbers(
-    dseg: _IntArray, rcode: _IntArray, expired: np.ndarray[Any, np.dtype[np.bool_]]
-) -> pa.Array:
-    """1, 2 … per recipient within a queue file; an expiry row repeats the last attempt's number."""
-    real = (~expired).astype(np.int64)
-    order = sort_rows(dseg, rcode)
-    sd, sr, sreal = dseg[order], rcode[order], real[order]
-    starts = np.r_[True, (sd[1:] != sd[:-1]) | (sr[1:] != sr[:-1])]
-    csum = np.cumsum(sreal)
-    base = np.maximum.accumulate(np.where(starts, csum - sreal, 0))
-    out = np.empty(len(dseg), dtype=np.int32)
-    out[order] = np.maximum(csum - base, 1)
-    return pa.array(out, pa.int32())
 
 
 def _link(ev: _View, dl: dict[str, Any], files: dict[str, Any]) -> None:

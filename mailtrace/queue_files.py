@@ -164,3 +164,45 @@ def _first_index(seg: _IntArray, mask: np.ndarray[Any, Any], nseg: int) -> _IntA
     np.minimum.at(out, seg[rows], rows)
     out[out == none] = -1
     return out
+
+
+def attempts(
+    seg: _IntArray,
+    recipient: _IntArray,
+    real: np.ndarray[Any, np.dtype[np.bool_]],
+    compiled: bool = True,
+) -> tuple[np.ndarray[Any, np.dtype[np.bool_]], np.ndarray[Any, np.dtype[np.int32]]]:
+    """Per attempt (rows in time order, each with its queue file and recipient code): whether it
+    is the last of its (file, recipient), and its number among them, counting ``real`` rows only
+    (an expiry row repeats the number of the attempt before it; 1 at least).
+
+    >>> last, number = attempts(np.array([0, 0, 0, 1]), np.array([7, 7, 8, 7]),
+    ...                         np.array([True, True, True, True]))
+    >>> last.tolist(), number.tolist()
+    ([False, True, True, True], [1, 2, 1, 1])
+    """
+    seg = np.ascontiguousarray(seg, dtype=np.int64)
+    recipient = np.ascontiguousarray(recipient, dtype=np.int64)
+    if pathcore is None or not compiled:
+        return _numpy_attempts(seg, recipient, real)
+    last = np.empty(len(seg), dtype=np.uint8)
+    number = np.empty(len(seg), dtype=np.int32)
+    pathcore.attempts(seg, recipient, np.ascontiguousarray(real, np.uint8), last, number)
+    return last.view(np.bool_), number
+
+
+def _numpy_attempts(
+    seg: _IntArray, recipient: _IntArray, real: np.ndarray[Any, np.dtype[np.bool_]]
+) -> tuple[np.ndarray[Any, np.dtype[np.bool_]], np.ndarray[Any, np.dtype[np.int32]]]:
+    n = len(seg)
+    # Sorted by (file, recipient), a stable sort keeps each group's rows in time order.
+    order = np.lexsort((recipient, seg))
+    sd, sr, sreal = seg[order], recipient[order], real[order].astype(np.int64)
+    starts = np.r_[True, (sd[1:] != sd[:-1]) | (sr[1:] != sr[:-1])][:n]
+    last = np.zeros(n, dtype=bool)
+    last[order] = np.r_[starts[1:], True][:n]
+    csum = np.cumsum(sreal)
+    base = np.maximum.accumulate(np.where(starts, csum - sreal, 0))
+    number = np.empty(n, dtype=np.int32)
+    number[order] = np.maximum(csum - base, 1)
+    return last, number

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from mailtrace import queue_files
 from mailtrace.paths import factorize, read_events
-from mailtrace.queue_files import FROM, REMOVED, file_rows
+from mailtrace.queue_files import FROM, REMOVED, attempts, file_rows
 from mailtrace.report import COLUMNS, build_report
 
 compiled = pytest.mark.skipif(queue_files.pathcore is None, reason="built without a C compiler")
@@ -110,3 +110,22 @@ def test_factorize_numbers_strings_as_arrow_does(
         want_codes, want = factorize(data, compiled=False)
         assert codes.tolist() == want_codes.tolist()
         assert found.to_pylist() == want.to_pylist()
+
+
+@compiled
+@settings(max_examples=400, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 3), st.booleans()), max_size=60))
+def test_attempts_are_numbered_alike_by_both(rows: list[tuple[int, int, bool]]) -> None:
+    seg = np.array([r[0] for r in rows], np.int64)
+    rcpt = np.array([r[1] for r in rows], np.int64)
+    real = np.array([r[2] for r in rows], bool)
+    last_c, number_c = attempts(seg, rcpt, real)
+    last_p, number_p = attempts(seg, rcpt, real, compiled=False)
+    assert last_c.tolist() == last_p.tolist()
+    assert number_c.tolist() == number_p.tolist()
+    # The last row of each group and only it; numbers count the real rows before, 1 at least.
+    for i, (s, r, _) in enumerate(rows):
+        later = [j for j in range(i + 1, len(rows)) if rows[j][:2] == (s, r)]
+        assert last_c[i] == (not later)
+        real_so_far = sum(1 for j in range(i + 1) if rows[j][:2] == (s, r) and rows[j][2])
+        assert number_c[i] == max(real_so_far, 1)
