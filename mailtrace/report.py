@@ -494,8 +494,10 @@ def _smtpd(ev: pa.Table, kinds: _Kinds) -> dict[str, Any]:
     """Inbound SMTP sessions: connections, distinct clients, time connected."""
     # Look at the program of connects and disconnects only, not of every line.
     sess = np.flatnonzero(kinds.mask(Kind.CONNECT, Kind.DISCONNECT))
-    smtpd = as_mask(pc.match_substring(pc.take(ev.column("program"), pa.array(sess)), "smtpd"))
-    sess = sess[smtpd]
+    # A few programs log the sessions: each distinct name is looked at once.
+    program, names = factorize(pc.take(ev.column("program"), pa.array(sess)))
+    smtpd = np.append(as_mask(pc.match_substring(names, "smtpd")), False)  # null: not smtpd
+    sess = sess[smtpd[program]]
     take = pa.array(sess)
     hosts = pc.take(ev.column("host"), take)
     if hosts.null_count == 0 and len(hosts) and pc.all(pc.equal(hosts, hosts[0])).as_py():
