@@ -431,7 +431,9 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_pathcore", "The queue files of a log's events (see paths.py).", -1,
+    PyModuleDef_HEAD_INIT, "_pathcore",
+    "Queue files, attempts and string values numbered for the delivery paths (see queue_files.py).",
+    -1,
     methods,
 };
 

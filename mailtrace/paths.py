@@ -376,7 +376,7 @@ def factorize(col: pa.ChunkedArray | pa.Array, compiled: bool = True) -> tuple[_
     """
     core = queue_files.pathcore
     if core is not None and compiled and col.type in (pa.string(), pa.binary()):
-        # The same codes as Arrow's dictionary_encode, at a third to a half of its time.
+        # The same codes as Arrow's dictionary_encode, in 45-70% of its time.
         codes = np.empty(len(col), dtype=np.int64)
         chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
         parts = []
