@@ -14,8 +14,8 @@
  * number of files of the codes below c.
  *
  * attempts. A recipient's attempts within a queue file are numbered 1, 2 … and its last one is
- * its final word; NumPy sorts the attempts by (file, recipient) twice for that, a hash of the
- * pairs does it in two passes.
+ * its final word; NumPy sorts the attempts by (file, recipient) for that. Here each file's
+ * recipients are a short chain found from the file's number, in one pass and one back.
  *
  * factorize. The paths and the report number the values of string columns (queue ids, kinds,
  * recipients …) in order of first appearance, as Arrow's dictionary_encode does, but that costs
@@ -352,69 +352,78 @@ done:
 
 /* --- attempts: each recipient's attempts within its queue file, numbered ------------------- */
 
-typedef struct {
-    int64_t a, b;
-    int32_t count;
-    int32_t used; /* 1: a group; 2: its last row found (the backward pass) */
-} Group;
-
-static inline Group *group_of(Group *slots, size_t mask, int64_t a, int64_t b) {
-    uint64_t h = ((uint64_t)a * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)b * 0xFF51AFD7ED558CCDull);
-    h ^= h >> 31;
-    for (size_t at = (size_t)(h >> 16) & mask;; at = (at + 1) & mask) {
-        Group *g = &slots[at];
-        if (!g->used) {
-            *g = (Group){a, b, 0, 1};
-            return g;
-        }
-        if (g->a == a && g->b == b) return g;
-    }
-}
-
 static const char attempts_doc[] =
     "attempts(a, b, real, last, number)\n\n"
-    "Rows grouped by (a[i], b[i]) (int64 each), in row order. Fills last (uint8 per row) with 1\n"
-    "on each group's last row, and number (int32 per row) with how many rows of its group up to\n"
-    "it have real[i] (uint8) set, at least 1.";
+    "Rows grouped by (a[i], b[i]) (int64 each; a >= 0 and dense: a queue file's number), in row\n"
+    "order. Fills last (uint8 per row) with 1 on each group's last row, and number (int32 per\n"
+    "row) with how many rows of its group up to it have real[i] (uint8) set, at least 1.";
 
 static PyObject *attempts(PyObject *self, PyObject *args) {
     (void)self;
     Py_buffer a = {0}, b = {0}, real = {0}, last = {0}, number = {0};
     if (!PyArg_ParseTuple(args, "y*y*y*w*w*", &a, &b, &real, &last, &number)) return NULL;
     PyObject *result = NULL;
-    Group *slots = NULL;
-    Py_ssize_t n = a.len / (Py_ssize_t)sizeof(int64_t);
+    /* A file has few recipients: each file's groups are a short chain, from head[file]. */
+    int32_t *head = NULL, *next = NULL, *count = NULL, *group = NULL;
+    int64_t *key = NULL;
+    uint8_t *seen = NULL;
+    Py_ssize_t n = a.len / (Py_ssize_t)sizeof(int64_t), files = 0;
     if (a.len != n * (Py_ssize_t)sizeof(int64_t) || b.len != a.len || real.len != n ||
-        last.len != n || number.len != n * (Py_ssize_t)sizeof(int32_t)) {
+        last.len != n || number.len != n * (Py_ssize_t)sizeof(int32_t) || n > INT32_MAX) {
         PyErr_SetString(PyExc_ValueError, "attempts: buffers of mismatched sizes");
         goto done;
     }
-    size_t size = 1024;
-    while (size < (size_t)n * 2) size *= 2;
-    slots = calloc(size, sizeof(Group));
-    if (slots == NULL) {
+    const int64_t *ka = a.buf, *kb = b.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (ka[i] < 0 || ka[i] > 4 * n + 1024) {
+            PyErr_SetString(PyExc_ValueError, "attempts: a file number outside [0, 4 n]");
+            goto done;
+        }
+        if (ka[i] >= files) files = ka[i] + 1;
+    }
+    head = malloc(((size_t)files + 1) * sizeof(int32_t));
+    next = malloc(((size_t)n + 1) * sizeof(int32_t));
+    count = malloc(((size_t)n + 1) * sizeof(int32_t));
+    group = malloc(((size_t)n + 1) * sizeof(int32_t));
+    key = malloc(((size_t)n + 1) * sizeof(int64_t));
+    seen = calloc((size_t)n + 1, 1);
+    if (!head || !next || !count || !group || !key || !seen) {
         PyErr_NoMemory();
         goto done;
     }
-    const int64_t *ka = a.buf, *kb = b.buf;
     const uint8_t *counts = real.buf;
     uint8_t *is_last = last.buf;
     int32_t *num = number.buf;
     Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t f = 0; f < files; f++) head[f] = -1;
+    int32_t groups = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        Group *g = group_of(slots, size - 1, ka[i], kb[i]);
-        if (counts[i]) g->count++;
-        num[i] = g->count > 1 ? g->count : 1;
+        int32_t g = head[ka[i]];
+        while (g >= 0 && key[g] != kb[i]) g = next[g];
+        if (g < 0) {
+            g = groups++;
+            key[g] = kb[i];
+            count[g] = 0;
+            next[g] = head[ka[i]];
+            head[ka[i]] = g;
+        }
+        if (counts[i]) count[g]++;
+        num[i] = count[g] > 1 ? count[g] : 1;
+        group[i] = g;
     }
     for (Py_ssize_t i = n - 1; i >= 0; i--) {
-        Group *g = group_of(slots, size - 1, ka[i], kb[i]);
-        is_last[i] = g->used == 1;
-        g->used = 2;
+        is_last[i] = !seen[group[i]];
+        seen[group[i]] = 1;
     }
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
-    free(slots);
+    free(head);
+    free(next);
+    free(count);
+    free(group);
+    free(key);
+    free(seen);
     PyBuffer_Release(&a);
     PyBuffer_Release(&b);
     PyBuffer_Release(&real);
