@@ -271,12 +271,8 @@ static PyObject *factorize(PyObject *self, PyObject *args) {
             PyBuffer_Release(&c->data);
             goto done;
         }
-        const int32_t *off = c->offsets.buf;
-        int bad = c->offset < 0 || c->length < 0 ||
-                  (c->offset + c->length + 1) * 4 > c->offsets.len ||
-                  (c->have_valid && (c->offset + c->length + 7) / 8 > c->valid.len);
-        for (Py_ssize_t i = c->offset; !bad && i <= c->offset + c->length; i++)
-            bad = off[i] < 0 || off[i] > c->data.len || (i > c->offset && off[i] < off[i - 1]);
+        int bad = !strings_fit(c->offset, c->length, c->offsets.buf, c->offsets.len, c->data.len,
+                               c->have_valid ? c->valid.len : -1);
         rows += c->length;
         if (bad) {
             ready++;

@@ -145,7 +145,7 @@ def _numpy_file_rows(
     seg[order] = np.cumsum(change)
     before = np.empty(n, dtype=np.int64)
     before[order] = before_sorted
-    nseg = int(seg.max()) + 1 if n else 0
+    nseg = int(seg.max()) + 1
     table = np.full((_ROLES + _BITS, nseg), -1, dtype=np.int64)
     table[_FIRST] = n
     np.minimum.at(table[_FIRST], seg, np.arange(n))

@@ -67,6 +67,10 @@ def test_bad_buffers_are_refused() -> None:
         core.file_rows(np.array([0, 5], np.int64), 2, np.zeros(2, np.int32), b"", 4, none, 5, seg)
     with pytest.raises(ValueError, match="mismatched"):
         core.file_rows(np.zeros(2, np.int64), 1, np.zeros(3, np.int32), b"", 4, none, 5, seg)
+    # Offsets that run past the data (the check _fastlog's count_strings shares, _ends.h).
+    offsets = np.array([0, 2, 9], np.int32)
+    with pytest.raises(ValueError, match="shorter"):
+        core.factorize([(None, 0, 2, offsets, b"abcd")], np.empty(2, np.int64))
     last, number = np.empty(2, np.uint8), np.empty(2, np.int32)
     with pytest.raises(ValueError, match="file number"):
         core.attempts(np.array([0, -1], np.int64), np.zeros(2, np.int64), b"\1\1", last, number)

@@ -2657,18 +2657,10 @@ static PyObject *module_count_strings(PyObject *mod, PyObject *args) {
     Tally *slots = NULL;
     int have_valid = valid_obj != Py_None;
     if (have_valid && PyObject_GetBuffer(valid_obj, &valid, PyBUF_SIMPLE) < 0) goto done;
-    if (offset < 0 || length < 0 ||
-        (offset + length + 1) * 4 > offsets.len ||
-        (have_valid && (offset + length + 7) / 8 > valid.len)) {
-        PyErr_SetString(PyExc_ValueError, "the buffers are shorter than the array");
-        goto done;
-    }
     const int32_t *off = (const int32_t *)offsets.buf;
-    for (Py_ssize_t i = offset; i <= offset + length; i++) {
-        if (off[i] < 0 || off[i] > data.len || (i > offset && off[i] < off[i - 1])) {
-            PyErr_SetString(PyExc_ValueError, "string offsets outside the data");
-            goto done;
-        }
+    if (!strings_fit(offset, length, off, offsets.len, data.len, have_valid ? valid.len : -1)) {
+        PyErr_SetString(PyExc_ValueError, "the buffers do not hold the array (short or disordered)");
+        goto done;
     }
     slots = calloc(COUNT_SLOTS, sizeof(Tally));
     if (slots == NULL) {
