@@ -477,16 +477,57 @@ def _take(col: pa.ChunkedArray | pa.Array, idx: _IntArray) -> pa.Array:
     return _take_at(col, at)
 
 
+#: A take of fewer rows than 1/_FEW of a column of many chunks gathers chunk by chunk.
+_FEW = 16
+
+
 def _take_at(col: pa.ChunkedArray | pa.Array, at: pa.Array) -> pa.Array:
     """``col`` at take indices ``at`` (a null index gives null), as one array."""
     if col.null_count == len(col):
         # A column the input lacks (appended as nulls) stays nulls: nothing to gather.
         return pa.nulls(len(at), col.type)
+    if isinstance(col, pa.ChunkedArray) and col.num_chunks > 1 and len(at) * _FEW < len(col):
+        return take_few(col, at)
     taken = pc.take(col, at)
     if isinstance(taken, pa.ChunkedArray):
         # A single chunk (the usual result) is the array already: no copy.
         taken = taken.chunk(0) if taken.num_chunks == 1 else taken.combine_chunks()
     return taken
+
+
+def take_few(col: pa.ChunkedArray, at: pa.Array) -> pa.Array:
+    """``pc.take(col, at)`` as one array, gathered chunk by chunk: for a few rows of a column of
+    many chunks.
+
+    Arrow's take from a chunked string column joins all its chunks first, whatever the number
+    of rows: 5 ms for the 20 MB ``text`` column of a 1,000,000-line log even for no row at all,
+    against 0.7 ms chunk by chunk for 2,000 rows. For a tenth of the rows the two cost the same.
+
+    >>> col = pa.chunked_array([["a", "b"], ["c"], ["d", "e"]])
+    >>> take_few(col, pa.array([4, None, 0, 2])).to_pylist()
+    ['e', None, 'a', 'c']
+    """
+    if len(at) == 0:
+        return pa.array([], col.type)
+    valid = at.is_valid().to_numpy(zero_copy_only=False) if at.null_count else None
+    rows = np.asarray(pc.fill_null(at, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    asked = rows if valid is None else rows[valid]
+    if not len(asked):
+        return pa.nulls(len(at), col.type)
+    if asked.min() < 0 or asked.max() >= len(col):
+        raise IndexError(f"row out of bounds for a column of {len(col)} rows")
+    starts = np.cumsum([0, *(len(c) for c in col.chunks)])
+    chunk = np.searchsorted(starts, rows, side="right") - 1
+    order = np.argsort(chunk, kind="stable")
+    bounds = np.searchsorted(chunk[order], np.arange(col.num_chunks + 1))
+    parts = [
+        col.chunk(c).take(pa.array(rows[order[bounds[c] : bounds[c + 1]]] - starts[c]))
+        for c in np.flatnonzero(np.diff(bounds)).tolist()
+    ]
+    gathered = pa.concat_arrays(parts)
+    back = np.empty(len(rows), dtype=np.int64)
+    back[order] = np.arange(len(rows))  # where each asked-for row ended up in ``gathered``
+    return gathered.take(pa.array(back, mask=None if valid is None else ~valid))
 
 
 def _deliveries(ev: _View, seg: _IntArray, files: dict[str, Any]) -> dict[str, Any]:
