@@ -158,6 +158,9 @@ class Rebuilt:
     deliveries: pa.Table
     #: Each delivery's row in ``messages``.
     message_row: _IntArray
+    #: Each delivery's reply with its variable parts blanked (:func:`normalize_reasons`), as
+    #: its failure class was judged from; null for sent and expired attempts.
+    reasons: pa.Array | None = None
 
 
 def rebuild(
@@ -179,7 +182,10 @@ def rebuild(
     ev = _View(_as_table(events), kinds)
     if ev.n == 0:
         return Rebuilt(
-            MESSAGES.empty_table(), DELIVERIES.empty_table(), np.zeros(0, dtype=np.int64)
+            MESSAGES.empty_table(),
+            DELIVERIES.empty_table(),
+            np.zeros(0, dtype=np.int64),
+            pa.array([], pa.string()),
         )
     files = _queue_files(ev)
     dl = _deliveries(ev, files["_seg_of_row"], files)
@@ -193,10 +199,11 @@ def rebuild(
             dl["reply_text"],
             command=dl["command"],
             relay_host=dl["relay_host"],
+            with_reasons=True,
         )
         _link(ev, dl, files)
         messages, deliveries, message_row = _messages(files, dl, failures)
-    return Rebuilt(messages, deliveries, message_row)
+    return Rebuilt(messages, deliveries, message_row, failures.result()["reason"])
 
 
 class _View:
@@ -923,6 +930,7 @@ def classify_columns(
     reasons: pa.Array | None = None,
     command: pa.Array | None = None,
     relay_host: pa.Array | None = None,
+    with_reasons: bool = False,
 ) -> dict[str, pa.Array]:
     """The FAILURES columns for attempts: sent is ``delivered``, expired is ``expired``, the rest
     classified from the reply by ``failures.classify_table``.
@@ -930,7 +938,8 @@ def classify_columns(
     Replies differ in addresses, IPs and ids far more often than in cause, so each distinct
     (code, status, reply with those parts blanked, command, host) is classified once.
     ``reasons`` are the texts already blanked by :func:`normalize_reasons`, when the caller has
-    them.
+    them. ``with_reasons``: add ``reason``, each attempt's blanked reply (null for sent and
+    expired ones), for a caller that groups by it too.
 
     >>> cols = classify_columns(pa.array(["sent", "bounced"]), pa.array([250, 550], pa.int16()),
     ...                         pa.array(["2.0.0", "5.2.2"]), pa.array(["ok", "Mailbox full"]))
@@ -970,6 +979,8 @@ def classify_columns(
         judged = verdicts.column(f.name).combine_chunks()
         when = pa.array(fixed.get(f.name, (None, None)), f.type)
         out[f.name] = pc.take(pa.concat_arrays([judged.cast(f.type), when]), at)
+    if with_reasons:
+        out["reason"] = pc.take(pa.concat_arrays([blanked, pa.nulls(2, blanked.type)]), at)
     return out
 
 

@@ -207,6 +207,7 @@ class _Data:
         self.events = events
         self.messages = messages = paths.messages
         self.deliveries = deliveries = paths.deliveries
+        self.reasons = paths.reasons
         self.kinds = kinds.mask
         self.count = kinds.count
         # Received = arrived from a client or by local submission and started its own chain:
@@ -584,8 +585,14 @@ def _delivery_problems(d: _Data, n: int) -> dict[str, list[dict[str, Any]]]:
     problem = d.deliveries.select(["category", "reply_text", "dsn", "reply_code"])
     out = {}
     for name, st in (("deferrals", "deferred"), ("bounces", "bounced"), ("expired", "expired")):
-        rows = problem.filter(pa.array(d.status[st]))
-        reasons = normalize_reasons(rows.column("reply_text"))
+        keep = pa.array(d.status[st])
+        rows = problem.filter(keep)
+        # Deferred and bounced replies were blanked once already, to be classified.
+        reasons = (
+            d.reasons.filter(keep)
+            if d.reasons is not None and st != "expired"
+            else normalize_reasons(rows.column("reply_text"))
+        )
         out[name] = grouped_reasons(rows.column("category"), reasons, _code_text(rows), n)
     return out
 
