@@ -40,6 +40,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -164,13 +165,20 @@ class Rebuilt:
 
 
 def rebuild(
-    events: pa.Table | pd.DataFrame, kinds: Callable[[], tuple[_IntArray, list[str]]] | None = None
+    events: pa.Table | pd.DataFrame,
+    kinds: Callable[[], tuple[_IntArray, list[str]]] | None = None,
+    *,
+    message_columns: Collection[str] | None = None,
+    delivery_columns: Collection[str] | None = None,
 ) -> Rebuilt:
     """:func:`paths_tables` with each delivery's message row, for a caller that summarises both.
 
     ``kinds``, when given, returns the events' kind codes and names (:func:`factorize` of
     ``kind``): a caller that needs them too makes them once (perhaps in another thread: they
-    are asked for only after the queue ids are encoded).
+    are asked for only after the queue ids are encoded). ``message_columns`` and
+    ``delivery_columns``, when given, are the only columns of MESSAGES and DELIVERIES the
+    caller reads: the tables hold those alone (in the schemas' order), and what only the
+    others need is neither gathered nor made.
 
     >>> from mailtrace.schema import EVENTS
     >>> ev = pa.Table.from_pylist([{"ts": 0, "queue_id": "Q1", "kind": "from"},
@@ -178,17 +186,20 @@ def rebuild(
     >>> r = rebuild(ev)
     >>> (r.messages.num_rows, r.deliveries.num_rows, r.message_row.tolist())
     (1, 1, [0])
+    >>> rebuild(ev, delivery_columns=["status", "recipient"]).deliveries.column_names
+    ['recipient', 'status']
     """
     ev = _View(_as_table(events), kinds)
     if ev.n == 0:
         return Rebuilt(
-            MESSAGES.empty_table(),
-            DELIVERIES.empty_table(),
+            _empty(MESSAGES, message_columns),
+            _empty(DELIVERIES, delivery_columns),
             np.zeros(0, dtype=np.int64),
             pa.array([], pa.string()),
         )
     files = _queue_files(ev)
-    dl = _deliveries(ev, files["_seg_of_row"], files)
+    wanted = DELIVERIES.names if delivery_columns is None else delivery_columns
+    dl = _deliveries(ev, files["_seg_of_row"], files, wanted)
     with ThreadPoolExecutor(max_workers=1) as pool:
         # An attempt's failure class needs only its reply: judged while the paths are joined.
         failures = pool.submit(
@@ -202,7 +213,9 @@ def rebuild(
             with_reasons=True,
         )
         _link(ev, dl, files)
-        messages, deliveries, message_row = _messages(files, dl, failures)
+        messages, deliveries, message_row = _messages(
+            files, dl, failures, message_columns, delivery_columns
+        )
     return Rebuilt(messages, deliveries, message_row, failures.result()["reason"])
 
 
@@ -537,8 +550,13 @@ def take_few(col: pa.ChunkedArray, at: pa.Array) -> pa.Array:
     return gathered.take(pa.array(back, mask=None if valid is None else ~valid))
 
 
-def _deliveries(ev: _View, seg: _IntArray, files: dict[str, Any]) -> dict[str, Any]:
-    """Recipient attempts as columns, plus one ``expired`` row per recipient an expiry returned."""
+def _deliveries(
+    ev: _View, seg: _IntArray, files: dict[str, Any], wanted: Collection[str]
+) -> dict[str, Any]:
+    """Recipient attempts as columns, plus one ``expired`` row per recipient an expiry returned.
+
+    Of the events' columns, only those in ``wanted`` (DELIVERIES names) and those the paths
+    read themselves are gathered."""
     # Exim returns each recipient on its own line when its retry time runs out: that line is
     # the recipient's final attempt.
     is_delivery = ev.mask(Kind.DELIVERY)
@@ -572,13 +590,14 @@ def _deliveries(ev: _View, seg: _IntArray, files: dict[str, Any]) -> dict[str, A
     src = rows[pick]
     at = {"own": ev.rows(src), "stamp": ev.rows(stamp), "delay": ev.rows(np.where(expiry, -1, src))}
     cols: dict[str, Any] = {"recipient": recipient, "status": status}
-    wanted = {}
-    for name in _ATTEMPT_COLUMNS:
+    gathered = {}
+    names = [name for name in _ATTEMPT_COLUMNS if name in wanted or name in _ATTEMPT_INPUTS]
+    for name in names:
         if name not in cols:
             which = "stamp" if name in _STAMPED else "delay" if name in _DELAYS else "own"
-            wanted[name] = (name, at[which])
-    cols.update(ev.gather(wanted))
-    cols = {name: cols[name] for name in _ATTEMPT_COLUMNS}
+            gathered[name] = (name, at[which])
+    cols.update(ev.gather(gathered))
+    cols = {name: cols[name] for name in names}
     # Replies that are not an SMTP server's (connect to …: Connection timed out, forwarded as …)
     # come as free text. Only those attempts' texts are gathered: one in eight, where every
     # attempt's would cost 20 ms of the 20 MB text column and as much again to merge.
@@ -620,6 +639,12 @@ _ATTEMPT_COLUMNS = (
     "next_queue_id",
     "source",
     "line",
+)
+# The attempts' columns the paths read themselves: to classify a failure (reply, command,
+# relay), to follow a hand-off (relay IP, next queue id, reply) and for the total delay.
+_ATTEMPT_INPUTS = frozenset(
+    {"ts", "recipient", "status", "dsn", "reply_code", "reply_text", "command", "relay_host"}
+    | {"relay_ip", "next_queue_id", "delay"}
 )
 _STAMPED = ("ts", "line", "source")
 _DELAYS = ("delay", "delays_a", "delays_b", "delays_c", "delays_d")
@@ -796,9 +821,31 @@ def as_mask(arr: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, np.dtype[np.bool
     return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def _empty(schema: pa.Schema, columns: Collection[str] | None) -> pa.Table:
+    """A table of ``schema``'s ``columns`` (every one when None) without rows."""
+    table = schema.empty_table()
+    return table if columns is None else table.select([n for n in schema.names if n in columns])
+
+
+def _built(
+    schema: pa.Schema, build: dict[str, Callable[[], pa.Array]], columns: Collection[str] | None
+) -> pa.Table:
+    """The table of ``schema``'s ``columns`` (every one when None), each made by ``build``."""
+    fields = [f for f in schema if columns is None or f.name in columns]
+    return pa.Table.from_arrays(
+        [build[f.name]() for f in fields], schema=pa.schema(fields, metadata=schema.metadata)
+    )
+
+
 def _messages(
-    files: dict[str, Any], dl: dict[str, Any], failures: Future[dict[str, pa.Array]]
+    files: dict[str, Any],
+    dl: dict[str, Any],
+    failures: Future[dict[str, pa.Array]],
+    message_columns: Collection[str] | None = None,
+    delivery_columns: Collection[str] | None = None,
 ) -> tuple[pa.Table, pa.Table, _IntArray]:
+    """MESSAGES and DELIVERIES with ``message_columns`` and ``delivery_columns`` (all when
+    None), and each delivery's message row. A column nobody asked for is not made."""
     n = files["n"]
     root = _roots(files["parent"])
     roots = np.flatnonzero(root == np.arange(n))
@@ -806,7 +853,14 @@ def _messages(
     rootpos = np.full(n, -1, dtype=np.int64)
     rootpos[roots] = np.arange(nmsg)
     mpos = rootpos[root]  # each queue file's message row
-    names = _names(files)
+    named: list[pa.Array] = []
+
+    def names() -> pa.Array:
+        """Each queue file's message name (made once, if a column asks for it)."""
+        if not named:
+            named.append(_names(files))
+        return named[0]
+
     first_ts = files["first_ts"]
     # Delivery columns that need the message: key, total delay, failure classes.
     dseg = dl["seg"]
@@ -828,14 +882,17 @@ def _messages(
     deferrals = np.bincount(mpos[dseg[is_status["deferred"]]], minlength=nmsg)
     last_total = np.full(nmsg, np.nan)
     np.fmax.at(last_total, out_msg, total[out_rows])
-    sel = pa.array(out_sorted, pa.int64())
-    outcomes = pa.ListArray.from_arrays(
-        pa.array(np.r_[0, np.cumsum(nout)], pa.int32()),
-        pa.StructArray.from_arrays(
-            [pc.take(dl[c], sel) for c in ("recipient", "status", "dsn")],
-            names=["recipient", "status", "dsn"],
-        ),
-    )
+
+    def outcomes() -> pa.Array:
+        sel = pa.array(out_sorted, pa.int64())
+        return pa.ListArray.from_arrays(
+            pa.array(np.r_[0, np.cumsum(nout)], pa.int32()),
+            pa.StructArray.from_arrays(
+                [pc.take(dl[c], sel) for c in ("recipient", "status", "dsn")],
+                names=["recipient", "status", "dsn"],
+            ),
+        )
+
     # Chains: every queue file of a message, in order of arrival.
     cseg = sort_rows(mpos, first_ts)
     chain_len = np.bincount(mpos, minlength=nmsg)
@@ -845,22 +902,26 @@ def _messages(
     last_seen = np.full(nmsg, np.iinfo(np.int64).min)
     np.maximum.at(last_seen, mpos, files["last_ts"])
     rejected = np.bincount(mpos, weights=files["rejected"], minlength=nmsg) > 0
-    # One status when every recipient ended the same way (sent, bounced, suppressed …).
-    st_code, st_names = factorize(pc.take(status, pa.array(out_rows, pa.int64())))
-    lo = np.full(nmsg, np.iinfo(np.int64).max)
-    hi = np.full(nmsg, -2, dtype=np.int64)
-    np.minimum.at(lo, out_msg, st_code)
-    np.maximum.at(hi, out_msg, st_code)
-    # Codes into the statuses seen, then four more: a null status, queued, mixed, rejected.
-    labels = pa.concat_arrays(
-        [st_names.cast(pa.string()), pa.array(["unknown", "queued", "mixed", "rejected"])]
-    )
-    unknown = len(st_names)
-    msg_status = np.full(nmsg, unknown + 1, dtype=np.int64)
-    same = (nout > 0) & (lo == hi)
-    msg_status[same] = np.where(lo[same] >= 0, lo[same], unknown)
-    msg_status[(nout > 0) & ~same] = unknown + 2
-    msg_status[rejected & (nout == 0)] = unknown + 3
+
+    def message_status() -> pa.Array:
+        """One status when every recipient ended the same way (sent, bounced, suppressed …)."""
+        st_code, st_names = factorize(pc.take(status, pa.array(out_rows, pa.int64())))
+        lo = np.full(nmsg, np.iinfo(np.int64).max)
+        hi = np.full(nmsg, -2, dtype=np.int64)
+        np.minimum.at(lo, out_msg, st_code)
+        np.maximum.at(hi, out_msg, st_code)
+        # Codes into the statuses seen, then four more: a null status, queued, mixed, rejected.
+        labels = pa.concat_arrays(
+            [st_names.cast(pa.string()), pa.array(["unknown", "queued", "mixed", "rejected"])]
+        )
+        unknown = len(st_names)
+        msg_status = np.full(nmsg, unknown + 1, dtype=np.int64)
+        same = (nout > 0) & (lo == hi)
+        msg_status[same] = np.where(lo[same] >= 0, lo[same], unknown)
+        msg_status[(nout > 0) & ~same] = unknown + 2
+        msg_status[rejected & (nout == 0)] = unknown + 3
+        return pc.take(labels, pa.array(msg_status))
+
     notice_parent = files["notice_parent"][roots]
     at_roots = pa.array(roots)
 
@@ -873,55 +934,58 @@ def _messages(
         pick = np.where(pos < len(cseg), cseg[np.minimum(pos, len(cseg) - 1)], -1)
         return _take(col, pick)
 
-    messages = pa.Table.from_arrays(
-        [
-            pc.take(names, at_roots),
-            files["host"].take(at_roots),
-            files["queue_id"].take(at_roots),
-            pa.ListArray.from_arrays(chain_off, files["queue_id"].take(pa.array(cseg))),
-            pa.ListArray.from_arrays(
-                chain_off, pc.cast(files["host"], pa.string()).take(pa.array(cseg))
+    counted = {s: partial(pa.array, counts[s], pa.int32()) for s in counts}
+    build: dict[str, Callable[[], pa.Array]] = {
+        "message": lambda: pc.take(names(), at_roots),
+        "host": lambda: files["host"].take(at_roots),
+        "queue_id": lambda: files["queue_id"].take(at_roots),
+        "queue_ids": lambda: pa.ListArray.from_arrays(
+            chain_off, files["queue_id"].take(pa.array(cseg))
+        ),
+        "hosts": lambda: pa.ListArray.from_arrays(
+            chain_off, pc.cast(files["host"], pa.string()).take(pa.array(cseg))
+        ),
+        "origin": lambda: pc.take(
+            pa.array(_ORIGINS, pa.string()),
+            pa.array(
+                np.where(notice_parent >= 0, _ORIGINS.index("bounce"), files["origin"][roots])
             ),
-            pc.take(
-                pa.array(_ORIGINS, pa.string()),
-                pa.array(
-                    np.where(notice_parent >= 0, _ORIGINS.index("bounce"), files["origin"][roots])
-                ),
-            ),
-            files["client_host"].take(at_roots),
-            files["client_ip"].take(at_roots),
-            along_chain(files["message_id"]),
-            along_chain(files["sender"]),
-            pc.cast(files["size"].take(at_roots), pa.int64()),
-            pc.cast(files["nrcpt"].take(at_roots), pa.int32()),
-            pa.array(nout, pa.int32()),
-            pa.array(first_ts[roots], pa.int64()).cast(MESSAGES.field("first_seen").type),
-            pa.array(last_seen, pa.int64()).cast(MESSAGES.field("last_seen").type),
-            pa.array(last_total, pa.float64(), from_pandas=True),
-            pc.take(labels, pa.array(msg_status)),
-            outcomes,
-            *(pa.array(counts[s], pa.int32()) for s in ("sent", "deferred", "bounced", "expired")),
-            pa.array(deferrals, pa.int32()),
-            pa.array(rejected, pa.bool_()),
-            pa.array(files["removed"][last_of_chain], pa.bool_()),
-            along_chain(files["notice_qid"]),
-            _take(names, np.where(notice_parent >= 0, root[np.maximum(notice_parent, 0)], -1)),
-        ],
-        schema=MESSAGES,
-    )
-    computed = {
-        "message": pc.take(names, pa.array(root[dseg])),
-        "total_delay": pa.array(total, pa.float64()),
-        "final": pa.array(dl["final"], pa.bool_()),
-        **failures.result(),
+        ),
+        "client_host": lambda: files["client_host"].take(at_roots),
+        "client_ip": lambda: files["client_ip"].take(at_roots),
+        "message_id": lambda: along_chain(files["message_id"]),
+        "sender": lambda: along_chain(files["sender"]),
+        "size": lambda: pc.cast(files["size"].take(at_roots), pa.int64()),
+        "nrcpt": lambda: pc.cast(files["nrcpt"].take(at_roots), pa.int32()),
+        "recipients": lambda: pa.array(nout, pa.int32()),
+        "first_seen": lambda: pa.array(first_ts[roots], pa.int64()).cast(
+            MESSAGES.field("first_seen").type
+        ),
+        "last_seen": lambda: pa.array(last_seen, pa.int64()).cast(MESSAGES.field("last_seen").type),
+        "delay": lambda: pa.array(last_total, pa.float64(), from_pandas=True),
+        "status": message_status,
+        "outcomes": outcomes,
+        **counted,
+        "deferrals": lambda: pa.array(deferrals, pa.int32()),
+        "rejected": lambda: pa.array(rejected, pa.bool_()),
+        "removed": lambda: pa.array(files["removed"][last_of_chain], pa.bool_()),
+        "notice": lambda: along_chain(files["notice_qid"]),
+        "parent": lambda: _take(
+            names(), np.where(notice_parent >= 0, root[np.maximum(notice_parent, 0)], -1)
+        ),
     }
-    deliveries = pa.Table.from_arrays(
-        [
-            computed[name] if name in computed else pc.cast(dl[name], DELIVERIES.field(name).type)
-            for name in DELIVERIES.names
-        ],
-        schema=DELIVERIES,
-    )
+    messages = _built(MESSAGES, build, message_columns)
+    judged = failures.result()
+    build = {
+        "message": lambda: pc.take(names(), pa.array(root[dseg])),
+        "total_delay": lambda: pa.array(total, pa.float64()),
+        "final": lambda: pa.array(dl["final"], pa.bool_()),
+        **{name: partial(judged.__getitem__, name) for name in FAILURES.names},
+    }
+    for name in DELIVERIES.names:
+        if name not in build and name in dl:
+            build[name] = partial(pc.cast, dl[name], DELIVERIES.field(name).type)
+    deliveries = _built(DELIVERIES, build, delivery_columns)
     return messages, deliveries, mpos[dseg]
 
 

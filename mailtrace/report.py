@@ -142,7 +142,12 @@ def build_report(events: pa.Table | pd.DataFrame, detail: int = 10) -> Report:
         # second core shortens the report.
         coded = pool.submit(_Kinds.of, events)
         side = pool.submit(lambda: _event_sections(events, coded.result(), detail))
-        paths = rebuild(events, lambda: (coded.result().codes, coded.result().names))
+        paths = rebuild(
+            events,
+            lambda: (coded.result().codes, coded.result().names),
+            message_columns=_MESSAGE_COLUMNS,
+            delivery_columns=_DELIVERY_COLUMNS,
+        )
         data = _Data(events, paths, coded.result())
         # Received mail (senders, clients) and the problems of sent mail are summed up in the
         # side thread too, while this one does sent mail's recipients.
@@ -172,6 +177,12 @@ def _codes(col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray[Any, Any], list[
 
 # The columns of MESSAGES the report reads for received mail.
 _INBOUND = ["sender", "size", "client_host", "client_ip", "origin", "first_seen"]
+# Every column of MESSAGES and DELIVERIES the report reads: the paths make no others.
+_MESSAGE_COLUMNS = frozenset(_INBOUND)
+_DELIVERY_COLUMNS = frozenset(
+    {"ts", "recipient", "status", "dsn", "reply_code", "reply_text", "total_delay", "hop"}
+    | {"category"}
+)
 
 
 class _Kinds:
@@ -220,6 +231,7 @@ class _Data:
         self.handed_on = as_mask(pc.is_valid(deliveries.column("hop")))
         self.delivered = self.status["sent"] & ~self.handed_on
         # Bytes of each attempt: the size of its message as received.
+        self.message_row = paths.message_row
         self.attempt_bytes = _ints(messages.column("size"))[paths.message_row]
         # The few columns the sections read, filtered once (not every column of the tables).
         self.inbound = messages.select(_INBOUND).filter(pa.array(self.received))
@@ -271,7 +283,7 @@ def _totals(rep: Report, d: _Data, sent: _Sent, inbound: dict[str, int]) -> None
     t["received"] = int(d.received.sum())
     t["delivered"] = int(d.delivered.sum())
     t["forwarded"] = int(as_mask(pc.equal(dl.column("hop"), "forward")).sum())
-    t["deferred"] = _count_distinct(dl.column("message").filter(pa.array(d.status["deferred"])))
+    t["deferred"] = len(np.unique(d.message_row[d.status["deferred"]]))
     t["deferrals"] = int(d.status["deferred"].sum())
     t["bounced"] = int(d.status["bounced"].sum())
     t["rejected"] = d.count(Kind.REJECT)

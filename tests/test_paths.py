@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from mailtrace.cli import app
-from mailtrace.paths import delivery_paths, read_events, select_paths, take_few
+from mailtrace.paths import delivery_paths, read_events, rebuild, select_paths, take_few
 from mailtrace.schema import DELIVERIES, EVENTS, MESSAGES
 from tests.conftest import SAMPLE
 
@@ -340,7 +340,10 @@ def test_take_few_is_arrows_take(sizes: list[int], picks: list[int | None]) -> N
     """Chunk by chunk, in any order, with null indices and empty chunks: Arrow's answers."""
     values = iter(range(100))
     col = pa.chunked_array(
-        [pa.array([f"v{next(values)}" if i % 3 else None for i in range(n)], pa.string()) for n in sizes],
+        [
+            pa.array([f"v{next(values)}" if i % 3 else None for i in range(n)], pa.string())
+            for n in sizes
+        ],
         pa.string(),
     )
     at = pa.array([p if p is None else p % max(len(col), 1) for p in picks], pa.int64())
@@ -354,3 +357,24 @@ def test_take_few_is_arrows_take(sizes: list[int], picks: list[int | None]) -> N
 def test_take_few_refuses_rows_past_the_end() -> None:
     with pytest.raises(IndexError):
         take_few(pa.chunked_array([["a"], ["b"]]), pa.array([2]))
+
+
+@pytest.mark.parametrize("log", ["report_day.log", "exim_paths.log"])
+def test_rebuilding_some_columns_gives_those_columns_of_the_whole(log: str) -> None:
+    """A caller that reads a few columns (the report) gets exactly the full tables' values."""
+    events = read_events([LOGS / log])
+    whole = rebuild(events)
+    some = rebuild(
+        events,
+        message_columns={"sender", "status", "parent"},
+        delivery_columns={"hop", "category", "recipient", "message"},
+    )
+    assert some.messages.equals(whole.messages.select(["sender", "status", "parent"]))
+    assert some.deliveries.equals(
+        whole.deliveries.select(["message", "recipient", "hop", "category"])
+    )
+    assert (some.message_row == whole.message_row).all()
+    assert some.reasons is not None and whole.reasons is not None
+    assert some.reasons.equals(whole.reasons)
+    empty = rebuild(events.slice(0, 0), message_columns={"size"}, delivery_columns={"ts"})
+    assert (empty.messages.column_names, empty.deliveries.column_names) == (["size"], ["ts"])
