@@ -74,6 +74,8 @@ def test_bad_buffers_are_refused() -> None:
     last, number = np.empty(2, np.uint8), np.empty(2, np.int32)
     with pytest.raises(ValueError, match="file number"):
         core.attempts(np.array([0, -1], np.int64), np.zeros(2, np.int64), b"\1\1", last, number)
+    with pytest.raises(ValueError, match="shorter"):
+        core.blank(offsets, b"abcd", 0, 2)
 
 
 def test_reports_without_the_compiled_module_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,7 +83,7 @@ def test_reports_without_the_compiled_module_are_the_same(monkeypatch: pytest.Mo
     events = read_events(logs, COLUMNS, year=2026, tz="UTC")
     assert events.num_rows > 400
     built = build_report(events).to_dict()
-    monkeypatch.setattr(queue_files, "_pathcore", None)
+    monkeypatch.setattr(queue_files, "pathcore", None)
     assert build_report(events).to_dict() == built
 
 
