@@ -22,6 +22,11 @@
  * ~60 ns a row (a generic hash of every string, then the chunks' dictionaries unified). The
  * values here are short: a string is hashed and compared by its first and last 8 bytes and its
  * length (_ends.h), and a run of one value skips the hash.
+ *
+ * blank. The report groups replies by their text with addresses, IPs, ids and numbers blanked:
+ * six RE2 patterns one after the other through Arrow, 35 ms for the 10,000 distinct reject
+ * texts of a million lines. Here each pattern is the single pass over the text it amounts to,
+ * all six in one call: 9 ms.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -428,18 +433,318 @@ done:
     return result;
 }
 
+/* ----------------------------------------------------------------------------------------- */
+/* blank: reply texts with their variable parts blanked (mailtrace.paths.normalize_reasons).
+ *
+ * The six patterns of paths._BLANKS, applied one after the other as Arrow's
+ * replace_substring_regex applies them (RE2: at each position from the left the alternatives in
+ * order, the first that matches wins, the scan goes on after the match), each hand-written as
+ * the one pass over the text it amounts to. RE2's \s is [\t\n\f\r ], \d [0-9] and \b an ASCII
+ * word boundary, so every test is on bytes; a UTF-8 character's bytes are none of those.
+ * tests/test_paths.py holds this to the RE2 passes on texts made of the patterns' own pieces.
+ * Six RE2 passes cost 35 ms for the 10,000 distinct reject texts of a 1,000,000-line log. */
+
+/* The byte classes, looked up in one table (chained comparisons cost twice as much). */
+enum { RE_SPACE = 1, RE_DIGIT = 2, RE_WORD = 4, RE_HEX = 8, RE_TOKEN = 16, RE_IP = 32 };
+static unsigned char RE_CLASS[256];
+
+static void init_re_class(void) {
+    for (int c = 0; c < 256; c++) {
+        int digit = c >= '0' && c <= '9', upper = c >= 'A' && c <= 'Z', lower = c >= 'a' && c <= 'z';
+        int word = digit || upper || lower || c == '_';
+        RE_CLASS[c] = (unsigned char)(
+            (c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' ? RE_SPACE : 0) |
+            (digit ? RE_DIGIT : 0) | (word ? RE_WORD : 0) |
+            (digit || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f') ? RE_HEX : 0) |
+            (word || c == '+' || c == '=' || c == '-' ? RE_TOKEN : 0) |
+            (digit || c == '[' ? RE_IP : 0)); /* where an address can start */
+    }
+}
+
+static inline int re_space(unsigned char c) { return RE_CLASS[c] & RE_SPACE; }
+static inline int re_digit(unsigned char c) { return RE_CLASS[c] & RE_DIGIT; }
+static inline int re_word(unsigned char c) { return RE_CLASS[c] & RE_WORD; }
+static inline int re_hex(unsigned char c) { return RE_CLASS[c] & RE_HEX; }
+static inline int re_token(unsigned char c) { return RE_CLASS[c] & RE_TOKEN; } /* [A-Za-z0-9+=_-] */
+
+#define ELLIPSIS "\xe2\x80\xa6" /* … */
+
+/* Output of one pass: room for the worst growth is made by the caller (see blank_one). */
+typedef struct {
+    unsigned char *p;
+    size_t n;
+} Text;
+
+static inline void put(Text *d, const void *src, size_t n) {
+    memcpy(d->p + d->n, src, n);
+    d->n += n;
+}
+
+/* ^host \S+ said:  -> "" ; \S+ can only end where the next byte is a space. */
+static void blank_host(const unsigned char *s, size_t n, Text *d) {
+    if (n >= 5 && memcmp(s, "host ", 5) == 0) {
+        size_t e = 5;
+        while (e < n && !re_space(s[e])) e++;
+        if (e > 5 && n - e >= 7 && memcmp(s + e, " said: ", 7) == 0) {
+            put(d, s + e + 7, n - e - 7);
+            return;
+        }
+    }
+    put(d, s, n);
+}
+
+/* name=\S+ type=  ->  name=… type= . A failed "name=" fails for every later one before the end
+ * of its run of non-spaces (they share that end), so the search goes on from there. */
+static void blank_name(const unsigned char *s, size_t n, Text *d) {
+    size_t i = 0, from = 0;
+    while (from + 5 <= n) {
+        const unsigned char *f = memmem(s + from, n - from, "name=", 5);
+        if (f == NULL) break;
+        size_t p = (size_t)(f - s), e = p + 5;
+        while (e < n && !re_space(s[e])) e++;
+        if (e > p + 5 && n - e >= 6 && memcmp(s + e, " type=", 6) == 0) {
+            put(d, s + i, p - i);
+            put(d, "name=" ELLIPSIS " type=", 14);
+            i = from = e + 6;
+        } else {
+            from = e > p + 5 ? e : p + 5;
+        }
+    }
+    put(d, s + i, n - i);
+}
+
+/* <[^<>\s]*>  ->  <…> */
+static void blank_angle(const unsigned char *s, size_t n, Text *d) {
+    size_t i = 0, from = 0;
+    while (from < n) {
+        const unsigned char *f = memchr(s + from, '<', n - from);
+        if (f == NULL) break;
+        size_t p = (size_t)(f - s), e = p + 1;
+        while (e < n && s[e] != '<' && s[e] != '>' && !re_space(s[e])) e++;
+        if (e < n && s[e] == '>') {
+            put(d, s + i, p - i);
+            put(d, "<" ELLIPSIS ">", 5);
+            i = from = e + 1;
+        } else {
+            from = e; /* nothing in between is a '<' */
+        }
+    }
+    put(d, s + i, n - i);
+}
+
+/* \[?\b\d{1,3}(?:\.\d{1,3}){3}\b\]? at p: its end, or 0. Each group is a whole run of one to
+ * three digits (a longer run leaves a digit where a dot or the boundary must be). */
+static size_t ipv4_at(const unsigned char *s, size_t n, size_t p) {
+    size_t q = p + (s[p] == '[');
+    if (q >= n || !re_digit(s[q]) || (q > 0 && re_word(s[q - 1]))) return 0;
+    for (int g = 0; g < 4; g++) {
+        size_t start = q;
+        while (q < n && re_digit(s[q]) && q - start < 3) q++;
+        if (q == start || (q < n && re_digit(s[q]))) return 0;
+        if (g < 3) {
+            if (q >= n || s[q] != '.') return 0;
+            q++;
+        }
+    }
+    if (q < n && re_word(s[q])) return 0;
+    return q + (q < n && s[q] == ']');
+}
+
+/* \[[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*\] at p (a '['): the bytes up to ']' are all hex, ':' or '.',
+ * with a ':' before any '.'. Its end, or 0. */
+static size_t ipv6_at(const unsigned char *s, size_t n, size_t p) {
+    size_t q = p + 1;
+    int colon = 0, dot_first = 0;
+    while (q < n && (re_hex(s[q]) || s[q] == ':' || s[q] == '.')) {
+        if (s[q] == ':') colon = 1;
+        else if (s[q] == '.' && !colon) dot_first = 1;
+        q++;
+    }
+    return q < n && s[q] == ']' && colon && !dot_first ? q + 1 : 0;
+}
+
+/* IPv4 (optionally bracketed) or bracketed IPv6  ->  […] */
+static void blank_ip(const unsigned char *s, size_t n, Text *d) {
+    size_t i = 0, p = 0;
+    while (p < n) {
+        if (!(RE_CLASS[s[p]] & RE_IP)) {
+            p++;
+            continue;
+        }
+        size_t m = ipv4_at(s, n, p);
+        if (m == 0 && s[p] == '[') m = ipv6_at(s, n, p);
+        if (m == 0) {
+            p++;
+            continue;
+        }
+        put(d, s + i, p - i);
+        put(d, "[" ELLIPSIS "]", 5);
+        i = p = m;
+    }
+    put(d, s + i, n - i);
+}
+
+/* \d{4}-\d\d-\d\dT[\d:.]+Z? at p: its end, or 0. */
+static size_t stamp_at(const unsigned char *s, size_t n, size_t p) {
+    if (n - p < 12) return 0;
+    static const char shape[] = "dddd-dd-ddT";
+    for (int k = 0; k < 11; k++)
+        if (shape[k] == 'd' ? !re_digit(s[p + k]) : s[p + k] != (unsigned char)shape[k]) return 0;
+    size_t q = p + 11;
+    while (q < n && (re_digit(s[q]) || s[q] == ':' || s[q] == '.')) q++;
+    if (q == p + 11) return 0;
+    return q + (q < n && s[q] == 'Z');
+}
+
+/* A time stamp, a token of 14 or more [A-Za-z0-9+=_-], or a whole number of 4 digits or more
+ * ->  … */
+static void blank_long(const unsigned char *s, size_t n, Text *d) {
+    size_t i = 0, p = 0, short_run = 0; /* the end of a run of tokens known to be short */
+    while (p < n) {
+        if (!re_token(s[p])) {
+            p++;
+            continue;
+        }
+        size_t m = re_digit(s[p]) ? stamp_at(s, n, p) : 0;
+        if (m == 0 && p >= short_run) {
+            /* A run shorter than 14 has no longer run inside it: measured once, from its start. */
+            size_t q = p;
+            while (q < n && re_token(s[q])) q++;
+            if (q - p >= 14) m = q;
+            else short_run = q;
+        }
+        if (m == 0 && re_digit(s[p]) && (p == 0 || !re_word(s[p - 1]))) {
+            size_t q = p;
+            while (q < n && re_digit(s[q])) q++;
+            if (q - p >= 4 && (q == n || !re_word(s[q]))) m = q;
+        }
+        if (m == 0) {
+            p++;
+            continue;
+        }
+        put(d, s + i, p - i);
+        put(d, ELLIPSIS, 3);
+        i = p = m;
+    }
+    put(d, s + i, n - i);
+}
+
+/* \s\s+  ->  one space */
+static void blank_spaces(const unsigned char *s, size_t n, Text *d) {
+    size_t i = 0, p = 0;
+    while (p + 1 < n) {
+        if (!re_space(s[p + 1])) {
+            p += 2; /* neither s[p]s[p+1] nor s[p+1]s[p+2] is a pair */
+            continue;
+        }
+        if (!re_space(s[p])) {
+            p++;
+            continue;
+        }
+        size_t e = p + 2;
+        while (e < n && re_space(s[e])) e++;
+        put(d, s + i, p - i);
+        d->p[d->n++] = ' ';
+        i = p = e;
+    }
+    put(d, s + i, n - i);
+}
+
+typedef void (*Pass)(const unsigned char *, size_t, Text *);
+static const Pass PASSES[] = {blank_host, blank_name, blank_angle, blank_ip, blank_long,
+                              blank_spaces};
+
+/* One text through the six passes, between two scratch buffers of 3n + 16 bytes each: no pass
+ * more than 2.5 times a text ("<>" becomes "<…>") and what one pass writes, the later ones do
+ * not grow. Returns the buffer holding the result. */
+static Text blank_one(const unsigned char *s, size_t n, unsigned char *a, unsigned char *b) {
+    Text in = {(unsigned char *)s, n}, out = {a, 0};
+    for (size_t k = 0; k < sizeof(PASSES) / sizeof(PASSES[0]); k++) {
+        PASSES[k](in.p, in.n, &out);
+        in = out;
+        out.p = out.p == a ? b : a;
+        out.n = 0;
+    }
+    return in;
+}
+
+static const char blank_doc[] =
+    "blank(offsets, data, offset, length) -> (offsets, data)\n\n"
+    "The strings of an Arrow string array without nulls (its offsets and data buffers, its offset\n"
+    "and length), each with the patterns of mailtrace.paths._BLANKS replaced in order; returned as\n"
+    "the int32 offsets and the data of a new string array.";
+
+static PyObject *blank(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer offsets = {0}, data = {0};
+    Py_ssize_t offset, length;
+    if (!PyArg_ParseTuple(args, "y*y*nn", &offsets, &data, &offset, &length)) return NULL;
+    PyObject *result = NULL;
+    unsigned char *out = NULL, *a = NULL, *b = NULL;
+    int32_t *off_out = NULL;
+    const int32_t *off = offsets.buf;
+    if (!strings_fit(offset, length, off, offsets.len, data.len, -1)) {
+        PyErr_SetString(PyExc_ValueError, "blank: buffers shorter than the array");
+        goto done;
+    }
+    size_t longest = 0, total = (size_t)(off[offset + length] - off[offset]);
+    for (Py_ssize_t i = offset; i < offset + length; i++)
+        if ((size_t)(off[i + 1] - off[i]) > longest) longest = (size_t)(off[i + 1] - off[i]);
+    size_t cap = 3 * total + 16, room = 3 * longest + 16;
+    if (cap > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "blank: texts too long for one string array");
+        goto done;
+    }
+    out = malloc(cap);
+    a = malloc(room);
+    b = malloc(room);
+    off_out = malloc(((size_t)length + 1) * sizeof(int32_t));
+    if (out == NULL || a == NULL || b == NULL || off_out == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    size_t used = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    const unsigned char *base = data.buf;
+    off_out[0] = 0;
+    for (Py_ssize_t i = 0; i < length; i++) {
+        size_t start = (size_t)off[offset + i], n = (size_t)off[offset + i + 1] - start;
+        Text t = blank_one(base + start, n, a, b);
+        memcpy(out + used, t.p, t.n);
+        used += t.n;
+        off_out[i + 1] = (int32_t)used;
+    }
+    Py_END_ALLOW_THREADS;
+    result = Py_BuildValue("y#y#", (const char *)off_out,
+                           (Py_ssize_t)(((size_t)length + 1) * sizeof(int32_t)), (const char *)out,
+                           (Py_ssize_t)used);
+done:
+    free(out);
+    free(a);
+    free(b);
+    free(off_out);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&data);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"file_rows", file_rows, METH_VARARGS, file_rows_doc},
     {"factorize", factorize, METH_VARARGS, factorize_doc},
     {"attempts", attempts, METH_VARARGS, attempts_doc},
+    {"blank", blank, METH_VARARGS, blank_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_pathcore",
-    "Queue files, attempts and string values numbered for the delivery paths (see queue_files.py).",
+    "Queue files, attempts and string values numbered, and replies blanked, for the delivery "
+    "paths (see queue_files.py and paths.normalize_reasons).",
     -1,
     methods,
 };
 
-PyMODINIT_FUNC PyInit__pathcore(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__pathcore(void) {
+    init_re_class();
+    return PyModule_Create(&module);
+}

@@ -1063,8 +1063,11 @@ _BLANKS = (
 _REASON_MAX = 300
 
 
-def normalize_reasons(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
+def normalize_reasons(texts: pa.Array | pa.ChunkedArray, compiled: bool = True) -> pa.Array:
     """Reply texts with their variable parts blanked, so that one cause groups as one reason.
+
+    The compiled module replaces the patterns of ``_BLANKS`` by hand, in one call; without it
+    (or with ``compiled=False``) Arrow's RE2 does, pattern by pattern.
 
     >>> normalize_reasons(pa.array([
     ...     "host mx.example.net[198.51.100.4] said: 550 5.1.1 <bob@example.net>: User unknown",
@@ -1074,12 +1077,24 @@ def normalize_reasons(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     """
     # Replies repeat (one cause, many recipients): blank each distinct text once.
     codes, out = factorize(pc.fill_null(texts, ""))
-    for pattern, repl in _BLANKS:
-        out = pc.replace_substring_regex(out, pattern, repl)
-        # Texts that are now alike are one text for the patterns after (a reject's 10,000
-        # texts, one a client, are 12 once the addresses and IPs are blanked).
+    core = queue_files.pathcore
+    if core is not None and compiled and out.type == pa.string():
+        # All six patterns in one pass of C per text: 3 ms for the 10,000 distinct texts of
+        # a 1,000,000-line log's rejects, where RE2 took 35 ms.
+        _, offsets, data = out.buffers()
+        new_offsets, new_data = core.blank(offsets, data or b"", out.offset, len(out))
+        out = pa.Array.from_buffers(
+            pa.string(), len(out), [None, pa.py_buffer(new_offsets), pa.py_buffer(new_data)]
+        )
         alike, out = factorize(out)
         codes = alike[codes]
+    else:
+        for pattern, repl in _BLANKS:
+            out = pc.replace_substring_regex(out, pattern, repl)
+            # Texts that are now alike are one text for the patterns after (a reject's 10,000
+            # texts, one a client, are 12 once the addresses and IPs are blanked).
+            alike, out = factorize(out)
+            codes = alike[codes]
     out = pc.utf8_slice_codeunits(pc.utf8_trim_whitespace(out), 0, _REASON_MAX)
     return pc.take(out, pa.array(codes))
 

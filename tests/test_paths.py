@@ -15,8 +15,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from mailtrace import queue_files
 from mailtrace.cli import app
-from mailtrace.paths import delivery_paths, read_events, rebuild, select_paths, take_few
+from mailtrace.paths import (
+    delivery_paths,
+    normalize_reasons,
+    read_events,
+    rebuild,
+    select_paths,
+    take_few,
+)
 from mailtrace.schema import DELIVERIES, EVENTS, MESSAGES
 from tests.conftest import SAMPLE
 
@@ -378,3 +386,39 @@ def test_rebuilding_some_columns_gives_those_columns_of_the_whole(log: str) -> N
     assert some.reasons.equals(whole.reasons)
     empty = rebuild(events.slice(0, 0), message_columns={"size"}, delivery_columns={"ts"})
     assert (empty.messages.column_names, empty.deliveries.column_names) == (["size"], ["ts"])
+
+
+# The pieces the blanking patterns are made of, to build texts that hit their edges.
+_PIECES = [
+    *"0123456789.:[]<>-TZ+=_aFgx é…\t\n\f\r\v\u00a0",
+    "host ",
+    " said: ",
+    "name=",
+    " type=",
+    "198.51.100.4",
+    "2001:db8::1",
+    "2026-11-29T01:02:03",
+    "abcdefghijklmn",
+    "12345",
+]
+
+
+@given(st.lists(st.lists(st.sampled_from(_PIECES), max_size=24).map("".join), max_size=8))
+@settings(max_examples=500, deadline=None)
+def test_compiled_blanking_is_the_re2_patterns(texts: list[str]) -> None:
+    """The hand-written passes give what RE2 gives for the patterns, text by text."""
+    if queue_files.pathcore is None:
+        pytest.skip("the compiled module is not built")
+    arr = pa.array(texts, pa.string())
+    assert normalize_reasons(arr).to_pylist() == normalize_reasons(arr, compiled=False).to_pylist()
+
+
+def test_blanking_hostile_megabyte_texts_ends_as_re2_does() -> None:
+    """Openings that never close, a megabyte long: a pass that looked for the close again from
+    each opening would never end on them."""
+    texts = pa.array(
+        ["name=" * 200_000, "<" + "a " * 500_000, "[" + ":" * 1_000_000, "1." * 500_000]
+    )
+    blanked = normalize_reasons(texts)
+    assert blanked.to_pylist() == normalize_reasons(texts, compiled=False).to_pylist()
+    assert [len(t) for t in blanked.to_pylist()] == [1, 300, 300, 300]
