@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -971,24 +973,39 @@ def match_texts(texts: Sequence[str | None]) -> list[Category | None]:
         for i, (t, ok) in enumerate(zip(normal, alike, strict=True))
     ]
     values = pa.array([normal[i] for i in batch], pa.string())
-    left = np.arange(len(batch))  # positions in ``batch`` that no rule has matched yet
-    for category, wording in _RULES:
-        if not len(left):
-            break
-        undecided = values.take(pa.array(left))
-        hit = np.zeros(len(left), dtype=bool)
-        if wording.re2 is not None:
-            try:
-                found = pc.match_substring_regex(undecided, wording.re2, ignore_case=True)
-                hit |= found.to_numpy(zero_copy_only=False)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # syntax RE2 refuses
-                hit[:] = [wording.pattern.search(t) is not None for t in undecided.to_pylist()]
-        if wording.rest is not None:
-            for j in np.flatnonzero(~hit).tolist():
-                hit[j] = wording.rest.search(normal[batch[left[j]]]) is not None
-        for j in left[hit].tolist():
-            out[batch[j]] = category
-        left = left[~hit]
+
+    def search(wording: _Wording) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """Which of the batch's texts RE2 finds ``wording``'s plain alternatives in."""
+        if wording.re2 is None:
+            return np.zeros(len(batch), dtype=bool)
+        try:
+            found = pc.match_substring_regex(values, wording.re2, ignore_case=True)
+            return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # syntax RE2 refuses
+            return np.array([wording.pattern.search(t) is not None for t in values.to_pylist()])
+
+    # Compiling a rule costs RE2 about 1 ms and matching the texts next to nothing, so two
+    # threads search a few rules ahead of the one decided (Arrow lets go of the GIL), over
+    # every text, and the rules are taken in order until no text is left undecided.
+    left = np.ones(len(batch), dtype=bool)  # texts that no rule has matched yet
+    rules = iter(_RULES)
+    ahead: deque[tuple[Category, _Wording, Future[np.ndarray[Any, np.dtype[np.bool_]]]]] = deque()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        while left.any():
+            while len(ahead) < 4 and (rule := next(rules, None)) is not None:
+                ahead.append((rule[0], rule[1], pool.submit(search, rule[1])))
+            if not ahead:
+                break
+            category, wording, searched = ahead.popleft()
+            hit = searched.result() & left
+            if wording.rest is not None:
+                for j in np.flatnonzero(left & ~hit).tolist():
+                    hit[j] = wording.rest.search(normal[batch[j]]) is not None
+            for j in np.flatnonzero(hit).tolist():
+                out[batch[j]] = category
+            left &= ~hit
+        for *_, searched in ahead:
+            searched.cancel()
     return out
 
 
