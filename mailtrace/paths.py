@@ -211,6 +211,7 @@ def rebuild(
             command=dl["command"],
             relay_host=dl["relay_host"],
             with_reasons=True,
+            columns=wanted,
         )
         _link(ev, dl, files)
         messages, deliveries, message_row = _messages(
@@ -980,7 +981,7 @@ def _messages(
         "message": lambda: pc.take(names(), pa.array(root[dseg])),
         "total_delay": lambda: pa.array(total, pa.float64()),
         "final": lambda: pa.array(dl["final"], pa.bool_()),
-        **{name: partial(judged.__getitem__, name) for name in FAILURES.names},
+        **{name: partial(judged.__getitem__, name) for name in FAILURES.names if name in judged},
     }
     for name in DELIVERIES.names:
         if name not in build and name in dl:
@@ -998,6 +999,7 @@ def classify_columns(
     command: pa.Array | None = None,
     relay_host: pa.Array | None = None,
     with_reasons: bool = False,
+    columns: Collection[str] | None = None,
 ) -> dict[str, pa.Array]:
     """The FAILURES columns for attempts: sent is ``delivered``, expired is ``expired``, the rest
     classified from the reply by ``failures.classify_table``.
@@ -1006,7 +1008,8 @@ def classify_columns(
     (code, status, reply with those parts blanked, command, host) is classified once.
     ``reasons`` are the texts already blanked by :func:`normalize_reasons`, when the caller has
     them. ``with_reasons``: add ``reason``, each attempt's blanked reply (null for sent and
-    expired ones), for a caller that groups by it too.
+    expired ones), for a caller that groups by it too. ``columns``: the FAILURES columns
+    wanted (all when None); each costs a gather of every attempt.
 
     >>> cols = classify_columns(pa.array(["sent", "bounced"]), pa.array([250, 550], pa.int16()),
     ...                         pa.array(["2.0.0", "5.2.2"]), pa.array(["ok", "Mailbox full"]))
@@ -1043,6 +1046,8 @@ def classify_columns(
     }
     out: dict[str, pa.Array] = {}
     for f in FAILURES:
+        if columns is not None and f.name not in columns:
+            continue
         judged = verdicts.column(f.name).combine_chunks()
         when = pa.array(fixed.get(f.name, (None, None)), f.type)
         out[f.name] = pc.take(pa.concat_arrays([judged.cast(f.type), when]), at)
