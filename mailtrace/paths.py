@@ -197,7 +197,7 @@ def rebuild(
             np.zeros(0, dtype=np.int64),
             pa.array([], pa.string()),
         )
-    files = _queue_files(ev)
+    files = _queue_files(ev, MESSAGES.names if message_columns is None else message_columns)
     wanted = DELIVERIES.names if delivery_columns is None else delivery_columns
     dl = _deliveries(ev, files["_seg_of_row"], files, wanted)
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -421,8 +421,10 @@ def factorize(col: pa.ChunkedArray | pa.Array, compiled: bool = True) -> tuple[_
     return idx, enc.dictionary
 
 
-def _queue_files(ev: _View) -> dict[str, Any]:
-    """One record per queue file: who sent it, when, how big, and how it ended."""
+def _queue_files(ev: _View, wanted: Collection[str]) -> dict[str, Any]:
+    """One record per queue file: who sent it, when, how big, and how it ended. Of the
+    MESSAGES columns only some need a gather of their own (last_seen, nrcpt, message_id):
+    those are made only if in ``wanted``."""
     # A delivery whose status is expired (Exim returns a recipient when its retry time runs
     # out) counts as the file's expiry, like Postfix's expired line.
     dl_rows = np.flatnonzero(ev.mask(Kind.DELIVERY))
@@ -444,36 +446,38 @@ def _queue_files(ev: _View) -> dict[str, Any]:
     origin[pickup_i >= 0] = _ORIGINS.index("local")
     origin[client_i >= 0] = _ORIGINS.index("smtp")
     at_first, at_from, at_info = ev.rows(first), ev.rows(from_i), ev.rows(info_i)
-    cols = ev.gather(
-        {
-            "host": ("host", at_first),
-            "queue_id": ("queue_id", at_first),
-            "first_ts": ("ts", at_first),
-            "last_ts": ("ts", ev.rows(last)),
-            "client_host": ("client_host", at_info),
-            "client_ip": ("client_ip", at_info),
-            "sender": ("sender", at_from),
-            "pickup_sender": ("sender", ev.rows(pickup_i)),
-            "rejected_sender": ("sender", ev.rows(rejected_i)),
-            "size": ("size", at_from),
-            "nrcpt": ("nrcpt", at_from),
-            "message_id": ("message_id", ev.rows(rows.role(MESSAGE_ID))),
-        }
-    )
+    gather = {
+        "host": ("host", at_first),
+        "first_ts": ("ts", at_first),
+        "client_host": ("client_host", at_info),
+        "client_ip": ("client_ip", at_info),
+        "sender": ("sender", at_from),
+        "pickup_sender": ("sender", ev.rows(pickup_i)),
+        "rejected_sender": ("sender", ev.rows(rejected_i)),
+        "size": ("size", at_from),
+    }
+    if "last_seen" in wanted:
+        gather["last_ts"] = ("ts", ev.rows(last))
+    if "nrcpt" in wanted:
+        gather["nrcpt"] = ("nrcpt", at_from)
+    if "message_id" in wanted:
+        gather["message_id"] = ("message_id", ev.rows(rows.role(MESSAGE_ID)))
+    cols = ev.gather(gather)
     # A message refused before the queue manager saw it is named only by the reject line.
     sender = pc.coalesce(cols["sender"], cols["pickup_sender"], cols["rejected_sender"])
     return {
         "n": nseg,
         "host": cols["host"],
-        "queue_id": cols["queue_id"],
+        # Each file's id from the distinct ids, not gathered from the whole column again.
+        "queue_id": ev.id_values.take(pa.array(ev.qcode[first])),
         "first_ts": _ts_us(cols["first_ts"]),
-        "last_ts": _ts_us(cols["last_ts"]),
+        "last_ts": _ts_us(cols["last_ts"]) if "last_ts" in cols else None,
         "client_host": cols["client_host"],
         "client_ip": cols["client_ip"],
         "sender": sender,
         "size": cols["size"],
-        "nrcpt": cols["nrcpt"],
-        "message_id": cols["message_id"],
+        "nrcpt": cols.get("nrcpt"),
+        "message_id": cols.get("message_id"),
         "removed": removed_i >= 0,
         "expired_i": expired_i,
         "rejected": rejected_i >= 0,
@@ -900,8 +904,6 @@ def _messages(
     ends = np.cumsum(chain_len)
     chain_off = pa.array(np.r_[0, ends], pa.int32())
     last_of_chain = cseg[ends - 1]
-    last_seen = np.full(nmsg, np.iinfo(np.int64).min)
-    np.maximum.at(last_seen, mpos, files["last_ts"])
     rejected = np.bincount(mpos, weights=files["rejected"], minlength=nmsg) > 0
 
     def message_status() -> pa.Array:
@@ -925,6 +927,11 @@ def _messages(
 
     notice_parent = files["notice_parent"][roots]
     at_roots = pa.array(roots)
+
+    def last_seen() -> pa.Array:
+        seen = np.full(nmsg, np.iinfo(np.int64).min)
+        np.maximum.at(seen, mpos, files["last_ts"])
+        return pa.array(seen, pa.int64()).cast(MESSAGES.field("last_seen").type)
 
     def along_chain(col: pa.Array) -> pa.Array:
         """The first value of ``col`` along each message's chain (its own queue file first)."""
@@ -962,7 +969,7 @@ def _messages(
         "first_seen": lambda: pa.array(first_ts[roots], pa.int64()).cast(
             MESSAGES.field("first_seen").type
         ),
-        "last_seen": lambda: pa.array(last_seen, pa.int64()).cast(MESSAGES.field("last_seen").type),
+        "last_seen": last_seen,
         "delay": lambda: pa.array(last_total, pa.float64(), from_pandas=True),
         "status": message_status,
         "outcomes": outcomes,
