@@ -889,6 +889,7 @@ def _messages(
     np.fmax.at(last_total, out_msg, total[out_rows])
 
     def outcomes() -> pa.Array:
+        """Each message's recipients with their final status and DSN, in order of time."""
         sel = pa.array(out_sorted, pa.int64())
         return pa.ListArray.from_arrays(
             pa.array(np.r_[0, np.cumsum(nout)], pa.int32()),
@@ -929,6 +930,7 @@ def _messages(
     at_roots = pa.array(roots)
 
     def last_seen() -> pa.Array:
+        """The time of each message's last line, over all its queue files."""
         seen = np.full(nmsg, np.iinfo(np.int64).min)
         np.maximum.at(seen, mpos, files["last_ts"])
         return pa.array(seen, pa.int64()).cast(MESSAGES.field("last_seen").type)
