@@ -1231,6 +1231,7 @@ def _parse_logs(
             columns=wanted,
             errors=errors,
             imports=imports,
+            tally=False,  # the events are counted where they are analysed
         )
         if not summary.tables:
             return EVENTS.empty_table().select(wanted), summary.counts

@@ -105,6 +105,8 @@ class Options:
     #: Keep the events in memory with only these columns (selected in the worker, so that only
     #: they cross between processes); None: keep none.
     columns: tuple[str, ...] | None = None
+    #: Count the events by kind and by program (Summary.kinds, Summary.programs).
+    tally: bool = True
 
 
 @dataclass
@@ -153,10 +155,14 @@ class Summary:
         self.errors.append(message)
         self.counts.failed_inputs += 1
 
-    def add_part(self, part: LogTables, columns: tuple[str, ...] | None = None) -> None:
-        """Account for one block of tables; keep its events' ``columns`` when given."""
+    def add_part(
+        self, part: LogTables, columns: tuple[str, ...] | None = None, tally: bool = True
+    ) -> None:
+        """Account for one block of tables; keep its events' ``columns`` when given, and count
+        them by kind and program when ``tally``."""
         self.counts = self.counts + part.counts
-        self.add_events(part.events)
+        if tally:
+            self.add_events(part.events)
         if columns is not None:
             self.tables.append(_columns(part.events, columns))
 
@@ -482,7 +488,7 @@ def _read_file(
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailtrace-encode") as encoder:
             queued: tuple[Future[bytes | parquet_write.Part], pa.Table] | None = None
             for part in parts:
-                summary.add_part(part, options.columns)
+                summary.add_part(part, options.columns, options.tally)
                 if target is None:
                     continue
                 writer = writer or _TargetWriter(target, joined=True)
@@ -561,7 +567,7 @@ def _read_in_parallel(
         if isinstance(result, Encoded):
             summary.merge(result.summary)
         else:
-            summary.add_part(result, options.columns)
+            summary.add_part(result, options.columns, options.tally)
 
     workers = min(os.cpu_count() or 1, 4)
     try:
@@ -691,7 +697,8 @@ def _range_result(tables: LogTables, options: Options, encode: bool) -> LogTable
     """A range's tables as a worker hands them back (see :func:`chunk_task`)."""
     if encode:
         summary = Summary(counts=tables.counts)
-        summary.add_events(tables.events)
+        if options.tally:
+            summary.add_events(tables.events)
         if options.columns is not None:
             summary.tables.append(_columns(tables.events, options.columns))
         return Encoded(encode_table(tables.events), tables.unparsed, summary)
@@ -751,6 +758,7 @@ def run(
     scheduler: str | None = None,
     columns: Collection[str] | None = None,
     imports: Collection[str] = (),
+    tally: bool = True,
 ) -> Summary:
     """Read every input with ``jobs`` processes; write the dataset to ``out`` when given.
 
@@ -764,6 +772,8 @@ def run(
     reads a large log this way without a dataset on disk.
 
     ``imports``: modules the caller will use after the run, imported beside the parse.
+    ``tally=False``: leave :attr:`Summary.kinds` and :attr:`Summary.programs` empty, for a
+    caller that counts the events it keeps itself (a report: 2% of the parse's CPU).
     """
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r} (one of {', '.join(ENGINES)})")
@@ -777,7 +787,7 @@ def run(
     if split_bytes is None:
         split_bytes = SPLIT_BYTES
     keep = None if columns is None else tuple(columns)
-    options = Options(format, year, zone, errors, parsers, keep)
+    options = Options(format, year, zone, errors, parsers, keep, tally)
     sources = expand_inputs(inputs)
     outs: list[Target | None] = [None] * len(sources)
     if out is not None:
@@ -895,7 +905,7 @@ def _run_jobs(
         else:
             assert isinstance(result, LogTables | Encoded | str)
             before = len(summary.tables)
-            _take_chunk(job[0], job[1], result, summary, options.columns)
+            _take_chunk(job[0], job[1], result, summary, options.columns, options.tally)
             kept.setdefault(order[id(job[0])], []).extend(summary.tables[before:])
             del summary.tables[before:]
         done += _job_bytes(job)
@@ -1146,6 +1156,7 @@ def _take_chunk(
     result: LogTables | Encoded | str,
     summary: Summary,
     columns: tuple[str, ...] | None = None,
+    tally: bool = True,
 ) -> None:
     """Accept range ``index`` of a split input; write every range now in order."""
     if isinstance(result, str):
@@ -1163,7 +1174,7 @@ def _take_chunk(
         if isinstance(part, Encoded):
             summary.merge(part.summary)
         else:
-            summary.add_part(part, columns)
+            summary.add_part(part, columns, tally)
         split.next += 1
     if split.next == len(split.plan.chunks) and split.target is not None:
         _commit(summary, split.target, split.writer)
