@@ -40,7 +40,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -648,8 +648,10 @@ _ATTEMPT_COLUMNS = (
 # The attempts' columns the paths read themselves: to classify a failure (reply, command,
 # relay), to follow a hand-off (relay IP, next queue id, reply) and for the total delay.
 _ATTEMPT_INPUTS = frozenset(
-    {"ts", "recipient", "status", "dsn", "reply_code", "reply_text", "command", "relay_host"}
-    | {"relay_ip", "next_queue_id", "delay"}
+    (
+        *("ts", "recipient", "status", "dsn", "reply_code", "reply_text", "command"),
+        *("relay_host", "relay_ip", "next_queue_id", "delay"),
+    )
 )
 _STAMPED = ("ts", "line", "source")
 _DELAYS = ("delay", "delays_a", "delays_b", "delays_c", "delays_d")
@@ -858,13 +860,8 @@ def _messages(
     rootpos = np.full(n, -1, dtype=np.int64)
     rootpos[roots] = np.arange(nmsg)
     mpos = rootpos[root]  # each queue file's message row
-    named: list[pa.Array] = []
-
-    def names() -> pa.Array:
-        """Each queue file's message name (made once, if a column asks for it)."""
-        if not named:
-            named.append(_names(files))
-        return named[0]
+    # Each queue file's message name: made once, if a column asks for it.
+    names = cache(partial(_names, files))
 
     first_ts = files["first_ts"]
     # Delivery columns that need the message: key, total delay, failure classes.

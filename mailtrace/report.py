@@ -180,8 +180,17 @@ _INBOUND = ["sender", "size", "client_host", "client_ip", "origin", "first_seen"
 # Every column of MESSAGES and DELIVERIES the report reads: the paths make no others.
 _MESSAGE_COLUMNS = frozenset(_INBOUND)
 _DELIVERY_COLUMNS = frozenset(
-    {"ts", "recipient", "status", "dsn", "reply_code", "reply_text", "total_delay", "hop"}
-    | {"category"}
+    (
+        "ts",
+        "recipient",
+        "status",
+        "dsn",
+        "reply_code",
+        "reply_text",
+        "total_delay",
+        "hop",
+        "category",
+    )
 )
 
 
@@ -232,7 +241,7 @@ class _Data:
         self.delivered = self.status["sent"] & ~self.handed_on
         # Bytes of each attempt: the size of its message as received.
         self.message_row = paths.message_row
-        self.attempt_bytes = _ints(messages.column("size"))[paths.message_row]
+        self.attempt_bytes = _ints(messages.column("size"))[self.message_row]
         # The few columns the sections read, filtered once (not every column of the tables).
         self.inbound = messages.select(_INBOUND).filter(pa.array(self.received))
 

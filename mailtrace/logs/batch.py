@@ -905,7 +905,7 @@ def _run_jobs(
         else:
             assert isinstance(result, LogTables | Encoded | str)
             before = len(summary.tables)
-            _take_chunk(job[0], job[1], result, summary, options.columns, options.tally)
+            _take_chunk(job[0], job[1], result, summary, options)
             kept.setdefault(order[id(job[0])], []).extend(summary.tables[before:])
             del summary.tables[before:]
         done += _job_bytes(job)
@@ -1155,8 +1155,7 @@ def _take_chunk(
     index: int,
     result: LogTables | Encoded | str,
     summary: Summary,
-    columns: tuple[str, ...] | None = None,
-    tally: bool = True,
+    options: Options,
 ) -> None:
     """Accept range ``index`` of a split input; write every range now in order."""
     if isinstance(result, str):
@@ -1174,7 +1173,7 @@ def _take_chunk(
         if isinstance(part, Encoded):
             summary.merge(part.summary)
         else:
-            summary.add_part(part, columns, tally)
+            summary.add_part(part, options.columns, options.tally)
         split.next += 1
     if split.next == len(split.plan.chunks) and split.target is not None:
         _commit(summary, split.target, split.writer)
