@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mailtrace import event_columns
 from mailtrace.failures import classify_events
 from mailtrace.logs.kinds import Kind
 from mailtrace.paths import as_mask, events_columns, normalize_reasons, paths_tables
@@ -41,29 +42,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 #: The EVENTS columns the failure report reads (a Parquet dataset is read with only these).
-COLUMNS = (
-    "ts",
-    "host",
-    "program",
-    "queue_id",
-    "kind",
-    "client_host",
-    "client_ip",
-    "sender",
-    "recipient",
-    "orig_recipient",
-    "relay_host",
-    "relay_ip",
-    "status",
-    "dsn",
-    "reply_code",
-    "reply_text",
-    "command",
-    "delay",
-    "size",
-    "next_queue_id",
-    "text",
-)
+COLUMNS = event_columns.FAILURES
 
 #: The delivery statuses that are failures.
 FAILED_STATUSES = ("deferred", "bounced", "expired")

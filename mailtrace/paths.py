@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from mailtrace import queue_files
+from mailtrace import event_columns, queue_files
 from mailtrace.errors import InputError
 from mailtrace.lazy_module import LazyModule
 from mailtrace.logs.kinds import Kind
@@ -77,39 +77,7 @@ if TYPE_CHECKING:
     from mailtrace.logs.reader import Counts, Errors
 
 # The EVENTS columns the paths need; a Parquet dataset is read with only these.
-COLUMNS = (
-    "ts",
-    "host",
-    "program",
-    "queue_id",
-    "kind",
-    "action",
-    "client_host",
-    "client_ip",
-    "sender",
-    "recipient",
-    "orig_recipient",
-    "relay_host",
-    "relay_ip",
-    "relay_port",
-    "status",
-    "dsn",
-    "reply_code",
-    "reply_text",
-    "command",
-    "delay",
-    "delays_a",
-    "delays_b",
-    "delays_c",
-    "delays_d",
-    "size",
-    "nrcpt",
-    "message_id",
-    "next_queue_id",
-    "text",
-    "source",
-    "line",
-)
+COLUMNS = event_columns.PATHS
 
 # A child queue file must appear within this many seconds of the hand-off that names it: queue
 # ids are reused over weeks, and two hosts' clocks may differ by a few minutes.

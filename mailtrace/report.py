@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from mailtrace import event_columns
 from mailtrace.lazy_module import LazyModule
 from mailtrace.logs.kinds import Kind
 from mailtrace.paths import (
@@ -45,31 +46,8 @@ else:  # imported beside the parse, by the report's preloading, not before it (s
 if TYPE_CHECKING:
     import pandas as pd
 
-#: The EVENTS columns a report reads (a Parquet dataset is read with only these): the paths'
-#: columns the report looks at, not those it only carries (delays a/b/c/d, line numbers …).
-COLUMNS = (
-    "ts",
-    "host",
-    "program",
-    "pid",
-    "queue_id",
-    "kind",
-    "client_host",
-    "client_ip",
-    "sender",
-    "recipient",
-    "relay_host",
-    "relay_ip",
-    "status",
-    "dsn",
-    "reply_code",
-    "reply_text",
-    "command",
-    "delay",
-    "size",
-    "next_queue_id",
-    "text",
-)
+#: The EVENTS columns a report reads (a Parquet dataset is read with only these).
+COLUMNS = event_columns.REPORT
 
 
 #: The problem sections of a report, in order, with their headings.

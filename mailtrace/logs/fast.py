@@ -2,10 +2,10 @@
 
 :mod:`mailtrace.logs._fastlog` (C, built at install time) reads whole blocks of bytes of RFC 3164,
 RFC 3339 (rsyslog high-precision) or RFC 5424 syslog files, or of journald's JSON export, into
-EVENTS columns with the GIL released. It parses
-the common Postfix line shapes itself and hands every other line back; :func:`feed_block` gives such
-a line to the ordinary Python engine, whose row joins the same columns through :class:`FastBuilder`,
-so rows stay in line order and every table, count and UNPARSED row is exactly what the Python parser
+EVENTS columns with the GIL released. It parses the common Postfix line shapes itself and hands
+every other line back; :func:`mailtrace.logs.compiled.feed_block` gives such a line to the
+ordinary Python engine, whose row joins the same columns through :class:`FastBuilder`, so rows
+stay in line order and every table, count and UNPARSED row is exactly what the Python parser
 alone gives (tests/test_fastlog.py holds both to that). Where the module is not built,
 :func:`available` is False and the reader simply keeps to Python.
 
@@ -21,25 +21,21 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import pyarrow as pa
 
+from mailtrace.logs.compiled import FRAMINGS, MAX_BYTES, skip_mask
+from mailtrace.logs.compiled import MODULE as _fastlog
 from mailtrace.logs.events import EventBuilder, string_array
 from mailtrace.schema import EVENTS
-
-try:
-    from mailtrace.logs import _fastlog  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - no C compiler where mailtrace was installed
-    _fastlog = None
 
 __all__ = [
     "FRAMINGS",
     "FastBuilder",
     "available",
     "count_strings",
-    "feed_block",
     "kept_columns",
 ]
 
@@ -47,13 +43,6 @@ _SOURCE = EVENTS.get_field_index("source")
 _COLUMN = {name: i for i, name in enumerate(EVENTS.names)}
 _STRING = {i for i, f in enumerate(EVENTS) if pa.types.is_string(f.type)}
 _FIRST_SPARSE = EVENTS.get_field_index("action")
-
-#: The framings the compiled path reads: syslog's classic stamps, rsyslog's RFC 3339 ones, RFC
-#: 5424 and journald's JSON export.
-FRAMINGS = ("rfc3164", "rfc3339", "rfc5424", "journal-json")
-
-#: String bytes a builder holds before its tables must be taken (string offsets are 32-bit).
-MAX_BYTES = 1 << 30
 
 
 def available() -> bool:
@@ -112,22 +101,20 @@ class FastBuilder(EventBuilder):
     :meth:`add`, in line order with the compiled rows; unparsed lines stay in Python lists.
     """
 
-    def __init__(self, source: str, columns: Collection[str] | None = None) -> None:
+    def __init__(
+        self, source: str, columns: Collection[str] | None = None, parser: Any = None
+    ) -> None:
         super().__init__(source)
         # columns: those the caller keeps (None: all). The others are not built at all; kind
         # and program always are (a run's summary counts them).
         names = kept_columns(columns)
-        wanted = None if names is None else set(names)
-        self.kept = set(EVENTS.names) if wanted is None else wanted
+        self.kept = set(EVENTS.names) if names is None else set(names)
         self.schema = EVENTS if names is None else pa.schema([EVENTS.field(n) for n in names])
-        skip = sum(
-            1 << i
-            for i, name in enumerate(EVENTS.names)
-            if wanted is not None and name not in wanted and _FIRST_SPARSE <= i < _SOURCE
-        )
-        self.parser: Any = (
-            _fastlog.Parser(max_bytes=MAX_BYTES, skip=skip) if _fastlog is not None else None
-        )
+        # parser: one that parsed the input's first lines already, for the same columns
+        # (mailtrace.logs.ahead); its rows come first.
+        if parser is None and _fastlog is not None:
+            parser = _fastlog.Parser(max_bytes=MAX_BYTES, skip=skip_mask(columns))
+        self.parser: Any = parser
         # id(pattern) -> ((group number, EVENTS column) of each kept group, the pattern)
         self._groups: dict[int, tuple[tuple[tuple[int, int], ...], re.Pattern[str]]] = {}
         self.fast_lines = 0  # lines consumed by the compiled path, for the engine's counts
@@ -250,64 +237,3 @@ def _constant(text: str, n: int) -> pa.Array | pa.ChunkedArray:
     return pa.Array.from_buffers(
         pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(raw * n)]
     )
-
-
-_FRAMING_CODES = (
-    {
-        "rfc3164": _fastlog.FRAMING_3164,
-        "rfc3339": _fastlog.FRAMING_3339,
-        "rfc5424": _fastlog.FRAMING_5424,
-        "journal-json": _fastlog.FRAMING_JOURNAL,
-    }
-    if _fastlog is not None
-    else {}
-)
-
-
-def feed_block(
-    builder: FastBuilder,
-    data: bytes | bytearray,
-    pos: int,
-    end: int,
-    lineno: int,
-    limit: int,
-    clock: Any,
-    feed_line: Callable[[str, int], int],
-    framing: str = "rfc3164",
-) -> tuple[int, int, int]:
-    """Parse up to ``limit`` lines of the block ``data[pos:end]`` (line ``lineno + 1`` first).
-
-    ``clock`` is the file's :class:`~mailtrace.logs.framing.SyslogClock` (for the RFC 3339 and
-    RFC 5424 ``framing`` it only converts local hours of stamps without an offset);
-    ``feed_line(text, lineno)`` parses one line the compiled path handed back, through the
-    Python engine, and returns the last line number used. Returns (byte position reached, last
-    line number, lines with invalid UTF-8 among them).
-    """
-    parser = builder.parser
-    done, fallback, need_hour = _fastlog.DONE, _fastlog.FALLBACK, _fastlog.NEED_HOUR
-    stop = lineno + limit
-    damaged = 0
-    code = _FRAMING_CODES[framing]
-    parser.set_clock(clock.year, clock.month, code)
-    while pos < end and lineno < stop:
-        pos, lineno, status = parser.feed(data, pos, end, lineno, stop - lineno)
-        if status == done:
-            break
-        if status == need_hour:
-            parser.set_hour(clock.hour_us(*parser.pending_hour))
-            continue
-        if status != fallback:  # pragma: no cover - the module has no other status
-            raise RuntimeError(f"unknown fast-path status {status}")
-        newline = data.find(b"\n", pos, end)
-        raw = data[pos:end] if newline < 0 else data[pos:newline]
-        if newline >= 0 and raw.endswith(b"\r"):
-            raw = raw[:-1]  # decode_block turns CRLF into LF
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = raw.decode("utf-8", "replace")
-            damaged += 1
-        lineno = feed_line(text, lineno)
-        pos = end if newline < 0 else newline + 1
-        parser.set_clock(clock.year, clock.month, code)  # the Python clock may have moved on
-    return pos, lineno, damaged

@@ -1,0 +1,99 @@
+"""The EVENTS columns each analysis reads, named without importing pyarrow.
+
+A command knows what it will read before its analysis module is imported (pyarrow and numpy
+with it, 0.2 s), so the parse of a large log can begin with only these columns built
+(:mod:`mailtrace.logs.ahead`). A Parquet dataset is read with only these columns too.
+
+>>> len(REPORT), "pid" in REPORT, "pid" in PATHS
+(21, True, False)
+"""
+
+from __future__ import annotations
+
+__all__ = ["FAILURES", "PATHS", "REPORT"]
+
+#: What the delivery paths need (mailtrace.paths).
+PATHS = (
+    "ts",
+    "host",
+    "program",
+    "queue_id",
+    "kind",
+    "action",
+    "client_host",
+    "client_ip",
+    "sender",
+    "recipient",
+    "orig_recipient",
+    "relay_host",
+    "relay_ip",
+    "relay_port",
+    "status",
+    "dsn",
+    "reply_code",
+    "reply_text",
+    "command",
+    "delay",
+    "delays_a",
+    "delays_b",
+    "delays_c",
+    "delays_d",
+    "size",
+    "nrcpt",
+    "message_id",
+    "next_queue_id",
+    "text",
+    "source",
+    "line",
+)
+
+#: What a report reads (mailtrace.report): the paths' columns the report looks at, not those it
+#: only carries (delays a/b/c/d, line numbers …), and the pids of smtpd sessions.
+REPORT = (
+    "ts",
+    "host",
+    "program",
+    "pid",
+    "queue_id",
+    "kind",
+    "client_host",
+    "client_ip",
+    "sender",
+    "recipient",
+    "relay_host",
+    "relay_ip",
+    "status",
+    "dsn",
+    "reply_code",
+    "reply_text",
+    "command",
+    "delay",
+    "size",
+    "next_queue_id",
+    "text",
+)
+
+#: What the failures report reads (mailtrace.failures_report).
+FAILURES = (
+    "ts",
+    "host",
+    "program",
+    "queue_id",
+    "kind",
+    "client_host",
+    "client_ip",
+    "sender",
+    "recipient",
+    "orig_recipient",
+    "relay_host",
+    "relay_ip",
+    "status",
+    "dsn",
+    "reply_code",
+    "reply_text",
+    "command",
+    "delay",
+    "size",
+    "next_queue_id",
+    "text",
+)
