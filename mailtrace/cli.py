@@ -19,6 +19,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer
 
+from mailtrace import event_columns
 from mailtrace.errors import MailtraceError, UsageError
 
 
@@ -292,17 +293,22 @@ _ANALYSIS_MODULES = (
 )
 
 
-def _plan_ahead(logs: list[str], year: int | None, tz: str | None) -> None:
+def _plan_ahead(
+    logs: list[str], year: int | None, tz: str | None, columns: tuple[str, ...]
+) -> None:
     """As ``logs`` does: a large log is planned in a thread while the command imports its
-    analysis (pyarrow, numpy: 0.12 s), for :func:`_read_log_events` to parse. A dataset needs
-    no plan. Call it first thing."""
+    analysis (pyarrow, numpy: 0.2 s), for :func:`_read_log_events` to parse ``columns``; its
+    ranges are parsed from then on already (mailtrace.logs.ahead). A dataset needs no plan.
+    Call it first thing."""
     from pathlib import Path
 
     from mailtrace.logs.plan import PARALLEL_BYTES, plan_ahead_of_run
     from mailtrace.sources import is_dataset
 
     if not any(is_dataset(Path(p)) for p in logs):
-        plan_ahead_of_run(logs, year=year, tz=tz, smallest=PARALLEL_BYTES)
+        plan_ahead_of_run(
+            logs, year=year, tz=tz, smallest=PARALLEL_BYTES, parse=True, columns=columns
+        )
 
 
 def _read_log_events(
@@ -358,7 +364,7 @@ def path(
     errors: str = typer.Option("raise", "--errors", help=_ERRORS_HELP),
 ) -> None:
     """Trace messages end to end: queue-id chain, every attempt and log event, as a timeline."""
-    _plan_ahead(logs, year, tz)
+    _plan_ahead(logs, year, tz, event_columns.PATHS)
     from mailtrace.paths import COLUMNS, select_paths
 
     events, partial = _read_log_events(logs, COLUMNS, year, tz, errors)
@@ -396,13 +402,17 @@ def report(
     errors: str = typer.Option("raise", "--errors", help=_ERRORS_HELP),
 ) -> None:
     """Summarise a server's mail: totals, traffic, domains, top senders, problems by cause."""
-    _plan_ahead(logs, year, tz)
-    from mailtrace.paths import COLUMNS as PATH_COLUMNS
-    from mailtrace.report import COLUMNS, build_report
-
     # The charts also draw what the text leaves out (delays a/b/c/d): every paths column.
-    wanted = COLUMNS if plot is None and html is None else (*COLUMNS, *PATH_COLUMNS)
-    if wanted is COLUMNS:
+    text_only = plot is None and html is None
+    wanted = tuple(
+        dict.fromkeys(
+            event_columns.REPORT if text_only else (*event_columns.REPORT, *event_columns.PATHS)
+        )
+    )
+    _plan_ahead(logs, year, tz, wanted)
+    from mailtrace.report import build_report
+
+    if text_only:
         # The text report is built from Arrow and NumPy alone: neither pandas nor Arrow's
         # group-by is imported (0.3 CPU-s the parse would lose on two cores). The charts use both.
         # What the report does import is imported beside the parse: numpy.ma (pa.array of a
@@ -419,9 +429,7 @@ def report(
         )
     else:
         modules = _ANALYSIS_MODULES
-    events, partial = _read_log_events(
-        logs, tuple(dict.fromkeys(wanted)), year, tz, errors, modules
-    )
+    events, partial = _read_log_events(logs, wanted, year, tz, errors, modules)
     # --- charts and HTML (plot.py, report_html.py) ---
     if plot is not None:
         from mailtrace.plot import log_overview, save_figure
@@ -457,7 +465,7 @@ def failures(
     errors: str = typer.Option("raise", "--errors", help=_ERRORS_HELP),
 ) -> None:
     """Show failures by category, family, recipient domain, provider and time, with examples."""
-    _plan_ahead(logs, year, tz)
+    _plan_ahead(logs, year, tz, event_columns.FAILURES)
     from mailtrace.failures_report import COLUMNS, build_failures
 
     events, partial = _read_log_events(logs, COLUMNS, year, tz, errors)
@@ -673,7 +681,7 @@ def trace(
     paths = [*logs, *(more or [])]
     if not paths:
         raise UsageError("give the servers' logs with --logs LOGS…")
-    _plan_ahead(paths, year, tz)
+    _plan_ahead(paths, year, tz, event_columns.PATHS)
     from mailtrace.paths import COLUMNS
     from mailtrace.trace import trace as trace_message
 

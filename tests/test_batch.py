@@ -440,9 +440,10 @@ def test_the_analysis_commands_plan_a_large_log_ahead_but_not_a_dataset(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """report, path, failures and trace plan a large log while they import their analysis, as
-    the parse of read_events will ask (one plan, taken by it); a dataset is not planned."""
+    the parse of read_events will ask (one plan, taken by it), and begin parsing its ranges,
+    which the parse claims; a dataset is not planned."""
     from mailtrace import cli, paths
-    from mailtrace.logs import batch, plan
+    from mailtrace.logs import ahead, batch, plan
 
     for module in (plan, batch):
         monkeypatch.setattr(module, "SPLIT_BYTES", 1)  # this small file is "large"
@@ -452,12 +453,18 @@ def test_the_analysis_commands_plan_a_large_log_ahead_but_not_a_dataset(
     path = tmp_path / "maillog"
     path.write_text(_log(20_000))
     run([path], tmp_path / "out", year=2025, tz="UTC", jobs=1)
-    cli._plan_ahead([str(tmp_path / "out" / "maillog.parquet")], 2025, "UTC")  # a dataset
+    cli._plan_ahead([str(tmp_path / "out" / "maillog.parquet")], 2025, "UTC", ("kind",))
     assert not plan._AHEAD
-    cli._plan_ahead([str(path)], 2025, "UTC")
+    alone, _ = paths.read_events_counted([path], ("kind", "ts"), year=2025, tz="UTC")
+    claimed: list[ahead.Ahead | None] = []
+    claim = ahead.claim
+    monkeypatch.setattr(ahead, "claim", lambda *a: claimed.append(claim(*a)) or claimed[-1])
+    cli._plan_ahead([str(path)], 2025, "UTC", ("kind", "ts"))
     assert len(plan._AHEAD) == 1
-    events, counts = paths.read_events_counted([path], ("kind",), year=2025, tz="UTC")
+    events, counts = paths.read_events_counted([path], ("kind", "ts"), year=2025, tz="UTC")
     assert counts.lines == 20_000 and events.num_rows == counts.events and not plan._AHEAD
+    # The same rows (this log's lines are the Python parsers'); every range claimed; released.
+    assert events.equals(alone) and len(claimed) > 1 and not ahead._RUNS
 
 
 def test_the_planner_imports_neither_pyarrow_nor_numpy() -> None:
@@ -466,7 +473,7 @@ def test_the_planner_imports_neither_pyarrow_nor_numpy() -> None:
     import sys
 
     code = (
-        "import sys, mailtrace.logs.plan; "
+        "import sys, mailtrace.logs.plan, mailtrace.logs.ahead, mailtrace.event_columns; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyarrow', 'numpy')))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -55,7 +55,7 @@ import pyarrow as pa
 
 from mailtrace import parquet_write
 from mailtrace.errors import DecompressError, InputError, MailtraceError, UsageError
-from mailtrace.logs import fast, plan
+from mailtrace.logs import ahead, fast, plan
 from mailtrace.logs.framing import YearScan, parse_tz
 from mailtrace.logs.plan import Chunk, FilePlan, file_framing, first_line_year, plan_file
 from mailtrace.logs.reader import (
@@ -895,22 +895,27 @@ def _run_jobs(
     order = {id(job if isinstance(job, _FileJob) else job[0]): i for i, job in enumerate(jobs_list)}
     kept: dict[int, list[pa.Table]] = {}
     done = 0
-    for job, result in results(jobs_list, total):
-        if isinstance(job, _FileJob):
-            assert isinstance(result, Summary)
-            part = _checked(result)
-            kept.setdefault(order[id(job)], []).extend(part.tables)
-            part.tables = []
-            summary.merge(part)
-        else:
-            assert isinstance(result, LogTables | Encoded | str)
-            before = len(summary.tables)
-            _take_chunk(job[0], job[1], result, summary, options)
-            kept.setdefault(order[id(job[0])], []).extend(summary.tables[before:])
-            del summary.tables[before:]
-        done += _job_bytes(job)
-        if progress is not None:
-            progress(done, total)
+    try:
+        for job, result in results(jobs_list, total):
+            if isinstance(job, _FileJob):
+                assert isinstance(result, Summary)
+                part = _checked(result)
+                kept.setdefault(order[id(job)], []).extend(part.tables)
+                part.tables = []
+                summary.merge(part)
+            else:
+                assert isinstance(result, LogTables | Encoded | str)
+                before = len(summary.tables)
+                _take_chunk(job[0], job[1], result, summary, options)
+                kept.setdefault(order[id(job[0])], []).extend(summary.tables[before:])
+                del summary.tables[before:]
+            done += _job_bytes(job)
+            if progress is not None:
+                progress(done, total)
+    finally:
+        for job in jobs_list:  # ranges a command began parsing before the run (logs.ahead)
+            if not isinstance(job, _FileJob) and job[1] == 0:
+                ahead.release(job[0].plan)
     summary.tables = [t for i in sorted(kept) for t in kept[i]]
     return summary
 

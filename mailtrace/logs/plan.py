@@ -19,6 +19,7 @@ import itertools
 import os
 import sys
 import threading
+from collections.abc import Collection
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -301,6 +302,20 @@ PARALLEL_BYTES = 32 << 20
 #: they gain in balance.
 MIN_RANGE_BYTES = 4 << 20
 
+#: Byte ranges of a planned file up to this size are parsed into one table (see
+#: :func:`mailtrace.logs.reader.parse_range`); longer ones, and a range to the end of the data,
+#: stream in tables of a bounded number of lines.
+RANGE_LINES_BYTES = 16 << 20
+
+
+def read_whole(chunk: Chunk) -> bool:
+    """Whether ``chunk`` is parsed into one table (at most ``RANGE_LINES_BYTES`` long).
+
+    >>> read_whole(Chunk(0, 8 << 20, 0, None, 0)), read_whole(Chunk(0, None, 0, None, 0))
+    (True, False)
+    """
+    return chunk.end is not None and chunk.end - chunk.start <= RANGE_LINES_BYTES
+
 
 def range_bytes(size: int, workers: int, smallest: int = MIN_RANGE_BYTES) -> int:
     """The size of the byte ranges a file of ``size`` bytes is cut into for ``workers``.
@@ -321,11 +336,14 @@ def plan_ahead_of_run(
     year: int | None = None,
     tz: str | None = None,
     smallest: int = 0,
+    parse: bool = False,
+    columns: Collection[str] | None = None,
 ) -> None:
     """:func:`plan_ahead` the input of ``mailtrace logs INPUT`` as :func:`mailtrace.logs.batch.run`
     will plan it: one plain file large enough to be split among several workers (else nothing).
     ``smallest``: the size below which the caller will not split it (nor will the run below
-    SPLIT_BYTES). A bad argument is left for the run to report.
+    SPLIT_BYTES). A bad argument is left for the run to report. ``parse``: begin parsing the
+    ranges too, building ``columns`` (see :func:`plan_ahead`).
     """
     from mailtrace.sources import expand_inputs
 
@@ -342,7 +360,15 @@ def plan_ahead_of_run(
         return
     if size >= max(smallest, SPLIT_BYTES):
         chunk = range_bytes(size, workers)
-        plan_ahead(sources[0].name, year=year, tz=tz, chunk_bytes=chunk, taper=workers)
+        plan_ahead(
+            sources[0].name,
+            year=year,
+            tz=tz,
+            chunk_bytes=chunk,
+            taper=workers,
+            parse=workers if parse else 0,
+            columns=columns,
+        )
 
 
 #: Plans begun by plan_ahead, by what plan_file is asked (see _key); taken by the first ask.
@@ -381,9 +407,14 @@ def plan_ahead(
     tz: str | tzinfo | None = None,
     chunk_bytes: int | None = None,
     taper: int | None = None,
+    parse: int = 0,
+    columns: Collection[str] | None = None,
 ) -> None:
     """Start :func:`plan_file` of ``path`` with these arguments in a thread; the first call of
     :func:`plan_file` with the same arguments (for the same unchanged file) takes its result.
+    ``parse``: then begin parsing the plan's ranges in that many threads, building ``columns``
+    (None: all), for the reader to go on from (:mod:`mailtrace.logs.ahead`). Only for a caller
+    whose reader takes the compiled path: no ``format`` or parsers of its own.
 
     Why: the main thread of ``mailtrace logs`` then imports pyarrow and numpy (0.1 s) while
     this thread reads the file; the two overlap because reading and counting lines release
@@ -408,11 +439,17 @@ def plan_ahead(
     sys.setswitchinterval(min(interval, 0.0002))
 
     def work() -> None:
+        plan = None
         try:
-            future.set_result(_plan(source, year, tz, chunk_bytes, taper))
+            plan = _plan(source, year, tz, chunk_bytes, taper)
+            future.set_result(plan)
         except BaseException as exc:  # handed to whoever asks for the plan
             future.set_exception(exc)
         finally:
             sys.setswitchinterval(interval)
+        if plan is not None and parse:
+            from mailtrace.logs import ahead
+
+            ahead.start(plan, columns, parse)
 
     threading.Thread(target=work, name="mailtrace-plan", daemon=True).start()

@@ -39,10 +39,19 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NamedTuple
 import pyarrow as pa
 
 from mailtrace.errors import DecompressError, InputError, UsageError
-from mailtrace.logs import fast
+from mailtrace.logs import ahead as parsed_ahead
+from mailtrace.logs import compiled, fast
+from mailtrace.logs.ahead import Ahead
 from mailtrace.logs.events import EventBuilder
 from mailtrace.logs.framing import Framer, split_records
-from mailtrace.logs.plan import Chunk, FilePlan, _as_source, decode_block, plan_file
+from mailtrace.logs.plan import (
+    Chunk,
+    FilePlan,
+    _as_source,
+    decode_block,
+    plan_file,
+    read_whole,
+)
 from mailtrace.schema import EVENTS, UNPARSED, empty_table
 from mailtrace.sources import (
     Source,
@@ -66,8 +75,6 @@ Errors = Literal["raise", "skip"]
 #: near 250 MB whatever the input's length.
 BLOCK_LINES = 50_000
 
-#: Byte ranges of a planned file up to this size are parsed into one table (see parse_range).
-RANGE_LINES_BYTES = 16 << 20
 #: Lines handed back by the compiled path before an input may be moved to the Python engine.
 _MISSES = 512
 
@@ -212,8 +219,8 @@ class _Engine:
         (``self.fast`` only); returns (byte position reached, last line number)."""
         assert self.framer is not None and isinstance(self.builder, fast.FastBuilder)
         framer = self.framer
-        pos, lineno, damaged = fast.feed_block(
-            self.builder,
+        pos, lineno, damaged = compiled.feed_block(
+            self.builder.parser,
             data,
             pos,
             end,
@@ -462,11 +469,22 @@ def _chunk_blocks(source: Source, chunk: Chunk) -> Iterator[bytes]:
         yield from iter_blocks(_Range(f, chunk.start, chunk.end), source.name, decompress=False)
 
 
-def _plain_blocks(source: Source, chunk: Chunk) -> Iterator[tuple[bytearray, int]]:
-    """The blocks of a chunk of a plain file, read in place; a read error names the input."""
+def _plain_blocks(
+    source: Source,
+    chunk: Chunk,
+    rest: Iterator[tuple[bytearray, int]] | None = None,
+    first: tuple[bytearray, int, int] | None = None,
+) -> Iterator[tuple[bytearray, int, int]]:
+    """The blocks of a chunk of a plain file, read in place, each with the position its first
+    line to parse starts at; a read error names the input. ``rest`` (and ``first``, a block
+    begun): where a parse ahead stopped (:class:`mailtrace.logs.ahead.Ahead`)."""
     assert source.path is not None
     try:
-        yield from iter_plain_blocks(source.path, chunk.start, chunk.end)
+        if first is not None:
+            yield first
+        blocks = iter_plain_blocks(source.path, chunk.start, chunk.end) if rest is None else rest
+        for data, size in blocks:
+            yield data, size, 0
     except OSError as exc:
         raise InputError(source.name, f"cannot read: {exc.strerror or exc}") from None
 
@@ -481,6 +499,7 @@ def iter_plan_tables(
     parsers: Mapping[str, LineParser] | None = None,
     read: Sequence[bytes] | None = None,
     columns: Collection[str] | None = None,
+    ahead: Ahead | None = None,
 ) -> Iterator[LogTables]:
     """Stream the tables of one planned input (or one of its chunks), ~``block_lines`` at a time.
 
@@ -488,6 +507,8 @@ def iter_plan_tables(
     the caller), instead of reading the chunk's byte range. ``columns``: the EVENTS columns the
     caller keeps; the tables then have those and kind and program only
     (:func:`mailtrace.logs.fast.kept_columns`; the compiled path does not build the others).
+    ``ahead``: the chunk's first lines, parsed already by :mod:`mailtrace.logs.ahead` for the
+    same columns; the parse goes on where that one stopped.
     """
     if format is not None and format not in FORMATS:
         raise UsageError(f"unknown log format {format!r} (one of {', '.join(FORMATS)})")
@@ -502,16 +523,21 @@ def iter_plan_tables(
     pending = 0
     yielded = False
     try:
-        blocks: Iterable[tuple[bytes | bytearray, int]]
+        blocks: Iterable[tuple[bytes | bytearray, int, int]]
         if read is not None:
-            blocks = [(block, len(block)) for block in read]
+            blocks = [(block, len(block), 0) for block in read]
+        elif ahead is not None and engine.fast and is_plain_file(plan.source):
+            # The compiled path's rows so far, its clock, and the rest of the range.
+            engine.builder = fast.FastBuilder(plan.source.name, columns, ahead.parser)
+            engine.framer = framer = ahead.framer
+            pending, lineno = ahead.lineno - lineno, ahead.lineno
+            blocks = _plain_blocks(plan.source, chunk, ahead.blocks, ahead.block)
         elif engine.fast and is_plain_file(plan.source):
             assert plan.source.path is not None
             blocks = _plain_blocks(plan.source, chunk)
         else:
-            blocks = ((block, len(block)) for block in _chunk_blocks(plan.source, chunk))
-        for data, size in blocks:
-            pos = 0
+            blocks = ((block, len(block), 0) for block in _chunk_blocks(plan.source, chunk))
+        for data, size, pos in blocks:
             # Blocks of lines with a <PRI> go to the Python engine, whose split_records cuts
             # apart records run together (the compiled RFC 5424 framing declines those lines).
             rfc5424 = framer is not None and framer.framing == "rfc5424"
@@ -697,7 +723,7 @@ def parse_range(
     # A range of at most RANGE_LINES_BYTES is taken whole, as one table of one chunk per
     # column: the Parquet encoder then gives each column one dictionary page, and the range
     # costs one take instead of one per BLOCK_LINES lines. Longer ranges still stream.
-    whole = chunk.end is not None and chunk.end - chunk.start <= RANGE_LINES_BYTES
+    whole = read_whole(chunk)
     return collect(
         iter_plan_tables(
             plan,
@@ -707,6 +733,10 @@ def parse_range(
             parsers=parsers,
             block_lines=1 << 62 if whole else BLOCK_LINES,
             columns=columns,
+            # A command may have begun the range before it imported this module.
+            ahead=(
+                parsed_ahead.claim(plan, index, columns) if format is None and not parsers else None
+            ),
         )
     )
 
