@@ -72,11 +72,14 @@ def test_ranges_parsed_ahead_are_the_ranges_parsed_alone(
     claimed: list[ahead.Ahead | None] = []
     claim = ahead.claim
     monkeypatch.setattr(ahead, "claim", lambda *a: claimed.append(claim(*a)) or claimed[-1])
+    interval = sys.getswitchinterval()
     assert ahead.start(plan, columns)
     try:
+        assert sys.getswitchinterval() < interval  # the GIL handed over often meanwhile
         _same(_ranges(plan, columns), alone)
     finally:
         ahead.release(plan)
+    assert sys.getswitchinterval() == interval  # released: as it was
     done = [c for c in claimed if c is not None]
     # Some ranges were parsed ahead to their end, some stopped at a line the Python parsers
     # read (the reader went on from there), and a new month did not stop any.
