@@ -153,3 +153,26 @@ def test_a_range_that_cannot_be_read_is_left_to_the_reader(tmp_path: Path) -> No
             parse_range(gone, 1)
     finally:
         ahead.release(gone)
+
+
+def test_a_run_releases_a_parse_begun_for_a_plan_it_did_not_take(tmp_path: Path) -> None:
+    """The file changed between the plan and the run: the run plans it again, and the parse
+    begun for the old plan (whose threads would wait for a claim) is released with the run."""
+    from mailtrace.logs import plan as planning
+    from mailtrace.logs.batch import run
+
+    log = tmp_path / "maillog"
+    _log(log, rounds=8)
+    interval = sys.getswitchinterval()
+    ask = {"year": 2025, "tz": "UTC", "chunk_bytes": 24_000, "taper": 2}
+    planning.plan_ahead(log, **ask, parse=2, columns=("ts", "kind"))
+    deadline = time.monotonic() + 30
+    while not ahead._RUNS and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ahead._RUNS
+    with log.open("a") as f:
+        f.write(SAMPLE.read_text())
+    summary = run([log], year=2025, tz="UTC", jobs=2, split_bytes=1, columns=("ts", "kind"))
+    assert summary.counts.lines > 0 and not ahead._RUNS
+    assert sys.getswitchinterval() == interval
+    planning._AHEAD.clear()

@@ -43,7 +43,7 @@ from mailtrace.logs.framing import Framer
 from mailtrace.logs.plan import FilePlan, read_whole
 from mailtrace.sources import iter_plain_blocks
 
-__all__ = ["Ahead", "claim", "release", "start"]
+__all__ = ["Ahead", "claim", "release", "release_all", "start"]
 
 # While ranges are parsed ahead the main thread imports, holding the GIL for its 5 ms turns:
 # each parsing thread would wait that long for it after every block. As for the planning
@@ -73,7 +73,7 @@ class Ahead:
 class _Run:
     """The ranges of one plan, parsed ahead by threads and claimed by the reader."""
 
-    def __init__(self, plan: FilePlan, skip: int, workers: int) -> None:
+    def __init__(self, plan: FilePlan, skip: int, workers: int, interval: float) -> None:
         self.plan = plan
         self.skip = skip
         self.changed = threading.Condition()
@@ -86,7 +86,7 @@ class _Run:
         self.most = 2 * workers
         self.released = False
         self.threads = workers
-        self.interval: float | None = sys.getswitchinterval()
+        self.interval: float | None = interval
 
     def work(self) -> None:
         """Parse ranges in order, each one no one has claimed yet, until none are left."""
@@ -181,10 +181,18 @@ def _feed(parser: Any, framer: Framer, data: bytearray, size: int, lineno: int) 
 _RUNS: dict[int, _Run] = {}
 
 
-def start(plan: FilePlan, columns: Collection[str] | None, workers: int = 2) -> bool:
+def start(
+    plan: FilePlan,
+    columns: Collection[str] | None,
+    workers: int = 2,
+    interval: float | None = None,
+) -> bool:
     """Begin parsing the ranges of ``plan`` in ``workers`` threads, building ``columns`` (None:
     all; see :func:`mailtrace.logs.compiled.skip_mask`). Returns whether it began: a plan that
-    is not split, or not in a framing the compiled path reads, is left to the reader."""
+    is not split, or not in a framing the compiled path reads, is left to the reader.
+
+    The interpreter's switch interval is short until the threads end or are released; then it
+    is ``interval`` (default: what it is now)."""
     if (
         MODULE is None
         or len(plan.chunks) < 2
@@ -193,7 +201,9 @@ def start(plan: FilePlan, columns: Collection[str] | None, workers: int = 2) -> 
         or id(plan) in _RUNS
     ):
         return False
-    run = _Run(plan, skip_mask(columns), workers)
+    run = _Run(
+        plan, skip_mask(columns), workers, sys.getswitchinterval() if interval is None else interval
+    )
     _RUNS[id(plan)] = run
     sys.setswitchinterval(min(sys.getswitchinterval(), _SWITCH_S))
     for _ in range(workers):
@@ -239,6 +249,12 @@ def release(plan: FilePlan) -> None:
         run.changed.notify_all()
     for future in left:
         future.add_done_callback(lambda f: _close(f.result()))
+
+
+def release_all() -> None:
+    """:func:`release` every plan begun here (a run is over: nothing will claim them)."""
+    for run in list(_RUNS.values()):
+        release(run.plan)
 
 
 def _close(ahead: Ahead | None) -> None:

@@ -913,9 +913,9 @@ def _run_jobs(
             if progress is not None:
                 progress(done, total)
     finally:
-        for job in jobs_list:  # ranges a command began parsing before the run (logs.ahead)
-            if not isinstance(job, _FileJob) and job[1] == 0:
-                ahead.release(job[0].plan)
+        # Ranges a command began parsing before the run (logs.ahead): those of a plan this run
+        # did not take too (the file changed in between), whose threads would wait for ever.
+        ahead.release_all()
     summary.tables = [t for i in sorted(kept) for t in kept[i]]
     return summary
 

@@ -439,17 +439,18 @@ def plan_ahead(
     sys.setswitchinterval(min(interval, 0.0002))
 
     def work() -> None:
-        plan = None
         try:
             plan = _plan(source, year, tz, chunk_bytes, taper)
-            future.set_result(plan)
         except BaseException as exc:  # handed to whoever asks for the plan
-            future.set_exception(exc)
-        finally:
             sys.setswitchinterval(interval)
-        if plan is not None and parse:
-            from mailtrace.logs import ahead
+            future.set_exception(exc)
+            return
+        # The parse ahead begins before the plan is handed over, so that the run that takes
+        # the plan finds it begun (and releases it); it keeps the interval short until then.
+        from mailtrace.logs import ahead
 
-            ahead.start(plan, columns, parse)
+        if not (parse and ahead.start(plan, columns, parse, interval=interval)):
+            sys.setswitchinterval(interval)
+        future.set_result(plan)
 
     threading.Thread(target=work, name="mailtrace-plan", daemon=True).start()
