@@ -4,8 +4,8 @@ A command that reads one large log plans it in a thread (:func:`mailtrace.logs.p
 while its main thread imports its libraries: pyarrow and numpy take 0.2 s, and the command's
 analysis more beside the parse. The compiled parser needs neither until its columns are wrapped
 as Arrow arrays. So once the plan is ready, :func:`start` has threads parse the plan's ranges
-with it, first range first, each into its own parser. The GIL is theirs only between blocks of
-4 MB, which the parser reads without it.
+with it, first range first, each into its own parser. They need the GIL only between blocks
+of 4 MB: the parser reads a block without it.
 
 The reader then :func:`claim`\\ s each range. It gets the parser with its rows, and where the
 parse stopped: at the end of the range, or before the first line only the Python parsers read,
