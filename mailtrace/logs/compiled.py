@@ -25,7 +25,7 @@ try:
 except ImportError:  # pragma: no cover - no C compiler where mailtrace was installed
     MODULE = None
 
-__all__ = ["FRAMINGS", "MAX_BYTES", "MODULE", "feed_block", "skip_mask"]
+__all__ = ["ALWAYS_BUILT", "FRAMINGS", "MAX_BYTES", "MODULE", "feed_block", "skip_mask"]
 
 #: The framings the compiled path reads: syslog's classic stamps, rsyslog's RFC 3339 ones, RFC
 #: 5424 and journald's JSON export.
@@ -33,6 +33,9 @@ FRAMINGS = ("rfc3164", "rfc3339", "rfc5424", "journal-json")
 
 #: String bytes a builder holds before its tables must be taken (string offsets are 32-bit).
 MAX_BYTES = 1 << 30
+
+#: The columns every reader builds, whatever it keeps: a run's summary counts them.
+ALWAYS_BUILT = ("kind", "program")
 
 _FRAMING_CODES = (
     {
@@ -57,7 +60,7 @@ def skip_mask(columns: Collection[str] | None) -> int:
         return 0
     names = MODULE.columns()
     first, last = names.index("action"), names.index("source")
-    wanted = {*columns, "kind", "program"}
+    wanted = {*columns, *ALWAYS_BUILT}
     return sum(1 << i for i in range(first, last) if names[i] not in wanted)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from mailtrace.logs.compiled import FRAMINGS, MAX_BYTES, skip_mask
+from mailtrace.logs.compiled import ALWAYS_BUILT, FRAMINGS, MAX_BYTES, skip_mask
 from mailtrace.logs.compiled import MODULE as _fastlog
 from mailtrace.logs.events import EventBuilder, string_array
 from mailtrace.schema import EVENTS
@@ -90,7 +90,7 @@ def kept_columns(columns: Collection[str] | None) -> list[str] | None:
     """
     if columns is None:
         return None
-    wanted = {*columns, "kind", "program"}
+    wanted = {*columns, *ALWAYS_BUILT}
     return [name for name in EVENTS.names if name in wanted]
 
 

@@ -447,9 +447,12 @@ def plan_ahead(
             return
         # The parse ahead begins before the plan is handed over, so that the run that takes
         # the plan finds it begun (and releases it); it keeps the interval short until then.
-        from mailtrace.logs import ahead
+        begun = False
+        if parse:
+            from mailtrace.logs import ahead
 
-        if not (parse and ahead.start(plan, columns, parse, interval=interval)):
+            begun = ahead.start(plan, columns, parse, interval=interval)
+        if not begun:
             sys.setswitchinterval(interval)
         future.set_result(plan)
 
