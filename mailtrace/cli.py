@@ -307,7 +307,13 @@ def _plan_ahead(
 
     if not any(is_dataset(Path(p)) for p in logs):
         plan_ahead_of_run(
-            logs, year=year, tz=tz, smallest=PARALLEL_BYTES, parse=True, columns=columns
+            logs,
+            year=year,
+            tz=tz,
+            smallest=PARALLEL_BYTES,
+            parse=True,
+            columns=columns,
+            numbered="line" in columns,  # as the run plans (batch.shows_line_numbers)
         )
 
 

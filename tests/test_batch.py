@@ -501,7 +501,45 @@ def test_the_compiled_scan_plans_what_the_block_scan_plans(tmp_path: Path) -> No
     path.write_text("\n".join(lines) + "\n")
     source = Source(str(path), path)
     for block_size in (64, 1000, 7777, 1 << 20):
-        compiled, python = YearScan(), YearScan()
+        compiled, python, edges = YearScan(), YearScan(), YearScan()
         starts = plan._scan_plain(source, block_size, compiled)
         assert starts == plan._scan_blocks(source, block_size, python)
         assert vars(compiled) == vars(python) and compiled.rollovers == 1
+        # Read at the blocks' edges alone (a plan without line numbers): the same blocks and
+        # year scan, no lines counted.
+        uncounted = plan._scan_plain(source, block_size, edges, counted=False)
+        assert uncounted == [(start, 0) for start, _ in starts] and vars(edges) == vars(python)
+
+
+def test_a_run_that_shows_no_line_numbers_plans_without_counting_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that keeps events without their ``line`` and writes nothing (a report) plans the
+    ranges from the bytes around their edges: the same ranges, years and months, no lines
+    counted, and the same events as a run that counts them."""
+    from mailtrace.logs import batch
+
+    path = tmp_path / "maillog"
+    path.write_text(_log(20_000))  # December into January: the ranges' years differ
+    counted = plan_file(path, tz="UTC", chunk_bytes=40_000, taper=2)
+    uncounted = plan_file(path, tz="UTC", chunk_bytes=40_000, taper=2, numbered=False)
+    assert counted.numbered and not uncounted.numbered
+    assert [(c.start, c.end, c.year, c.month) for c in counted.chunks] == [
+        (c.start, c.end, c.year, c.month) for c in uncounted.chunks
+    ]
+    assert len({c.year for c in counted.chunks}) == 2
+    assert {c.first_line for c in uncounted.chunks} == {0} and counted.chunks[-1].first_line
+    asked: list[bool] = []
+    plan_file_ = batch.plan_file
+    monkeypatch.setattr(
+        batch, "plan_file", lambda *a, **k: asked.append(k["numbered"]) or plan_file_(*a, **k)
+    )
+    report = run([path], tz="UTC", jobs=2, split_bytes=1, columns=("ts", "kind", "queue_id"))
+    paths = run([path], tz="UTC", jobs=2, split_bytes=1, columns=("ts", "kind", "queue_id", "line"))
+    written = run([path], tmp_path / "out", tz="UTC", jobs=2, split_bytes=1, columns=("ts",))
+    assert asked == [False, True, True]
+    assert report.counts == paths.counts == written.counts
+    events = pa.concat_tables(paths.tables)
+    assert pa.concat_tables(report.tables).equals(events.drop_columns(["line"]))
+    one_pass = parse_file_tables(path, tz="UTC").events
+    assert events.column("line").to_pylist() == one_pass.column("line").to_pylist()

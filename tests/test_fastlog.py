@@ -711,6 +711,47 @@ def test_scan_plain_cuts_the_blocks_iter_plain_blocks_cuts(
     assert [tuple(b) for b in got] == want
 
 
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([0, 1, 2, 7, 40, 300]), st.sampled_from([b"\n", b"", b"\n\n"])),
+        max_size=40,
+    ),
+    st.sampled_from([1, 2, 3, 16, 64, 1000]),
+    st.sampled_from([1, 5, 64, 4096]),
+)
+def test_edge_blocks_are_the_scanned_blocks_read_at_their_edges(
+    tmp_path: Path, pieces: list[tuple[int, bytes]], block_size: int, window: int
+) -> None:
+    """The planner of a run that shows no line numbers reads only around the blocks' edges: it
+    gives scan_plain's blocks, heads and tails with no lines counted, or None when a line near
+    an edge is longer than what it reads there (the planner then scans the whole file)."""
+    import os
+
+    from mailtrace.logs.plan import _fastlog as compiled
+    from mailtrace.sources import MAX_LINE
+
+    if compiled is None:
+        pytest.skip("the compiled module is not built")
+    log = tmp_path / "maillog"
+    log.write_bytes(
+        b"".join(b"Mar  7 10:00:00 mx a: x"[:n] + b"y" * max(0, n - 23) + end for n, end in pieces)
+    )
+    fd = os.open(log, os.O_RDONLY)
+    try:
+        scanned = compiled.scan_plain(fd, block_size, MAX_LINE, 32)
+        edges = compiled.edge_blocks(fd, block_size, window, 32)
+    finally:
+        os.close(fd)
+    longest = max((len(line) + 1 for line in log.read_bytes().split(b"\n")), default=0)
+    if edges is None:
+        assert longest > window  # only a line longer than the window sends it to a full scan
+    else:
+        assert [(o, 0, n, h, t) for o, _, n, h, t in scanned] == [tuple(b) for b in edges]
+
+
 def test_the_source_column_is_cut_into_pieces_past_int32_offsets(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

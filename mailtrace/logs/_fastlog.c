@@ -28,6 +28,7 @@
 #include <string.h>
 #include <errno.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #ifdef __linux__
 #include <sys/mman.h>
 #endif
@@ -2542,20 +2543,27 @@ typedef struct {
 } Scan;
 
 static Py_ssize_t last_line_start(const unsigned char *buf, Py_ssize_t n);
+static PyObject *scan_result(Scan *scan, int error);
 
 /* Add the block buf[0:len] to scan; -1 when out of memory (scan->failed is set). */
-static int scan_add(Scan *scan, const unsigned char *buf, Py_ssize_t len) {
+/* Room for one more block, or NULL (scan->failed set) when memory ran out. */
+static ScanBlock *scan_push(Scan *scan) {
     if (scan->n == scan->room) {
         Py_ssize_t more = scan->room ? scan->room * 2 : 256;
         ScanBlock *grown = realloc(scan->blocks, (size_t)more * sizeof *grown);
         if (grown == NULL) {
             scan->failed = 1;
-            return -1;
+            return NULL;
         }
         scan->blocks = grown;
         scan->room = more;
     }
-    ScanBlock *b = &scan->blocks[scan->n++];
+    return &scan->blocks[scan->n++];
+}
+
+static int scan_add(Scan *scan, const unsigned char *buf, Py_ssize_t len) {
+    ScanBlock *b = scan_push(scan);
+    if (b == NULL) return -1;
     Py_ssize_t last = last_line_start(buf, len);
     b->offset = scan->offset;
     b->lines = scan->lines;
@@ -2642,17 +2650,23 @@ static PyObject *module_scan_plain(PyObject *mod, PyObject *args) {
     }
     if (!scan.failed && !error && have) scan_add(&scan, buf, have); /* the unfinished last line */
     Py_END_ALLOW_THREADS
+    free(buf);
+    return scan_result(&scan, error);
+}
+
+/* The blocks of a scan as scan_plain returns them (or the error that ended it); frees them. */
+static PyObject *scan_result(Scan *scan, int error) {
     PyObject *out = NULL;
-    if (scan.failed) {
+    if (scan->failed) {
         PyErr_NoMemory();
     } else if (error) {
         errno = error;
         PyErr_SetFromErrno(PyExc_OSError);
     } else {
-        out = PyList_New(scan.n);
+        out = PyList_New(scan->n);
     }
-    for (Py_ssize_t k = 0; out != NULL && k < scan.n; k++) {
-        ScanBlock *b = &scan.blocks[k];
+    for (Py_ssize_t k = 0; out != NULL && k < scan->n; k++) {
+        ScanBlock *b = &scan->blocks[k];
         PyObject *item = Py_BuildValue("LLLy#y#", b->offset, b->lines, b->length, b->head,
                                        (Py_ssize_t)b->nhead, b->tail, (Py_ssize_t)b->ntail);
         if (item == NULL) {
@@ -2661,9 +2675,122 @@ static PyObject *module_scan_plain(PyObject *mod, PyObject *args) {
         }
         PyList_SET_ITEM(out, k, item);
     }
-    free(buf);
-    free(scan.blocks);
+    free(scan->blocks);
+    scan->blocks = NULL;
     return out;
+}
+
+/* Read up to n bytes at off into buf, as many as the file holds there; -1 on an error. */
+static Py_ssize_t pread_all(int fd, unsigned char *buf, Py_ssize_t n, long long off) {
+    Py_ssize_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, buf + got, (size_t)(n - got), (off_t)(off + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
+        if (r == 0) break;
+        got += r;
+    }
+    return got;
+}
+
+/* The last newline in buf[0:n], or -1. */
+static Py_ssize_t last_newline(const unsigned char *buf, Py_ssize_t n) {
+    for (Py_ssize_t i = n - 1; i >= 0; i--)
+        if (buf[i] == '\n') return i;
+    return -1;
+}
+
+/* edge_blocks(fd, block_size, window, edge) -> scan_plain's blocks of the file open at fd, or
+ * None: the same offsets, lengths, heads and tails, with 0 lines before every block, found by
+ * reading only the `window` bytes before each block's end and around its last line. None when
+ * a line there is longer than `window` (or the file changed size meanwhile): the caller then
+ * scans the whole file.
+ *
+ * Why: a caller that shows no line numbers (a report) needs the blocks but not the lines before
+ * them; scan_plain reads the 145 MB of the 1,000,000-line benchmark log to count them (0.045 s
+ * of CPU at the start of the run, before the parse can begin); this reads 9 MB of it. */
+static PyObject *module_edge_blocks(PyObject *mod, PyObject *args) {
+    (void)mod;
+    int fd;
+    Py_ssize_t block_size, window, edge;
+    if (!PyArg_ParseTuple(args, "innn", &fd, &block_size, &window, &edge)) return NULL;
+    if (block_size < 1 || window < 1 || edge < 0) {
+        PyErr_SetString(PyExc_ValueError, "edge_blocks: block_size, window >= 1 and edge >= 0");
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) return PyErr_SetFromErrno(PyExc_OSError);
+    long long size = (long long)st.st_size;
+    unsigned char *buf = malloc((size_t)window + 1); /* a last line and the newline before it */
+    long long *ends = NULL;
+    Py_ssize_t n = 0, room = 0;
+    Scan scan = {.edge = (int)(edge < SCAN_EDGE ? edge : SCAN_EDGE)};
+    int error = 0, whole = 0; /* whole: the caller must scan the whole file */
+    if (buf == NULL) return PyErr_NoMemory();
+    Py_BEGIN_ALLOW_THREADS
+    /* Each block ends after the last newline of a block_size piece read (iter_plain_blocks);
+     * a piece without one joins the next, as long as the last piece is short. */
+    for (long long lo = 0; lo < size && !error && !whole && !scan.failed; lo += block_size) {
+        long long hi = lo + block_size < size ? lo + block_size : size;
+        long long from = hi - window > lo ? hi - window : lo;
+        Py_ssize_t got = pread_all(fd, buf, (Py_ssize_t)(hi - from), from);
+        if (got < 0) {
+            error = errno;
+            break;
+        }
+        Py_ssize_t nl = last_newline(buf, got);
+        if (got < hi - from || (nl < 0 && hi - lo > window)) {
+            whole = 1;
+            break;
+        }
+        if (nl < 0) continue;
+        if (n == room) {
+            room = room ? room * 2 : 256;
+            long long *grown = realloc(ends, (size_t)room * sizeof *grown);
+            if (grown == NULL) {
+                scan.failed = 1;
+                break;
+            }
+            ends = grown;
+        }
+        ends[n++] = from + nl + 1;
+    }
+    /* The unfinished last line is a block of its own. */
+    long long last_end = n ? ends[n - 1] : 0;
+    for (Py_ssize_t k = 0; k <= n && !error && !whole && !scan.failed; k++) {
+        long long start = k ? ends[k - 1] : 0, end = k < n ? ends[k] : size;
+        if (k == n && last_end >= size) break;
+        ScanBlock *b = scan_push(&scan);
+        if (b == NULL) break;
+        long long length = end - start;
+        b->offset = start;
+        b->lines = 0;
+        b->length = length;
+        b->nhead = (int)(length < scan.edge ? length : scan.edge);
+        /* The last line starts after the last newline before the block's final byte. */
+        Py_ssize_t back = (Py_ssize_t)(length < window + 1 ? length : window + 1);
+        Py_ssize_t got = pread_all(fd, buf, back, end - back);
+        Py_ssize_t head = b->nhead ? pread_all(fd, b->head, b->nhead, start) : 0;
+        if (got < 0 || head < 0) {
+            error = errno;
+            break;
+        }
+        Py_ssize_t last = last_newline(buf, got - 1) + 1;
+        if (got < back || head < b->nhead || (last == 0 && back < length)) {
+            whole = 1;
+            break;
+        }
+        b->ntail = (int)(got - last < scan.edge ? got - last : scan.edge);
+        memcpy(b->tail, buf + last, (size_t)b->ntail);
+    }
+    Py_END_ALLOW_THREADS
+    free(buf);
+    free(ends);
+    if (whole && !error && !scan.failed) {
+        free(scan.blocks);
+        Py_RETURN_NONE;
+    }
+    return scan_result(&scan, error);
 }
 
 /* count_strings(valid, offset, length, offsets, data): how often each value occurs in a string
@@ -2782,6 +2909,8 @@ static PyMethodDef module_methods[] = {
      "constant_offsets(n, width) -> the n + 1 int32 offsets of one value repeated n times."},
     {"scan_plain", module_scan_plain, METH_VARARGS,
      "scan_plain(fd, block_size, max_line, edge) -> [(offset, lines, length, head, tail)]."},
+    {"edge_blocks", module_edge_blocks, METH_VARARGS,
+     "edge_blocks(fd, block_size, window, edge) -> scan_plain's blocks, 0 lines, or None."},
     {"count_strings", module_count_strings, METH_VARARGS,
      "count_strings(valid, offset, length, offsets, data) -> {bytes or None: count} or None."},
     {NULL, NULL, 0, NULL},

@@ -875,7 +875,12 @@ def _run_jobs(
         size = _size(source)
         if workers > 1 and size >= split_bytes and is_plain_file(source):
             plan = plan_file(
-                source, year=year, tz=zone, chunk_bytes=_chunk_size(size, workers), taper=workers
+                source,
+                year=year,
+                tz=zone,
+                chunk_bytes=_chunk_size(size, workers),
+                taper=workers,
+                numbered=shows_line_numbers(options, target),
             )
             split = _Split(plan, target)
             jobs_list.extend((split, i) for i in range(len(plan.chunks)))
@@ -918,6 +923,16 @@ def _run_jobs(
         ahead.release_all()
     summary.tables = [t for i in sorted(kept) for t in kept[i]]
     return summary
+
+
+def shows_line_numbers(options: Options, target: Target | None) -> bool:
+    """Whether a run shows the line numbers of what it reads: in the files it writes (EVENTS'
+    ``line``, UNPARSED) or in the events it keeps. If not, its plans need not count lines.
+
+    >>> shows_line_numbers(Options(columns=("ts", "kind")), None)
+    False
+    """
+    return target is not None or options.columns is None or "line" in options.columns
 
 
 def _job_bytes(job: _Job) -> int:
