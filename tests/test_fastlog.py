@@ -669,17 +669,24 @@ def test_scan_plain_counts_lines_as_bytes_count_does(data: bytes, times: int) ->
         assert blocks[-1][:3] == (len(body) + 1, body.count(b"\n") + 1, 1)
 
 
+# Files for the planner's scans: lines of assorted lengths (stamped when long enough), blank
+# lines, and an unfinished last line.
+_LINES = st.lists(
+    st.tuples(st.sampled_from([0, 1, 2, 7, 40, 300]), st.sampled_from([b"\n", b"", b"\n\n"])),
+    max_size=40,
+)
+
+
+def _write_lines(log: Path, pieces: list[tuple[int, bytes]]) -> None:
+    log.write_bytes(
+        b"".join(b"Mar  7 10:00:00 mx a: x"[:n] + b"y" * max(0, n - 23) + end for n, end in pieces)
+    )
+
+
 @settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(
-    st.lists(
-        st.tuples(st.sampled_from([0, 1, 2, 7, 40, 300]), st.sampled_from([b"\n", b"", b"\n\n"])),
-        max_size=40,
-    ),
-    st.sampled_from([1, 2, 3, 16, 64, 1000]),
-    st.sampled_from([0, 1, 30, 1 << 20]),
-)
+@given(_LINES, st.sampled_from([1, 2, 3, 16, 64, 1000]), st.sampled_from([0, 1, 30, 1 << 20]))
 def test_scan_plain_cuts_the_blocks_iter_plain_blocks_cuts(
     tmp_path: Path, pieces: list[tuple[int, bytes]], block_size: int, max_line: int
 ) -> None:
@@ -694,9 +701,7 @@ def test_scan_plain_cuts_the_blocks_iter_plain_blocks_cuts(
     if compiled is None:
         pytest.skip("the compiled module is not built")
     log = tmp_path / "maillog"
-    log.write_bytes(
-        b"".join(b"Mar  7 10:00:00 mx a: x"[:n] + b"y" * max(0, n - 23) + end for n, end in pieces)
-    )
+    _write_lines(log, pieces)
     want, offset, lines = [], 0, 0
     for buf, n in iter_plain_blocks(log, block_size=block_size, max_line=max_line):
         block = bytes(buf[:n])
@@ -714,14 +719,7 @@ def test_scan_plain_cuts_the_blocks_iter_plain_blocks_cuts(
 @settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(
-    st.lists(
-        st.tuples(st.sampled_from([0, 1, 2, 7, 40, 300]), st.sampled_from([b"\n", b"", b"\n\n"])),
-        max_size=40,
-    ),
-    st.sampled_from([1, 2, 3, 16, 64, 1000]),
-    st.sampled_from([1, 5, 64, 4096]),
-)
+@given(_LINES, st.sampled_from([1, 2, 3, 16, 64, 1000]), st.sampled_from([1, 5, 64, 4096]))
 def test_edge_blocks_are_the_scanned_blocks_read_at_their_edges(
     tmp_path: Path, pieces: list[tuple[int, bytes]], block_size: int, window: int
 ) -> None:
@@ -736,9 +734,7 @@ def test_edge_blocks_are_the_scanned_blocks_read_at_their_edges(
     if compiled is None:
         pytest.skip("the compiled module is not built")
     log = tmp_path / "maillog"
-    log.write_bytes(
-        b"".join(b"Mar  7 10:00:00 mx a: x"[:n] + b"y" * max(0, n - 23) + end for n, end in pieces)
-    )
+    _write_lines(log, pieces)
     fd = os.open(log, os.O_RDONLY)
     try:
         scanned = compiled.scan_plain(fd, block_size, MAX_LINE, 32)
