@@ -294,7 +294,11 @@ _ANALYSIS_MODULES = (
 
 
 def _plan_ahead(
-    logs: list[str], year: int | None, tz: str | None, columns: tuple[str, ...]
+    logs: list[str],
+    year: int | None,
+    tz: str | None,
+    columns: tuple[str, ...],
+    kinds: tuple[str, ...] | None = None,
 ) -> None:
     """As ``logs`` does: a large log is planned in a thread while the command imports its
     analysis (pyarrow, numpy: 0.2 s), for :func:`_read_log_events` to parse ``columns``; its
@@ -314,6 +318,7 @@ def _plan_ahead(
             parse=True,
             columns=columns,
             numbered="line" in columns,  # as the run plans (batch.shows_line_numbers)
+            kinds=kinds,
         )
 
 
@@ -324,10 +329,12 @@ def _read_log_events(
     tz: str | None,
     errors: str,
     modules: tuple[str, ...] = _ANALYSIS_MODULES,
+    kinds: tuple[str, ...] | None = None,
 ) -> tuple[Any, bool]:
     """EVENTS of ``logs`` (or datasets), saying on stderr how many lines could not be read.
 
     ``modules``: what the caller's analysis will import, imported while the parse runs.
+    ``kinds``: the kinds it reads (see :func:`mailtrace.paths.read_events_counted`).
     Returns the table and whether the read was partial (an input damaged or cut short).
     """
     from pathlib import Path
@@ -343,6 +350,7 @@ def _read_log_events(
         tz=tz,
         errors="skip" if errors == "skip" else "raise",
         imports=modules,
+        kinds=kinds,
     )
     for problem in counts.problems:
         render.warn(problem)
@@ -415,7 +423,10 @@ def report(
             event_columns.REPORT if text_only else (*event_columns.REPORT, *event_columns.PATHS)
         )
     )
-    _plan_ahead(logs, year, tz, wanted)
+    # The text report reads a few kinds of the lines that name no queue file (connections,
+    # rejects, warnings …); the charts count others too.
+    kinds = event_columns.REPORT_KINDS if text_only else None
+    _plan_ahead(logs, year, tz, wanted, kinds)
     from mailtrace.report import build_report
 
     if text_only:
@@ -435,7 +446,7 @@ def report(
         )
     else:
         modules = _ANALYSIS_MODULES
-    events, partial = _read_log_events(logs, wanted, year, tz, errors, modules)
+    events, partial = _read_log_events(logs, wanted, year, tz, errors, modules, kinds)
     # --- charts and HTML (plot.py, report_html.py) ---
     if plot is not None:
         from mailtrace.plot import log_overview, save_figure

@@ -10,7 +10,7 @@ with it, 0.2 s), so the parse of a large log can begin with only these columns b
 
 from __future__ import annotations
 
-__all__ = ["FAILURES", "PATHS", "REPORT"]
+__all__ = ["FAILURES", "PATHS", "REPORT", "REPORT_KINDS"]
 
 #: What the delivery paths need (mailtrace.paths).
 PATHS = (
@@ -71,6 +71,31 @@ REPORT = (
     "size",
     "next_queue_id",
     "text",
+)
+
+#: The kinds of the events without a queue id that a report reads (mailtrace.report): the
+#: sessions, refusals, problems and notices it counts. The paths read every event with a queue
+#: id, whatever its kind; the others (postscreen verdicts, TLS, lost connections, anvil …: a
+#: quarter of a busy server's lines) a report of a large log leaves out as it parses.
+REPORT_KINDS = (
+    "connect",
+    "disconnect",
+    "reject",
+    "reject_warning",
+    "hold",
+    "discard",
+    "expired",
+    "bounce_notice",
+    "warning",
+    "sasl_failure",
+    "fatal",
+    "panic",
+    "from",
+    "delivery",
+    "client",
+    "pickup",
+    "message_id",
+    "removed",
 )
 
 #: What the failures report reads (mailtrace.failures_report).

@@ -1107,13 +1107,16 @@ def read_events_counted(
     tz: str | None = None,
     errors: Errors = "raise",
     imports: Collection[str] = (),
+    kinds: Collection[str] | None = None,
 ) -> tuple[pa.Table, Counts]:
     """:func:`read_events` plus where the logs' lines went (unparsed, damaged, failed inputs).
 
     Datasets add nothing to the counts: ``mailtrace logs`` reported their lines when it wrote
     them. With ``errors="skip"`` a damaged input keeps the lines before the damage and its
     problem is listed in ``Counts.problems``. ``imports``: modules the caller's analysis will
-    use, imported while the logs are parsed.
+    use, imported while the logs are parsed. ``kinds``: the kinds the caller reads; events of
+    other kinds that name no queue file may be left out of a large log's table (they are still
+    counted in ``Counts.events``).
 
     >>> read_events_counted([])[1].lines
     0
@@ -1130,7 +1133,7 @@ def read_events_counted(
         preload(*imports)  # else the parse does, once its plan is made
     tables = [_read_dataset(path, columns) for path in datasets]
     if logs:
-        table, counts = _parse_logs(logs, columns, year, tz, errors, imports)
+        table, counts = _parse_logs(logs, columns, year, tz, errors, imports, kinds)
         tables.append(table)
     if not tables:
         return events_columns(EVENTS.empty_table(), columns), counts
@@ -1175,6 +1178,7 @@ def _parse_logs(
     tz: str | None,
     errors: Errors,
     imports: Collection[str] = (),
+    kinds: Collection[str] | None = None,
 ) -> tuple[pa.Table, Counts]:
     import os
 
@@ -1197,6 +1201,7 @@ def _parse_logs(
             errors=errors,
             imports=imports,
             tally=False,  # the events are counted where they are analysed
+            kinds=kinds,
         )
         if not summary.tables:
             return EVENTS.empty_table().select(wanted), summary.counts

@@ -48,8 +48,10 @@ def _python_only(line: str) -> bool:
     return _feed(parser, Framer("rfc3164", year=2025, tz=UTC), data, len(data), 0)[1] == 0
 
 
-def _ranges(plan: FilePlan, columns: tuple[str, ...] | None) -> list[LogTables]:
-    return [parse_range(plan, i, columns=columns) for i in range(len(plan.chunks))]
+def _ranges(
+    plan: FilePlan, columns: tuple[str, ...] | None, kinds: tuple[str, ...] | None = None
+) -> list[LogTables]:
+    return [parse_range(plan, i, columns=columns, kinds=kinds) for i in range(len(plan.chunks))]
 
 
 def _same(parts: list[LogTables], alone: list[LogTables]) -> None:
@@ -60,23 +62,33 @@ def _same(parts: list[LogTables], alone: list[LogTables]) -> None:
         assert part.counts == one.counts
 
 
-@pytest.mark.parametrize("columns", [event_columns.REPORT, None])
+@pytest.mark.parametrize(
+    ("columns", "kinds"),
+    [
+        (event_columns.REPORT, None),
+        (None, None),
+        (event_columns.REPORT, event_columns.REPORT_KINDS),
+    ],
+)
 def test_ranges_parsed_ahead_are_the_ranges_parsed_alone(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columns: tuple[str, ...] | None
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    columns: tuple[str, ...] | None,
+    kinds: tuple[str, ...] | None,
 ) -> None:
     log = tmp_path / "maillog"
     _log(log)
     plan = plan_file(log, year=2025, tz="UTC", chunk_bytes=24_000, taper=2)
     assert len(plan.chunks) > 20
-    alone = _ranges(plan, columns)
+    alone = _ranges(plan, columns, kinds)
     claimed: list[ahead.Ahead | None] = []
     claim = ahead.claim
     monkeypatch.setattr(ahead, "claim", lambda *a: claimed.append(claim(*a)) or claimed[-1])
     interval = sys.getswitchinterval()
-    assert ahead.start(plan, columns)
+    assert ahead.start(plan, columns, kinds=kinds)
     try:
         assert sys.getswitchinterval() < interval  # the GIL handed over often meanwhile
-        _same(_ranges(plan, columns), alone)
+        _same(_ranges(plan, columns, kinds), alone)
     finally:
         ahead.release(plan)
     assert sys.getswitchinterval() == interval  # released: as it was
@@ -105,12 +117,17 @@ def test_blocks_with_a_priority_are_left_to_the_reader(tmp_path: Path) -> None:
         ahead.release(plan)
 
 
-def test_a_parse_for_other_columns_is_not_used(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("columns", "kinds"), [(("ts", "kind"), None), (event_columns.REPORT, ("connect",))]
+)
+def test_a_parse_for_other_columns_or_kinds_is_not_used(
+    tmp_path: Path, columns: tuple[str, ...], kinds: tuple[str, ...] | None
+) -> None:
     log = tmp_path / "maillog"
     _log(log, rounds=8)
     plan = plan_file(log, year=2025, tz="UTC", chunk_bytes=24_000)
     alone = _ranges(plan, event_columns.REPORT)
-    assert ahead.start(plan, ("ts", "kind"))
+    assert ahead.start(plan, columns, kinds=kinds)
     try:
         assert ahead.claim(plan, 1, event_columns.REPORT) is None
         _same(_ranges(plan, event_columns.REPORT), alone)

@@ -218,3 +218,38 @@ def test_grouped_reasons_counts_pairs_with_their_codes() -> None:
     ]
     assert [r["category_total"] for r in rows] == [4, 2, 1]
     assert len(grouped_reasons(cat, why, code, n=2)) == 4  # spam's null reason shows too
+
+
+def test_a_large_log_read_for_the_text_report_gives_the_same_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large log is parsed for the text report without the events it never reads: those of
+    other kinds that name no queue file (postscreen verdicts, TLS, lost connections …). The
+    report and the line counts are the same; only the table is smaller."""
+    import dataclasses
+
+    import pyarrow.compute as pc
+
+    from mailtrace import event_columns, paths
+    from mailtrace.logs import batch, plan
+
+    log = tmp_path / "maillog"
+    log.write_bytes(DAY.read_bytes() + (LOGS / "postfix.log").read_bytes())
+    for module in (plan, batch):
+        monkeypatch.setattr(module, "SPLIT_BYTES", 1)  # this small file is "large"
+    for module in (plan, paths):
+        monkeypatch.setattr(module, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    every, counted = paths.read_events_counted([log], event_columns.REPORT, year=2026, tz="UTC")
+    kept, counts = paths.read_events_counted(
+        [log], event_columns.REPORT, year=2026, tz="UTC", kinds=event_columns.REPORT_KINDS
+    )
+    assert counts == counted and counts.events == every.num_rows
+    unread = pc.and_(
+        pc.is_null(every.column("queue_id")),
+        pc.invert(pc.is_in(every.column("kind"), pa.array(event_columns.REPORT_KINDS))),
+    )
+    assert kept.num_rows == every.num_rows - pc.sum(unread).as_py() < every.num_rows
+    assert kept.equals(every.filter(pc.invert(unread)))
+    report, whole = build_report(kept), build_report(every)
+    assert dataclasses.asdict(report) == dataclasses.asdict(whole)

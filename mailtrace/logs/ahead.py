@@ -38,7 +38,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from mailtrace.logs.compiled import FRAMINGS, MAX_BYTES, MODULE, feed_block, skip_mask
+from mailtrace.logs.compiled import FRAMINGS, MAX_BYTES, MODULE, feed_block, keep_kinds, skip_mask
 from mailtrace.logs.framing import Framer
 from mailtrace.logs.plan import FilePlan, read_whole
 from mailtrace.sources import iter_plain_blocks
@@ -73,9 +73,12 @@ class Ahead:
 class _Run:
     """The ranges of one plan, parsed ahead by threads and claimed by the reader."""
 
-    def __init__(self, plan: FilePlan, skip: int, workers: int, interval: float) -> None:
+    def __init__(
+        self, plan: FilePlan, skip: int, keep: tuple[str, ...] | None, workers: int, interval: float
+    ) -> None:
         self.plan = plan
         self.skip = skip
+        self.keep = keep
         self.changed = threading.Condition()
         #: Range index -> the parse of it begun here; None once the reader has claimed it.
         self.ranges: dict[int, Future[Ahead | None] | None] = {}
@@ -134,7 +137,7 @@ class _Run:
         framer = Framer(plan.framing, year=chunk.year, tz=plan.tz)
         if chunk.month:
             framer.syslog_clock.restore(chunk.year, chunk.month)
-        parser = MODULE.Parser(max_bytes=MAX_BYTES, skip=self.skip)
+        parser = MODULE.Parser(max_bytes=MAX_BYTES, skip=self.skip, keep=self.keep)
         blocks = iter_plain_blocks(plan.source.path, chunk.start, chunk.end)
         lineno = chunk.first_line
         for data, size in blocks:
@@ -186,10 +189,12 @@ def start(
     columns: Collection[str] | None,
     workers: int = 2,
     interval: float | None = None,
+    kinds: Collection[str] | None = None,
 ) -> bool:
     """Begin parsing the ranges of ``plan`` in ``workers`` threads, building ``columns`` (None:
-    all; see :func:`mailtrace.logs.compiled.skip_mask`). Returns whether it began: a plan that
-    is not split, or not in a framing the compiled path reads, is left to the reader.
+    all; see :func:`mailtrace.logs.compiled.skip_mask`) of the rows a reader of ``kinds`` keeps
+    (:func:`mailtrace.logs.compiled.keep_kinds`). Returns whether it began: a plan that is not
+    split, or not in a framing the compiled path reads, is left to the reader.
 
     The interpreter's switch interval is short until the threads end or are released; then it
     is ``interval`` (default: what it is now)."""
@@ -202,7 +207,11 @@ def start(
     ):
         return False
     run = _Run(
-        plan, skip_mask(columns), workers, sys.getswitchinterval() if interval is None else interval
+        plan,
+        skip_mask(columns),
+        keep_kinds(kinds),
+        workers,
+        sys.getswitchinterval() if interval is None else interval,
     )
     _RUNS[id(plan)] = run
     sys.setswitchinterval(min(sys.getswitchinterval(), _SWITCH_S))
@@ -211,11 +220,17 @@ def start(
     return True
 
 
-def claim(plan: FilePlan, index: int, columns: Collection[str] | None) -> Ahead | None:
+def claim(
+    plan: FilePlan,
+    index: int,
+    columns: Collection[str] | None,
+    kinds: Collection[str] | None = None,
+) -> Ahead | None:
     """Range ``index`` of ``plan`` as parsed ahead (waiting for its parse to end), or None: the
     reader parses it from its start. Either way no thread here touches it afterwards.
 
-    ``columns`` are the reader's: a parse ahead that built other columns is not used.
+    ``columns`` and ``kinds`` are the reader's: a parse ahead that built other columns, or the
+    rows of other kinds, is not used.
     """
     run = _RUNS.get(id(plan))
     if run is None or run.plan is not plan:
@@ -229,7 +244,7 @@ def claim(plan: FilePlan, index: int, columns: Collection[str] | None) -> Ahead 
     if future is None:
         return None
     ahead = future.result()
-    if ahead is not None and run.skip != skip_mask(columns):
+    if ahead is not None and (run.skip, run.keep) != (skip_mask(columns), keep_kinds(kinds)):
         _close(ahead)
         return None
     return ahead

@@ -25,7 +25,15 @@ try:
 except ImportError:  # pragma: no cover - no C compiler where mailtrace was installed
     MODULE = None
 
-__all__ = ["ALWAYS_BUILT", "FRAMINGS", "MAX_BYTES", "MODULE", "feed_block", "skip_mask"]
+__all__ = [
+    "ALWAYS_BUILT",
+    "FRAMINGS",
+    "MAX_BYTES",
+    "MODULE",
+    "feed_block",
+    "keep_kinds",
+    "skip_mask",
+]
 
 #: The framings the compiled path reads: syslog's classic stamps, rsyslog's RFC 3339 ones, RFC
 #: 5424 and journald's JSON export.
@@ -47,6 +55,20 @@ _FRAMING_CODES = (
     if MODULE is not None
     else {}
 )
+
+
+def keep_kinds(kinds: Collection[str] | None) -> tuple[str, ...] | None:
+    """The parser's ``keep`` for a reader of ``kinds`` (None: every row is built).
+
+    A reader that names the kinds it reads lets the parser leave out the rows of other kinds
+    that carry no queue id: they are counted as events but not built. Rows with a queue id are
+    always built, whatever their kind: the delivery paths read every line of a queue file.
+    The same kinds always give the same value, so two readers' can be compared.
+
+    >>> keep_kinds(["reject", "connect", "reject"]), keep_kinds(None)
+    (('connect', 'reject'), None)
+    """
+    return None if kinds is None else tuple(sorted(set(kinds)))
 
 
 def skip_mask(columns: Collection[str] | None) -> int:

@@ -26,7 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from mailtrace.logs.compiled import ALWAYS_BUILT, FRAMINGS, MAX_BYTES, skip_mask
+from mailtrace.logs.compiled import ALWAYS_BUILT, FRAMINGS, MAX_BYTES, keep_kinds, skip_mask
 from mailtrace.logs.compiled import MODULE as _fastlog
 from mailtrace.logs.events import EventBuilder, string_array
 from mailtrace.schema import EVENTS
@@ -102,7 +102,11 @@ class FastBuilder(EventBuilder):
     """
 
     def __init__(
-        self, source: str, columns: Collection[str] | None = None, parser: Any = None
+        self,
+        source: str,
+        columns: Collection[str] | None = None,
+        parser: Any = None,
+        kinds: Collection[str] | None = None,
     ) -> None:
         super().__init__(source)
         # columns: those the caller keeps (None: all). The others are not built at all; kind
@@ -110,10 +114,12 @@ class FastBuilder(EventBuilder):
         names = kept_columns(columns)
         self.kept = set(EVENTS.names) if names is None else set(names)
         self.schema = EVENTS if names is None else pa.schema([EVENTS.field(n) for n in names])
-        # parser: one that parsed the input's first lines already, for the same columns
-        # (mailtrace.logs.ahead); its rows come first.
+        # parser: one that parsed the input's first lines already, for the same columns and
+        # kinds (mailtrace.logs.ahead); its rows come first. kinds: see keep_kinds.
         if parser is None and _fastlog is not None:
-            parser = _fastlog.Parser(max_bytes=MAX_BYTES, skip=skip_mask(columns))
+            parser = _fastlog.Parser(
+                max_bytes=MAX_BYTES, skip=skip_mask(columns), keep=keep_kinds(kinds)
+            )
         self.parser: Any = parser
         # id(pattern) -> ((group number, EVENTS column) of each kept group, the pattern)
         self._groups: dict[int, tuple[tuple[tuple[int, int], ...], re.Pattern[str]]] = {}
@@ -123,7 +129,8 @@ class FastBuilder(EventBuilder):
         self.handed_back = 0  # lines the compiled path gave to the Python engine
 
     def __len__(self) -> int:
-        return int(self.parser.rows)
+        """The events parsed since the last table: those built and those left out (kinds)."""
+        return int(self.parser.rows) + int(self.parser.dropped)
 
     def add(
         self,

@@ -376,13 +376,14 @@ def plan_ahead_of_run(
     parse: bool = False,
     columns: Collection[str] | None = None,
     numbered: bool = True,
+    kinds: Collection[str] | None = None,
 ) -> None:
     """:func:`plan_ahead` the input of ``mailtrace logs INPUT`` as :func:`mailtrace.logs.batch.run`
     will plan it: one plain file large enough to be split among several workers (else nothing).
     ``smallest``: the size below which the caller will not split it (nor will the run below
     SPLIT_BYTES). A bad argument is left for the run to report. ``parse``: begin parsing the
-    ranges too, building ``columns`` (see :func:`plan_ahead`). ``numbered``: as the run will
-    ask (see :func:`plan_file`).
+    ranges too, building ``columns`` of the rows of ``kinds`` (see :func:`plan_ahead`).
+    ``numbered``: as the run will ask (see :func:`plan_file`).
     """
     from mailtrace.sources import expand_inputs
 
@@ -408,6 +409,7 @@ def plan_ahead_of_run(
             parse=workers if parse else 0,
             columns=columns,
             numbered=numbered,
+            kinds=kinds,
         )
 
 
@@ -452,11 +454,14 @@ def plan_ahead(
     parse: int = 0,
     columns: Collection[str] | None = None,
     numbered: bool = True,
+    kinds: Collection[str] | None = None,
 ) -> None:
     """Start :func:`plan_file` of ``path`` with these arguments in a thread; the first call of
     :func:`plan_file` with the same arguments (for the same unchanged file) takes its result.
     ``parse``: then begin parsing the plan's ranges in that many threads, building ``columns``
-    (None: all), for the reader to go on from (:mod:`mailtrace.logs.ahead`). Only for a caller
+    (None: all) of the rows of ``kinds`` (None: all; see
+    :func:`mailtrace.logs.compiled.keep_kinds`), for the reader to go on from
+    (:mod:`mailtrace.logs.ahead`). Only for a caller
     whose reader takes the compiled path: no ``format`` or parsers of its own.
 
     Why: the main thread of ``mailtrace logs`` then imports pyarrow and numpy (0.1 s) while
@@ -494,7 +499,7 @@ def plan_ahead(
         if parse:
             from mailtrace.logs import ahead
 
-            begun = ahead.start(plan, columns, parse, interval=interval)
+            begun = ahead.start(plan, columns, parse, interval=interval, kinds=kinds)
         if not begun:
             sys.setswitchinterval(interval)
         future.set_result(plan)

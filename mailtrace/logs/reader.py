@@ -183,10 +183,12 @@ class _Engine:
         fmt: str | None,
         parsers: Mapping[str, LineParser] | None,
         columns: Collection[str] | None = None,
+        kinds: Collection[str] | None = None,
     ) -> None:
         self.source = source
         self.columns = columns  # the EVENTS columns the caller keeps (compiled path: the rest
         # are not built); None: all. Every table taken has these (fast.kept_columns).
+        self.kinds = kinds  # the kinds the caller reads (compiled path: compiled.keep_kinds)
         self.kept = fast.kept_columns(columns)
         self.framer = framer
         self.forced = fmt
@@ -209,7 +211,7 @@ class _Engine:
 
     def _new_builder(self) -> EventBuilder:
         if self.fast:
-            return fast.FastBuilder(self.source, self.columns)
+            return fast.FastBuilder(self.source, self.columns, kinds=self.kinds)
         return EventBuilder(self.source)
 
     def feed_block(
@@ -500,6 +502,7 @@ def iter_plan_tables(
     read: Sequence[bytes] | None = None,
     columns: Collection[str] | None = None,
     ahead: Ahead | None = None,
+    kinds: Collection[str] | None = None,
 ) -> Iterator[LogTables]:
     """Stream the tables of one planned input (or one of its chunks), ~``block_lines`` at a time.
 
@@ -508,7 +511,9 @@ def iter_plan_tables(
     caller keeps; the tables then have those and kind and program only
     (:func:`mailtrace.logs.fast.kept_columns`; the compiled path does not build the others).
     ``ahead``: the chunk's first lines, parsed already by :mod:`mailtrace.logs.ahead` for the
-    same columns; the parse goes on where that one stopped.
+    same columns and kinds; the parse goes on where that one stopped. ``kinds``: the kinds the
+    caller reads; the compiled path may leave out rows of others that have no queue id
+    (:func:`mailtrace.logs.compiled.keep_kinds`), counting them as events all the same.
     """
     if format is not None and format not in FORMATS:
         raise UsageError(f"unknown log format {format!r} (one of {', '.join(FORMATS)})")
@@ -518,7 +523,7 @@ def iter_plan_tables(
         framer = Framer(plan.framing, year=chunk.year, tz=plan.tz)
         if chunk.month:
             framer.syslog_clock.restore(chunk.year, chunk.month)
-    engine = _Engine(plan.source.name, framer, format, parsers, columns)
+    engine = _Engine(plan.source.name, framer, format, parsers, columns, kinds)
     lineno = chunk.first_line
     pending = 0
     yielded = False
@@ -716,9 +721,11 @@ def parse_range(
     errors: Errors = "raise",
     parsers: Mapping[str, LineParser] | None = None,
     columns: Collection[str] | None = None,
+    kinds: Collection[str] | None = None,
 ) -> LogTables:
     """The tables of chunk ``index`` of a plan made by :func:`plan_file` (for a process pool);
-    ``columns``: the EVENTS columns wanted (see :func:`iter_plan_tables`), None for all."""
+    ``columns``: the EVENTS columns wanted, ``kinds`` the kinds read (see
+    :func:`iter_plan_tables`), None for all."""
     chunk = plan.chunks[index]
     # A range of at most RANGE_LINES_BYTES is taken whole, as one table of one chunk per
     # column: the Parquet encoder then gives each column one dictionary page, and the range
@@ -735,8 +742,11 @@ def parse_range(
             columns=columns,
             # A command may have begun the range before it imported this module.
             ahead=(
-                parsed_ahead.claim(plan, index, columns) if format is None and not parsers else None
+                parsed_ahead.claim(plan, index, columns, kinds)
+                if format is None and not parsers
+                else None
             ),
+            kinds=kinds,
         )
     )
 
@@ -750,6 +760,7 @@ def parse_data(
     errors: Errors = "raise",
     parsers: Mapping[str, LineParser] | None = None,
     columns: Collection[str] | None = None,
+    kinds: Collection[str] | None = None,
 ) -> LogTables:
     """The tables of ``data``, blocks of whole lines of ``plan``'s input that ``chunk``
     describes (its first line number, year and month), read by the caller: the blocks of a
@@ -773,6 +784,7 @@ def parse_data(
             parsers=parsers,
             read=data,
             columns=columns,
+            kinds=kinds,
         )
     )
 
