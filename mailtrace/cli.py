@@ -289,7 +289,6 @@ _ANALYSIS_MODULES = (
     "pyarrow.compute",
     "pyarrow.acero",
     "mailtrace.failures",
-    "mailtrace.rule_set",  # the failure rules' RE2 set, compiled on import
     "mailtrace.render",
 )
 
@@ -441,7 +440,6 @@ def report(
         modules: tuple[str, ...] = (
             "pyarrow.compute",
             "mailtrace.failures",
-            "mailtrace.rule_set",
             "mailtrace.render",
             "numpy.ma",
             "rich.table",
