@@ -801,3 +801,26 @@ def test_a_reader_of_some_kinds_leaves_out_the_others_without_a_queue_id(tmp_pat
     # the Python parsers' (info), left out like the compiled path's postscreen and tls.
     assert kept.events.column("kind").to_pylist() == ["connect", "client", "removed"]
     assert kept.counts == every.counts and kept.counts.events == 6
+
+
+def test_kinds_kept_by_name_whatever_their_length_and_number() -> None:
+    """A kept kind is matched by its whole name, long or short; a reader naming more kinds
+    than the parser can hold keeps every row."""
+    if not fast.available():
+        pytest.skip("the compiled parser is not built")
+    from mailtrace.logs.compiled import MODULE
+
+    long_kind = "a_kind_with_a_name_longer_than_32_bytes"
+    kinds = ("connect", long_kind, "x")
+    rows = [("connect", None), (long_kind, None), (long_kind + "s", None), ("connex", None)]
+    rows += [("tls", "4B2C1D9F3A"), ("y", None)]
+
+    def kept(keep: tuple[str, ...] | None) -> tuple[int, int]:
+        parser = MODULE.Parser(keep=keep)
+        for n, (kind, qid) in enumerate(rows, 1):
+            parser.add_row(kind, 0, "mx", "postfix/smtpd", 1, n, qid, (), ())
+        return parser.rows, parser.dropped
+
+    assert kept(kinds) == (3, 3)  # connect, the long kind, and the row with a queue id
+    assert kept(None) == (6, 0)
+    assert kept(tuple(f"kind{i}" for i in range(100))) == (6, 0)

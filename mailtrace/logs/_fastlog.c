@@ -1470,7 +1470,7 @@ static Handler handler_for(const char *d, Py_ssize_t n) {
 /* mask: the sparse columns the row has (see present_bits; numbers: those parsed into num). */
 /* Whether rows of `kind` without a queue id are stored (the caller reads that kind). */
 static inline int keeps_kind(const Parser *self, const char *kind, Py_ssize_t kn) {
-    if (kn >= 32 || !(self->keep_lengths >> kn & 1)) return 0;
+    if (kn < 32 && !(self->keep_lengths >> kn & 1)) return 0; /* no kept kind that long */
     for (int i = 0; i < self->nkeep; i++)
         if (self->keep_len[i] == (size_t)kn && memcmp(self->keep_kinds[i], kind, (size_t)kn) == 0)
             return 1;
@@ -2422,10 +2422,9 @@ static int parser_set_kinds(Parser *self, PyObject *keep) {
     PyObject *seq = PySequence_Fast(keep, "keep must be a sequence of kinds or None");
     if (seq == NULL) return -1;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    if (n > MAX_KEEP) {
+    if (n > MAX_KEEP) { /* more kinds than this parser knows: it keeps every row */
         Py_DECREF(seq);
-        PyErr_Format(PyExc_ValueError, "at most %d kinds to keep", MAX_KEEP);
-        return -1;
+        return 0;
     }
     self->filter_kinds = 1;
     for (Py_ssize_t i = 0; i < n; i++) {
