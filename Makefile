@@ -1,5 +1,7 @@
 # Everything a fresh machine needs: `make demo` and `make test` create .venv and install into it.
-PY ?= python3
+# The interpreter .venv is built on: the system's python3 when it can (see scripts/python.sh:
+# Debian's build runs mailtrace 3-13% faster than pyenv's here), else python3; PY=… overrides.
+PY ?= $(shell scripts/python.sh)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
