@@ -51,6 +51,7 @@ class Run:
     peak_rss: int  # bytes
     returncode: int
     cpu: float  # user + system seconds of the whole process tree
+    steal: float = 0.0  # share of the machine's core time the hypervisor took meanwhile (0-1)
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -85,6 +86,18 @@ def _cpu(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(steal, all) clock ticks of the machine's cores so far, from /proc/stat ((0, 0) where it
+    has no steal column): the time the hypervisor ran other guests on our cores, out of all."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    # user nice system idle iowait irq softirq steal [guest guest_nice, already in user/nice]
+    return (fields[7], sum(fields[:8])) if len(fields) >= 8 else (0, 0)
 
 
 def _children_of(pid: int) -> list[int] | None:
@@ -127,8 +140,13 @@ def measure(name: str, argv: list[str], stdout: int | None = subprocess.DEVNULL)
     """Run ``argv``; wall time, peak RSS summed over its process tree and the tree's CPU time.
 
     The machine may be shared: CPU seconds (sampled every 50 ms per process, so slightly low)
-    compare two tools more fairly than wall time when other work competes for the cores.
+    compare two tools more fairly than wall time when other work competes for the cores. The
+    steal share says how much it was shared: on this repository's test machine a slow spell is
+    the hypervisor taking a core (steal 1.57 of the 5.12 core-seconds of one 2.56 s report,
+    where the same report took 1.5 s with steal near 0), which slows a tool that uses both
+    cores more than one that uses one.
     """
+    steal0, all0 = _machine_ticks()
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE)
     peak = 0
@@ -148,11 +166,13 @@ def measure(name: str, argv: list[str], stdout: int | None = subprocess.DEVNULL)
     sampler.start()
     _, stderr = proc.communicate()
     seconds = time.perf_counter() - start
+    steal1, all1 = _machine_ticks()
     done.set()
     sampler.join()
     if proc.returncode not in (0, 3):
         sys.stderr.write(stderr.decode(errors="replace"))
-    return Run(name, seconds, peak, proc.returncode, sum(cpu.values()))
+    steal = (steal1 - steal0) / (all1 - all0) if all1 > all0 else 0.0
+    return Run(name, seconds, peak, proc.returncode, sum(cpu.values()), steal)
 
 
 @dataclass
@@ -178,7 +198,13 @@ def median_runs(commands: list[Command], repeat: int) -> list[Run]:
         runs = times[c.name]
         chosen.append(sorted(runs, key=lambda r: r.seconds)[(len(runs) - 1) // 2])
         if len(runs) > 1:
-            print(f"{c.name}: " + ", ".join(f"{r.seconds:.2f}" for r in runs) + " s")
+            print(
+                f"{c.name}: "
+                + ", ".join(f"{r.seconds:.2f}" for r in runs)
+                + " s (steal "
+                + ", ".join(f"{r.steal:.0%}" for r in runs)
+                + ")"
+            )
     return chosen
 
 
@@ -218,13 +244,13 @@ def count_lines(path: Path) -> int:
 
 def report(lines: int, runs: list[Run]) -> None:
     head = f"{'tool':<28}{'wall s':>8}{'lines/s':>11}{'CPU s':>8}{'lines/CPU-s':>13}{'peak MB':>9}"
-    print(head + f"{'exit':>6}")
+    print(head + f"{'steal':>7}{'exit':>6}")
     for r in runs:
         rate = lines / r.seconds if r.seconds else 0.0
         per_cpu = lines / r.cpu if r.cpu else 0.0
         print(
             f"{r.name:<28}{r.seconds:>8.2f}{rate:>11,.0f}{r.cpu:>8.1f}{per_cpu:>13,.0f}"
-            f"{r.peak_rss / 2**20:>9.0f}{r.returncode:>6}"
+            f"{r.peak_rss / 2**20:>9.0f}{r.steal:>7.0%}{r.returncode:>6}"
         )
 
 
