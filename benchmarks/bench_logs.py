@@ -142,9 +142,9 @@ def measure(name: str, argv: list[str], stdout: int | None = subprocess.DEVNULL)
     The machine may be shared: CPU seconds (sampled every 50 ms per process, so slightly low)
     compare two tools more fairly than wall time when other work competes for the cores. The
     steal share says how much it was shared: on this repository's test machine a slow spell is
-    the hypervisor taking a core (steal 1.57 of the 5.12 core-seconds of one 2.56 s report,
-    where the same report took 1.5 s with steal near 0), which slows a tool that uses both
-    cores more than one that uses one.
+    the hypervisor giving a core to other guests (29% of the cores' time during a 2.51 s report,
+    3% during pflogsumm's run beside it, 3-9% during 1.78-2.00 s reports a minute later), which
+    slows a tool that uses both cores more than one that uses one.
     """
     steal0, all0 = _machine_ticks()
     start = time.perf_counter()

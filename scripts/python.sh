@@ -3,12 +3,13 @@
 # 3.11 or newer, can make a venv with pip and has the headers mailtrace's C modules compile
 # against, else python3 from PATH.
 #
-# Why the system's first: Debian's python3.11 is linked as one static binary and built with its
-# distribution's optimisations, where a version manager's default build (pyenv here) loads a
-# shared libpython compiled without profile-guided optimisation. On this machine the same code
-# ran 12% faster on Debian's (a Python loop), a 1,000-line `mailtrace report` started 13% sooner
-# (0.67 s against 0.77 s, 12 alternating runs) and the 1,000,000-line report took 3.5% less time
-# (1.714 s against 1.777 s, 16 alternating runs). `make PY=/path/to/python …` picks another.
+# Why the system's first: Debian's python3.11 has the interpreter linked into its binary, where
+# a version manager's default build (pyenv here) loads a shared libpython, compiled without
+# profile-guided optimisation (no --enable-optimizations in its CONFIG_ARGS). On this machine the
+# same code ran 12% faster on Debian's (a Python loop), a 1,000-line `mailtrace report` started
+# 13% sooner (0.67 s against 0.77 s, 12 alternating runs) and the 1,000,000-line report took 3.5%
+# less time (1.714 s against 1.777 s, 16 alternating runs). `make PY=/path/to/python …` picks
+# another.
 set -euo pipefail
 usable() {
   "$1" - <<'PY' 2>/dev/null
