@@ -2,10 +2,11 @@
 
 ``mailtrace.logs._fastlog`` is the C fast path for RFC 3164 Postfix logs,
 ``mailtrace._parquet_pages`` encodes Parquet pages from Arrow buffers, and
-``mailtrace._pathcore`` numbers the queue files and string values of the delivery paths and
-blanks the variable parts of replies (see their sources). All are optional: where no C compiler
-is available the install still succeeds, the pure-Python parser gives the same tables, pyarrow
-writes the Parquet files, and NumPy and Arrow do the numbering and the blanking."""
+``mailtrace._pathcore`` numbers the queue files and string values of the delivery paths,
+blanks the variable parts of replies and takes rows from columns of many chunks (see their
+sources). All are optional: where no C compiler is available the install still succeeds, the
+pure-Python parser gives the same tables, pyarrow writes the Parquet files, and NumPy and Arrow
+do the numbering, the blanking and the takes."""
 
 from setuptools import Extension, setup
 

@@ -27,6 +27,12 @@
  * six RE2 patterns one after the other through Arrow, 35 ms for the 10,000 distinct reject
  * texts of a million lines. Here each pattern is the single pass over the text it amounts to,
  * all six in one call: 9 ms.
+ *
+ * gather. Arrow's take from a column of many chunks (one per byte range parsed) joins the
+ * chunks into one array first, each time: the paths' dozen takes of a sixth of the rows of a
+ * million lines copied whole columns into fresh memory, whose pages the kernel zeroes first.
+ * Here only the rows wanted are copied, straight from the chunks: 2-2.4 times faster for the
+ * string columns (mailtrace/column_take.py).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -728,18 +734,224 @@ done:
     return result;
 }
 
+/* --- gather: rows of a column of several chunks, as one array's buffers -------------------- */
+
+static const char gather_doc[] =
+    "gather(chunks, width, rows, alloc) -> (valid, nulls, offsets, data)\n\n"
+    "Rows of an Arrow column of several chunks, as the buffers of one array, without joining the\n"
+    "chunks first. chunks: per chunk (validity or None, offset, length, offsets or None, data),\n"
+    "its Arrow buffers. width: 0 for strings and binary (int32 offsets given), else the byte\n"
+    "width of fixed-size values (offsets None). rows: int64 per row wanted, a row of the chunks\n"
+    "laid end to end, or -1 for a null. alloc(size) returns a writable buffer of size bytes (the\n"
+    "caller's memory pool). Returns the buffers alloc made: the validity bitmap (None without a\n"
+    "null), then the null count, the int32 offsets (None for fixed width) and the values.";
+
+/* A writable buffer of at least size bytes from alloc, or NULL with an exception set. */
+static PyObject *alloc_buffer(PyObject *alloc, Py_ssize_t size, Py_buffer *view) {
+    PyObject *obj = PyObject_CallFunction(alloc, "n", size);
+    if (obj == NULL) return NULL;
+    if (PyObject_GetBuffer(obj, view, PyBUF_WRITABLE) < 0) {
+        Py_DECREF(obj);
+        return NULL;
+    }
+    if (view->len < size) {
+        PyBuffer_Release(view);
+        Py_DECREF(obj);
+        PyErr_SetString(PyExc_ValueError, "gather: alloc gave a buffer too small");
+        return NULL;
+    }
+    return obj;
+}
+
+/* One chunk of gather's column. */
+typedef struct {
+    Py_buffer valid, offsets, data;
+    int have_valid, have_offsets;
+    Py_ssize_t offset, length;
+} Part;
+
+static void parts_release(Part *parts, Py_ssize_t n) {
+    for (Py_ssize_t k = 0; k < n; k++) {
+        if (parts[k].have_valid) PyBuffer_Release(&parts[k].valid);
+        if (parts[k].have_offsets) PyBuffer_Release(&parts[k].offsets);
+        PyBuffer_Release(&parts[k].data);
+    }
+}
+
+static PyObject *gather(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *list, *alloc, *result = NULL, *valid_out = NULL, *off_out = NULL, *data_out = NULL;
+    int width;
+    Py_buffer rows = {0}, valid_view = {0}, off_view = {0}, data_view = {0};
+    if (!PyArg_ParseTuple(args, "O!iy*O", &PyList_Type, &list, &width, &rows, &alloc)) return NULL;
+    Py_ssize_t nparts = PyList_GET_SIZE(list), ready = 0, n = rows.len / (Py_ssize_t)sizeof(int64_t);
+    Part *parts = calloc((size_t)nparts + 1, sizeof(Part));
+    int64_t *starts = malloc(((size_t)nparts + 1) * sizeof(int64_t));
+    const char **src = malloc(((size_t)n + 1) * sizeof(char *));
+    if (!parts || !starts || !src) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (width < 0 || width > 16) {
+        PyErr_SetString(PyExc_ValueError, "gather: width must be 0 (strings) to 16 bytes");
+        goto done;
+    }
+    starts[0] = 0;
+    for (; ready < nparts; ready++) {
+        Part *c = &parts[ready];
+        PyObject *valid, *offsets;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(list, ready), "OnnOy*", &valid, &c->offset,
+                              &c->length, &offsets, &c->data))
+            goto done;
+        c->have_valid = valid != Py_None;
+        if (c->have_valid && PyObject_GetBuffer(valid, &c->valid, PyBUF_SIMPLE) < 0) {
+            c->have_valid = 0;
+            ready++;
+            goto done;
+        }
+        c->have_offsets = offsets != Py_None;
+        if (c->have_offsets && PyObject_GetBuffer(offsets, &c->offsets, PyBUF_SIMPLE) < 0) {
+            c->have_offsets = 0;
+            ready++;
+            goto done;
+        }
+        Py_ssize_t end = c->offset + c->length;
+        /* The reads below are bounded by these sizes; each string's own offsets are checked
+         * where it is read. */
+        int bad = c->offset < 0 || c->length < 0 || c->have_offsets != (width == 0) ||
+                  (c->have_valid && (end + 7) / 8 > c->valid.len) ||
+                  (width == 0 && (end + 1) * 4 > c->offsets.len) ||
+                  (width > 0 && end * width > c->data.len);
+        starts[ready + 1] = starts[ready] + c->length;
+        if (bad) {
+            ready++;
+            PyErr_SetString(PyExc_ValueError, "gather: buffers shorter than the chunk");
+            goto done;
+        }
+    }
+    if ((valid_out = alloc_buffer(alloc, (n + 7) / 8, &valid_view)) == NULL) goto done;
+    if (width == 0 && (off_out = alloc_buffer(alloc, (n + 1) * 4, &off_view)) == NULL) goto done;
+    const int64_t *at = rows.buf, total = starts[nparts];
+    uint8_t *bits = valid_view.buf;
+    int32_t *off = width == 0 ? off_view.buf : NULL;
+    int64_t bytes = 0, nulls = 0;
+    int failed = 0; /* 1: a row past the end; 2: offsets out of order; 3: over 2 GB of strings */
+    memset(bits, 0, (size_t)(n + 7) / 8);
+    Py_BEGIN_ALLOW_THREADS
+    if (off) off[0] = 0;
+    Py_ssize_t k = 0; /* the chunk of the last row: rows wanted mostly ascend */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t r = at[i];
+        const char *p = NULL;
+        int32_t len = 0;
+        if (r >= total) {
+            failed = 1;
+            break;
+        }
+        if (r >= 0) {
+            if (r < starts[k] || r >= starts[k + 1]) {
+                Py_ssize_t lo = 0, hi = nparts; /* the last chunk starting at or before r */
+                while (hi - lo > 1) {
+                    Py_ssize_t mid = (lo + hi) / 2;
+                    if (starts[mid] <= r) lo = mid; else hi = mid;
+                }
+                k = lo;
+                while (starts[k + 1] <= r) k++; /* past empty chunks */
+            }
+            const Part *c = &parts[k];
+            int64_t j = r - starts[k] + c->offset;
+            const uint8_t *vb = c->valid.buf;
+            if (!c->have_valid || (vb[j >> 3] >> (j & 7)) & 1) {
+                if (width == 0) {
+                    const int32_t *o = c->offsets.buf;
+                    if (o[j] < 0 || o[j + 1] < o[j] || o[j + 1] > c->data.len) {
+                        failed = 2;
+                        break;
+                    }
+                    p = (const char *)c->data.buf + o[j];
+                    len = o[j + 1] - o[j];
+                } else {
+                    p = (const char *)c->data.buf + j * width;
+                }
+            }
+        }
+        src[i] = p;
+        if (p != NULL) bits[i >> 3] |= (uint8_t)(1u << (i & 7));
+        else nulls++;
+        if (off) {
+            bytes += len;
+            if (bytes > INT32_MAX) {
+                failed = 3;
+                break;
+            }
+            off[i + 1] = (int32_t)bytes;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (failed) {
+        PyErr_SetString(failed == 1 ? PyExc_IndexError : failed == 2 ? PyExc_ValueError
+                                                                     : PyExc_OverflowError,
+                        failed == 1   ? "gather: row out of bounds"
+                        : failed == 2 ? "gather: string offsets out of order"
+                                      : "gather: over 2 GB of strings for int32 offsets");
+        goto done;
+    }
+    data_out = alloc_buffer(alloc, width == 0 ? bytes : n * width, &data_view);
+    if (data_out == NULL) goto done;
+    char *out = data_view.buf;
+    Py_BEGIN_ALLOW_THREADS
+    if (width == 0) {
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (src[i]) memcpy(out + off[i], src[i], (size_t)(off[i + 1] - off[i]));
+    } else if (width == 8) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            uint64_t v = 0;
+            if (src[i]) memcpy(&v, src[i], 8);
+            memcpy(out + i * 8, &v, 8);
+        }
+    } else if (width == 4) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            uint32_t v = 0;
+            if (src[i]) memcpy(&v, src[i], 4);
+            memcpy(out + i * 4, &v, 4);
+        }
+    } else {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (src[i]) memcpy(out + i * width, src[i], (size_t)width);
+            else memset(out + i * width, 0, (size_t)width);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_BuildValue("OLOO", nulls ? valid_out : Py_None, (long long)nulls,
+                           off_out ? off_out : Py_None, data_out);
+done:
+    if (valid_out) PyBuffer_Release(&valid_view);
+    if (off_out) PyBuffer_Release(&off_view);
+    if (data_out) PyBuffer_Release(&data_view);
+    Py_XDECREF(valid_out);
+    Py_XDECREF(off_out);
+    Py_XDECREF(data_out);
+    if (parts) parts_release(parts, ready);
+    free(parts);
+    free(starts);
+    free(src);
+    PyBuffer_Release(&rows);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"file_rows", file_rows, METH_VARARGS, file_rows_doc},
     {"factorize", factorize, METH_VARARGS, factorize_doc},
     {"attempts", attempts, METH_VARARGS, attempts_doc},
     {"blank", blank, METH_VARARGS, blank_doc},
+    {"gather", gather, METH_VARARGS, gather_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_pathcore",
-    "Queue files, attempts and string values numbered, and replies blanked, for the delivery "
-    "paths (see queue_files.py and paths.normalize_reasons).",
+    "Queue files, attempts and string values numbered, replies blanked and rows gathered, for "
+    "the delivery paths (see queue_files.py, paths.normalize_reasons and column_take.py).",
     -1,
     methods,
 };

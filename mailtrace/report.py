@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from mailtrace import event_columns
+from mailtrace.column_take import take_rows
 from mailtrace.lazy_module import LazyModule
 from mailtrace.logs.kinds import Kind
 from mailtrace.paths import (
@@ -507,17 +508,17 @@ def _smtpd(ev: pa.Table, kinds: _Kinds) -> dict[str, Any]:
     # Look at the program of connects and disconnects only, not of every line.
     sess = np.flatnonzero(kinds.mask(Kind.CONNECT, Kind.DISCONNECT))
     # A few programs log the sessions: each distinct name is looked at once.
-    program, names = factorize(pc.take(ev.column("program"), pa.array(sess)))
+    program, names = factorize(take_rows(ev.column("program"), pa.array(sess)))
     smtpd = np.append(as_mask(pc.match_substring(names, "smtpd")), False)  # null: not smtpd
     sess = sess[smtpd[program]]
     take = pa.array(sess)
-    hosts = pc.take(ev.column("host"), take)
+    hosts = take_rows(ev.column("host"), take)
     if hosts.null_count == 0 and len(hosts) and pc.all(pc.equal(hosts, hosts[0])).as_py():
         host = np.zeros(len(sess), dtype=np.int64)  # one host's log: no strings to hash
     else:
         host, _ = _codes(hosts)
-    pid = _ints(pc.take(ev.column("pid"), take))
-    ts = _ints(pc.take(ev.column("ts"), take))
+    pid = _ints(take_rows(ev.column("pid"), take))
+    ts = _ints(take_rows(ev.column("ts"), take))
     is_conn = kinds.mask(Kind.CONNECT)[sess]
     # By host, process, then time (its rank in a stable sort: a log is nearly in time order).
     rank = np.empty(len(sess), dtype=np.int64)
@@ -528,7 +529,7 @@ def _smtpd(ev: pa.Table, kinds: _Kinds) -> dict[str, Any]:
     secs = (t[1:] - t[:-1])[pair] / 1e6
     return {
         "connections": int(is_conn.sum()),
-        "clients": _count_distinct(pc.take(ev.column("client_ip"), pa.array(sess[is_conn]))),
+        "clients": _count_distinct(take_rows(ev.column("client_ip"), pa.array(sess[is_conn]))),
         "completed_sessions": int(pair.sum()),
         "avg_connect_s": round(float(secs.mean()), 3) if len(secs) else None,
         "max_connect_s": round(float(secs.max()), 3) if len(secs) else None,

@@ -8,7 +8,6 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
@@ -23,7 +22,6 @@ from mailtrace.paths import (
     read_events,
     rebuild,
     select_paths,
-    take_few,
 )
 from mailtrace.schema import DELIVERIES, EVENTS, MESSAGES
 from tests.conftest import SAMPLE
@@ -337,34 +335,6 @@ def test_path_of_a_busy_address_lists_every_message_and_limits_the_timelines() -
     everything = runner.invoke(app, ["path", "ivan@example.com", str(DAY), "--limit", "0"])
     assert everything.stdout.count("Arrived:") == len(names)
     assert "messages match" not in everything.stderr
-
-
-@given(
-    sizes=st.lists(st.integers(0, 6), min_size=1, max_size=6),
-    picks=st.lists(st.one_of(st.none(), st.integers(0, 40)), max_size=12),
-)
-@settings(max_examples=200, deadline=None)
-def test_take_few_is_arrows_take(sizes: list[int], picks: list[int | None]) -> None:
-    """Chunk by chunk, in any order, with null indices and empty chunks: Arrow's answers."""
-    values = iter(range(100))
-    col = pa.chunked_array(
-        [
-            pa.array([f"v{next(values)}" if i % 3 else None for i in range(n)], pa.string())
-            for n in sizes
-        ],
-        pa.string(),
-    )
-    at = pa.array([p if p is None else p % max(len(col), 1) for p in picks], pa.int64())
-    if len(col) == 0 and at.null_count < len(at):
-        with pytest.raises(IndexError):
-            take_few(col, at)
-        return
-    assert take_few(col, at).equals(pc.take(col, at).combine_chunks())
-
-
-def test_take_few_refuses_rows_past_the_end() -> None:
-    with pytest.raises(IndexError):
-        take_few(pa.chunked_array([["a"], ["b"]]), pa.array([2]))
 
 
 @pytest.mark.parametrize("log", ["report_day.log", "exim_paths.log"])
