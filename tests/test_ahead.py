@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from dataclasses import replace
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,7 +98,10 @@ def test_ranges_parsed_ahead_are_the_ranges_parsed_alone(
     # Some ranges were parsed ahead to their end, some stopped at a line the Python parsers
     # read (the reader went on from there), and a new month did not stop any.
     assert any(c.block is None for c in done) and any(c.block is not None for c in done)
-    stopped = [bytes(c.block[0][c.block[2] :]).split(b"\n")[0] for c in done if c.block]
+    # (A range the reader claimed before its parse began a block is handed over at that block.)
+    stopped = [
+        bytes(c.block[0][c.block[2] :]).split(b"\n")[0] for c in done if c.block and c.block[2]
+    ]
     assert all(_python_only(line.decode()) for line in stopped)
     assert not ahead._RUNS
 
@@ -136,13 +141,13 @@ def test_a_parse_for_other_columns_or_kinds_is_not_used(
 
 
 def test_unclaimed_ranges_are_bounded_and_release_stops_the_threads(tmp_path: Path) -> None:
-    """A reader that never claims finds at most two ranges per thread parsed; after release
-    the threads end and the interpreter's switch interval is what it was."""
+    """A reader that never claims finds at most ``most`` ranges parsed; after release the
+    threads end and the interpreter's switch interval is what it was."""
     log = tmp_path / "maillog"
     _log(log)
     plan = plan_file(log, year=2025, tz="UTC", chunk_bytes=24_000)
     interval = sys.getswitchinterval()
-    assert ahead.start(plan, None, workers=1)
+    assert ahead.start(plan, None, workers=1, most=2)
     run = ahead._RUNS[id(plan)]
     deadline = time.monotonic() + 30
     while run.unclaimed < 2 and time.monotonic() < deadline:
@@ -155,6 +160,67 @@ def test_unclaimed_ranges_are_bounded_and_release_stops_the_threads(tmp_path: Pa
     assert run.threads == 0 and sys.getswitchinterval() == interval
     assert ahead.claim(plan, 0, None) is None  # released: the reader parses it itself
     assert not ahead.start(plan_file(log, year=2025, tz="UTC"), None)  # one range: no split
+
+
+def test_without_a_bound_every_range_is_parsed_before_the_reader_comes(tmp_path: Path) -> None:
+    """As a report's parse while it still imports: no thread waits for the reader."""
+    log = tmp_path / "maillog"
+    _log(log)
+    plan = plan_file(log, year=2025, tz="UTC", chunk_bytes=24_000)
+    assert len(plan.chunks) > 4
+    assert ahead.start(plan, None, workers=2)
+    run = ahead._RUNS[id(plan)]
+    deadline = time.monotonic() + 30
+    while run.threads and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert run.threads == 0  # the threads ended: none waits for a claim
+    assert run.unclaimed == len(run.ranges) == len(plan.chunks)
+    ahead.release(plan)
+
+
+def test_a_range_the_reader_waits_for_is_handed_over_at_the_next_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parsing threads run at a lower priority: a range the reader claims mid-parse is
+    not finished by them but handed over where they are, and the tables are the same."""
+    log = tmp_path / "maillog"
+    _log(log, rounds=8)
+    plan = plan_file(log, year=2025, tz="UTC", chunk_bytes=24_000)
+    alone = _ranges(plan, None)
+    data = log.read_bytes()
+    # A range the compiled path reads to its end (no line for the Python parsers in it).
+    k = next(
+        i
+        for i, c in enumerate(plan.chunks)
+        if i and not any(_python_only(x) for x in data[c.start : c.end].decode().splitlines())
+    )
+    real = ahead.iter_plain_blocks
+    first_parsed = threading.Event()
+
+    def blocks(path: Path, start: int = 0, end: int | None = None) -> Any:
+        """Blocks of 2 KB; range k waits after its first block until the reader claims it."""
+        for n, block in enumerate(real(path, start, end, block_size=2048)):
+            yield block
+            if n == 0 and start == plan.chunks[k].start:
+                first_parsed.set()
+                while k not in ahead._RUNS[id(plan)].wanted:
+                    time.sleep(0.001)
+
+    monkeypatch.setattr(ahead, "iter_plain_blocks", blocks)
+    claimed: list[ahead.Ahead | None] = []
+    claim = ahead.claim
+    monkeypatch.setattr(ahead, "claim", lambda *a: claimed.append(claim(*a)) or claimed[-1])
+    assert ahead.start(plan, None)
+    try:
+        # Range k's first block is parsed ahead before the reader comes to it.
+        assert first_parsed.wait(30)
+        _same(_ranges(plan, None), alone)
+    finally:
+        ahead.release(plan)
+    waited = claimed[k]
+    assert waited is not None and waited.block is not None
+    # Handed over between two blocks: the lines of the first one were parsed ahead.
+    assert waited.block[2] == 0 and waited.lineno > plan.chunks[k].first_line
 
 
 def test_a_range_that_cannot_be_read_is_left_to_the_reader(tmp_path: Path) -> None:
