@@ -1,5 +1,5 @@
-"""``python -m mailtrace`` runs the command-line interface."""
+"""``python -m mailtrace`` runs the command-line interface (as the ``mailtrace`` script does)."""
 
-from mailtrace.cli import console
+from mailtrace.entry import console
 
 console()

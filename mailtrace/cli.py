@@ -301,25 +301,11 @@ def _plan_ahead(
     kinds: tuple[str, ...] | None = None,
 ) -> None:
     """As ``logs`` does: a large log is planned in a thread while the command imports its
-    analysis (pyarrow, numpy: 0.2 s), for :func:`_read_log_events` to parse ``columns``; its
-    ranges are parsed from then on already (mailtrace.logs.ahead). A dataset needs no plan.
+    analysis, and its ranges parsed from then on (:func:`mailtrace.logs.plan.plan_command_ahead`).
     Call it first thing."""
-    from pathlib import Path
+    from mailtrace.logs.plan import plan_command_ahead
 
-    from mailtrace.logs.plan import PARALLEL_BYTES, plan_ahead_of_run
-    from mailtrace.sources import is_dataset
-
-    if not any(is_dataset(Path(p)) for p in logs):
-        plan_ahead_of_run(
-            logs,
-            year=year,
-            tz=tz,
-            smallest=PARALLEL_BYTES,
-            parse=True,
-            columns=columns,
-            numbered="line" in columns,  # as the run plans (batch.shows_line_numbers)
-            kinds=kinds,
-        )
+    plan_command_ahead(logs, year, tz, columns, kinds)
 
 
 def _read_log_events(
@@ -416,16 +402,9 @@ def report(
     errors: str = typer.Option("raise", "--errors", help=_ERRORS_HELP),
 ) -> None:
     """Summarise a server's mail: totals, traffic, domains, top senders, problems by cause."""
-    # The charts also draw what the text leaves out (delays a/b/c/d): every paths column.
     text_only = plot is None and html is None
-    wanted = tuple(
-        dict.fromkeys(
-            event_columns.REPORT if text_only else (*event_columns.REPORT, *event_columns.PATHS)
-        )
-    )
-    # The text report reads a few kinds of the lines that name no queue file (connections,
-    # rejects, warnings …); the charts count others too.
-    kinds = event_columns.REPORT_KINDS if text_only else None
+    wanted, kinds = event_columns.report_reads(charts=not text_only)
+    # (mailtrace.entry may have begun this already, before typer was imported.)
     _plan_ahead(logs, year, tz, wanted, kinds)
     from mailtrace.report import build_report
 

@@ -10,7 +10,7 @@ with it, 0.2 s), so the parse of a large log can begin with only these columns b
 
 from __future__ import annotations
 
-__all__ = ["FAILURES", "PATHS", "REPORT", "REPORT_KINDS"]
+__all__ = ["FAILURES", "PATHS", "REPORT", "REPORT_KINDS", "report_reads"]
 
 #: What the delivery paths need (mailtrace.paths).
 PATHS = (
@@ -122,3 +122,21 @@ FAILURES = (
     "next_queue_id",
     "text",
 )
+
+
+def report_reads(charts: bool) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """The columns ``mailtrace report`` reads, and the kinds of the events without a queue id
+    it reads (None: all), with ``--plot`` or ``--html`` (``charts``) or without.
+
+    The charts also draw what the text leaves out (delays a/b/c/d: every paths column) and
+    count the kinds the text does not.
+
+    >>> columns, kinds = report_reads(charts=False)
+    >>> "delays_a" in columns, "connect" in kinds
+    (False, True)
+    >>> report_reads(charts=True)[1] is None
+    True
+    """
+    if charts:
+        return tuple(dict.fromkeys((*REPORT, *PATHS))), None
+    return tuple(dict.fromkeys(REPORT)), REPORT_KINDS
