@@ -5,9 +5,9 @@
 
 The machine's speed drifts by half within minutes (one report of the 1M-line log took 1.15 s
 and 1.87 s a few minutes apart), so a change of a few per cent shows only between runs that
-alternate: base, this tree, base, this tree … Each arm's median wall time, CPU (user and
-system, from the kernel's accounting of the child), peak RSS and minor page faults are
-printed, then the median of the pairs' ratios.
+alternate: base, this tree, this tree, base … (each first in every other pair). Each arm's
+median wall time, CPU (user and system, from the kernel's accounting of the child), peak RSS
+and minor page faults are printed, then the median of the pairs' ratios.
 
 The base revision is checked out in a temporary git worktree. Its compiled modules are this
 tree's when the C sources are the same; otherwise a wheel of the base is built (pip, no
@@ -72,11 +72,15 @@ def prepare_base(rev: str, work: Path) -> Path:
 
 def run_once(tree: Path, command: list[str]) -> tuple[float, float, float, int, int]:
     """(wall, user, system, peak RSS in KB, minor faults) of one run of ``command`` in ``tree``."""
-    # As the console script runs it (console: no cyclic GC, a quick exit), where it exists.
-    code = (
-        f"import sys; sys.argv = {['mailtrace', *command]!r}; "
-        "import mailtrace.cli as cli; getattr(cli, 'console', cli.main)()"
-    )
+    # As the console script runs it: through mailtrace.entry where the tree has it (a report's
+    # parse begins there, before the CLI is imported), else cli.console (no cyclic GC, a quick
+    # exit), else cli.main. (Asked of the tree's files: an import would find this checkout's
+    # modules through its editable install.)
+    if (tree / "mailtrace" / "entry.py").exists():
+        start = "from mailtrace.entry import console; console()"
+    else:
+        start = "import mailtrace.cli as cli; getattr(cli, 'console', cli.main)()"
+    code = f"import sys; sys.argv = {['mailtrace', *command]!r}; {start}"
     env = {**os.environ, "PYTHONPATH": str(tree)}
     start = time.perf_counter()
     proc = subprocess.Popen(
@@ -105,9 +109,11 @@ def main() -> int:
                     [sys.executable, "-m", "compileall", "-q", "mailtrace"], cwd=tree, check=True
                 )
             runs: dict[str, list[tuple[float, float, float, int, int]]] = {"base": [], "this": []}
-            for _ in range(args.pairs):
-                runs["base"].append(run_once(base, command))
-                runs["this"].append(run_once(ROOT, command))
+            for n in range(args.pairs):
+                # Each tree goes first in every other pair: whatever the first run of a pair
+                # pays or gains (a cooler cache, a spell's start) falls on both.
+                for name in ("base", "this") if n % 2 == 0 else ("this", "base"):
+                    runs[name].append(run_once(base if name == "base" else ROOT, command))
         finally:
             _git("worktree", "remove", "--force", str(base))
     print(f"mailtrace {' '.join(command)}: {args.pairs} alternating pairs, medians")
