@@ -6,7 +6,8 @@ compiled parser alone. So :func:`console` looks at the command line first, and w
 report it plans the log and starts that parse (at a lower priority than the imports), then hands
 over to :func:`mailtrace.cli.console`. The report asks for the same plan and finds it begun.
 On the 1,000,000-line log: 1.589 s instead of 1.637 (median of 20 alternating pairs, 17 of them
-faster), and 1.609 instead of 1.648 (20 more, 14 faster).
+faster), 1.609 instead of 1.648 (20 more, 14 faster); a later 30 pairs, median pair ratio 1.017.
+Small, and at the size of the machine's noise, but one way: the 0.1 s was one idle core.
 
 Only a command line read here with certainty starts anything: an option this module does not
 know (``--help``, a new one) leaves everything to the CLI, which also reports every mistake.
