@@ -724,6 +724,21 @@ _LABELS = {
 }
 
 
+def _section(heading: str, lines: list[str]) -> None:
+    """A bold ``heading`` over ``lines`` (plain text, no markup) and a blank line.
+
+    Written straight to the file when the console is plain (no colours, not a terminal):
+    rich's ``print`` takes 0.7 ms a line to lay out text it would pass through unchanged.
+    """
+    if out.color_system is None and not out.is_terminal:
+        out.file.write("\n".join([heading, *lines, "", ""]))
+        return
+    out.print(f"[bold]{escape(heading)}[/bold]")
+    for line in lines:
+        out.print(line, markup=False)
+    out.print()
+
+
 def report(rep: Any, as_json: bool = False) -> None:
     """The summary report: totals, traffic, domains, top lists, sessions, then the problems."""
     data = rep.to_dict()
@@ -731,14 +746,14 @@ def report(rep: Any, as_json: bool = False) -> None:
         print_json(data)
         return
     t = data["totals"]
-    out.print("[bold]Grand totals[/bold]")
     width = max(len(k) for k in t)
+    lines = []
     for key, value in t.items():
         shown = f"{value:,}"
         if key.startswith("bytes_"):
             shown = f"{value:,} ({value / 1_048_576:,.1f} MiB)"
-        out.print(f"  {key.replace('_', ' '):<{width}}  {shown:>12}")
-    out.print()
+        lines.append(f"  {key.replace('_', ' '):<{width}}  {shown:>12}")
+    _section("Grand totals", lines)
     _rows_table("Per-day traffic", data["per_day"])
     _rows_table("Per-hour traffic (all days)", data["per_hour"])
     _rows_table("Recipient domains (delivered, delays in seconds)", data["recipient_domains"])
@@ -749,10 +764,8 @@ def report(rep: Any, as_json: bool = False) -> None:
     _rows_table("Top recipients by count", data["top_recipients"])
     _rows_table("Top recipients by size", data["top_recipients_by_size"])
     if data["smtpd"]:
-        out.print("[bold]smtpd connections[/bold]")
-        for key, value in data["smtpd"].items():
-            out.print(f"  {key.replace('_', ' ')}: {_fmt(value)}")
-        out.print()
+        sessions = data["smtpd"].items()
+        _section("smtpd connections", [f"  {k.replace('_', ' ')}: {_cell(v)}" for k, v in sessions])
     from mailtrace.report import PROBLEM_TITLES  # loaded already: it built ``rep``
 
     for name, rows in data["problems"].items():
