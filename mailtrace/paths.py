@@ -334,15 +334,37 @@ def _as_table(events: pa.Table | pd.DataFrame) -> pa.Table:
     if all(c in events.column_names for c in COLUMNS):
         return events.select(list(COLUMNS))
     # A partial EVENTS table (an Exim-only parse, a projection) still works: absent = null.
-    # The absent columns of one type share one array of nulls.
-    nulls: dict[pa.DataType, pa.Array] = {}
-    for c in COLUMNS:
-        if c not in events.column_names and _events_type(c) not in nulls:
-            nulls[_events_type(c)] = pa.nulls(events.num_rows, _events_type(c))
+    n = events.num_rows
+    zeros = pa.py_buffer(bytes(8 * n + 8))
     columns = [
-        events.column(c) if c in events.column_names else nulls[_events_type(c)] for c in COLUMNS
+        events.column(c) if c in events.column_names else null_column(_events_type(c), n, zeros)
+        for c in COLUMNS
     ]
     return pa.Table.from_arrays(columns, names=list(COLUMNS))
+
+
+def null_column(typ: pa.DataType, n: int, zeros: pa.Buffer | None = None) -> pa.Array:
+    """``n`` nulls of ``typ``, a fixed-width or string type, whose buffers are all ``zeros``
+    (at least ``8 * n + 8`` zero bytes; made when None).
+
+    Python's ``bytes(size)`` asks the allocator for zeroed memory, and a large block of it
+    is mapped untouched: a column that is never read costs nothing, and reading one reads the
+    kernel's one zero page. ``pa.nulls`` writes its zeros, 17 MB (23 ms) for the columns a
+    report of a 1,000,000-line log leaves out.
+
+    >>> null_column(pa.string(), 3).to_pylist(), null_column(pa.float64(), 2).null_count
+    ([None, None, None], 2)
+    """
+    if zeros is None:
+        zeros = pa.py_buffer(bytes(8 * n + 8))
+    t = pa.types
+    if t.is_string(typ) or t.is_binary(typ) or t.is_large_string(typ) or t.is_large_binary(typ):
+        buffers = [zeros, zeros, pa.py_buffer(b"")]  # offsets all 0: every value empty
+    elif t.is_integer(typ) or t.is_floating(typ) or t.is_temporal(typ):
+        buffers = [zeros, zeros]
+    else:  # booleans, nested and other types: as Arrow makes them
+        return pa.nulls(n, typ)
+    return pa.Array.from_buffers(typ, n, buffers, null_count=n)
 
 
 def _events_type(name: str) -> pa.DataType:

@@ -392,3 +392,40 @@ def test_blanking_hostile_megabyte_texts_ends_as_re2_does() -> None:
     blanked = normalize_reasons(texts)
     assert blanked.to_pylist() == normalize_reasons(texts, compiled=False).to_pylist()
     assert [len(t) for t in blanked.to_pylist()] == [1, 300, 300, 300]
+
+
+@pytest.mark.parametrize(
+    "typ",
+    [
+        pa.string(),
+        pa.large_string(),
+        pa.binary(),
+        pa.int16(),
+        pa.int32(),
+        pa.int64(),
+        pa.float64(),
+        pa.timestamp("us", tz="UTC"),
+        pa.bool_(),
+        pa.list_(pa.string()),
+    ],
+)
+def test_null_column_is_a_valid_all_null_column_of_its_type(typ: pa.DataType) -> None:
+    from mailtrace.paths import null_column
+
+    col = null_column(typ, 1000)
+    col.validate(full=True)
+    assert col.type == typ and len(col) == 1000 and col.null_count == 1000
+    assert col.take(pa.array([0, 999])).to_pylist() == [None, None]
+    assert pa.concat_arrays([col, pa.array([None], typ)]).null_count == 1001
+
+
+def test_a_partial_events_table_reads_its_absent_columns_as_nulls() -> None:
+    from mailtrace.paths import COLUMNS, _as_table
+
+    part = pa.table({"kind": ["from", "delivery"], "queue_id": ["Q1", "Q1"]})
+    full = _as_table(part)
+    assert full.column_names == list(COLUMNS)
+    full.validate(full=True)
+    for name in COLUMNS:
+        if name not in part.column_names:
+            assert full.column(name).null_count == 2, name
