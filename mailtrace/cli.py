@@ -7,20 +7,23 @@ input and :func:`main` turns it into one line on stderr and an exit code:
 
 from __future__ import annotations
 
-import gc
-import os
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-# mailtrace does no linear algebra: without this, numpy's OpenBLAS starts a thread per core at
-# import (0.07 s of every command's start) and keeps them spinning. The user's own setting wins.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer
 
 from mailtrace import event_columns
-from mailtrace.errors import MailtraceError, UsageError
+from mailtrace.errors import UsageError
+from mailtrace.log_commands import read_log_events, run_report
+from mailtrace.runner import (
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    finish,
+    guarded,
+    quiet_collector,
+)
 
 
 class _Render:
@@ -38,10 +41,7 @@ if TYPE_CHECKING:
 else:
     render = _Render()
 
-EXIT_OK = 0
-EXIT_INPUT = 1
-EXIT_USAGE = 2
-EXIT_PARTIAL = 3
+__all__ = ["EXIT_INPUT", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "app", "console", "main"]
 
 app = typer.Typer(
     name="mailtrace",
@@ -61,50 +61,25 @@ def _root() -> None:
 
 
 def main() -> None:
-    """Entry point of the console script: run the app, one clean line for every known error."""
-    try:
-        app()
-    except UsageError as exc:
-        render.error(str(exc))
-        raise SystemExit(EXIT_USAGE) from None
-    except MailtraceError as exc:
-        render.error(str(exc))
-        raise SystemExit(EXIT_INPUT) from None
-    except KeyboardInterrupt:
-        render.error("interrupted")
-        raise SystemExit(130) from None
-    except BrokenPipeError:
-        raise SystemExit(EXIT_OK) from None
+    """Entry point of the console script: run the app, one clean line for every known error
+    (:func:`mailtrace.runner.guarded`)."""
+    code = guarded(app)
+    if code:
+        raise SystemExit(code)
 
 
 def console() -> None:
-    """The console script and ``python -m mailtrace``: :func:`main`, then a quick exit.
-
-    A report holds a few hundred MB of Arrow tables; tearing them and every module down at
-    interpreter exit took 0.2 s after the last line was printed. Every resource a command opens
-    is closed by then (files and pools by their context managers), so the process flushes its
-    output and leaves at once. :func:`main` itself exits normally, for in-process callers.
-
-    The cyclic garbage collector is off for the process: it found nothing to free but spent
-    34-45 ms of a 1,000,000-line report walking the objects of the imports and of each
-    section's lists (93 collections). With it off, 967 unreachable objects were left at the end
-    of that report and 2,130 after ``mailtrace logs`` of 10,000,000 lines: nothing that grows.
-    """
-    gc.disable()
+    """The console script and ``python -m mailtrace``: :func:`main`, then a quick exit
+    (:func:`mailtrace.runner.finish`), with the cyclic garbage collector off
+    (:func:`mailtrace.runner.quiet_collector`). :func:`main` itself exits normally, for
+    in-process callers."""
+    quiet_collector()
     try:
         main()
         code: object = 0
     except SystemExit as exc:
         code = exc.code
-    if code is not None and not isinstance(code, int):
-        sys.stderr.write(f"{code}\n")
-        code = 1
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BrokenPipeError:  # the reader went away: nothing left to say
-        pass
-    os._exit(code or 0)
+    finish(code)
 
 
 # Commands are added below, one section per room (headers, logs, report, …).
@@ -281,18 +256,6 @@ _TZ_HELP = "Zone of stamps written without one: UTC, +01:00, Europe/Paris …"
 _ERRORS_HELP = "raise: stop at a damaged input; skip: keep what can be read."
 
 
-# What the analyses of the events import (pandas 0.25 s, which pyarrow's own constructors
-# import; the failure classifier's patterns 0.06 s; Arrow's group-by engine and the
-# pyarrow.dataset it imports, 0.05 s; pyarrow.compute, 0.05 s): see _read_log_events.
-_ANALYSIS_MODULES = (
-    "pandas",
-    "pyarrow.compute",
-    "pyarrow.acero",
-    "mailtrace.failures",
-    "mailtrace.render",
-)
-
-
 def _plan_ahead(
     logs: list[str],
     year: int | None,
@@ -306,46 +269,6 @@ def _plan_ahead(
     from mailtrace.logs.plan import plan_command_ahead
 
     plan_command_ahead(logs, year, tz, columns, kinds)
-
-
-def _read_log_events(
-    logs: list[str],
-    columns: tuple[str, ...],
-    year: int | None,
-    tz: str | None,
-    errors: str,
-    modules: tuple[str, ...] = _ANALYSIS_MODULES,
-    kinds: tuple[str, ...] | None = None,
-) -> tuple[Any, bool]:
-    """EVENTS of ``logs`` (or datasets), saying on stderr how many lines could not be read.
-
-    ``modules``: what the caller's analysis will import, imported while the parse runs.
-    ``kinds``: the kinds it reads (see :func:`mailtrace.paths.read_events_counted`).
-    Returns the table and whether the read was partial (an input damaged or cut short).
-    """
-    from pathlib import Path
-
-    from mailtrace.paths import read_events_counted
-
-    if errors not in ("raise", "skip"):
-        raise UsageError(f"--errors must be raise or skip, not {errors!r}")
-    events, counts = read_events_counted(
-        [Path(p) for p in logs],
-        columns,
-        year=year,
-        tz=tz,
-        errors="skip" if errors == "skip" else "raise",
-        imports=modules,
-        kinds=kinds,
-    )
-    for problem in counts.problems:
-        render.warn(problem)
-    if counts.unparsed or counts.damaged:
-        render.warn(
-            f"{counts.unparsed:,} of {counts.lines:,} log lines were not recognised and "
-            f"{counts.damaged:,} were damaged (`mailtrace logs -o` keeps them in _unparsed/)"
-        )
-    return events, counts.failed_inputs > 0
 
 
 @app.command()
@@ -367,7 +290,7 @@ def path(
     _plan_ahead(logs, year, tz, event_columns.PATHS)
     from mailtrace.paths import COLUMNS, select_paths
 
-    events, partial = _read_log_events(logs, COLUMNS, year, tz, errors)
+    events, partial = read_log_events(logs, COLUMNS, year, tz, errors)
     messages, deliveries, events = select_paths(events, ident)
     if messages.num_rows == 0:
         render.warn(f"no message matches {ident!r}")
@@ -402,46 +325,9 @@ def report(
     errors: str = typer.Option("raise", "--errors", help=_ERRORS_HELP),
 ) -> None:
     """Summarise a server's mail: totals, traffic, domains, top senders, problems by cause."""
-    text_only = plot is None and html is None
-    wanted, kinds = event_columns.report_reads(charts=not text_only)
-    # (mailtrace.entry may have begun this already, before typer was imported.)
-    _plan_ahead(logs, year, tz, wanted, kinds)
-    from mailtrace.report import build_report
-
-    if text_only:
-        # The text report is built from Arrow and NumPy alone: neither pandas nor Arrow's
-        # group-by is imported (0.3 CPU-s the parse would lose on two cores). The charts use both.
-        # What the report does import is imported beside the parse: numpy.ma (pa.array of a
-        # NumPy array looks for masked arrays, 0.03 s) and rich's tables.
-        from mailtrace.arrow_imports import defer_pandas
-
-        defer_pandas()
-        modules: tuple[str, ...] = (
-            "pyarrow.compute",
-            "mailtrace.failures",
-            "mailtrace.render",
-            "numpy.ma",
-            "rich.table",
-        )
-    else:
-        modules = _ANALYSIS_MODULES
-    events, partial = _read_log_events(logs, wanted, year, tz, errors, modules, kinds)
-    # --- charts and HTML (plot.py, report_html.py) ---
-    if plot is not None:
-        from mailtrace.plot import log_overview, save_figure
-
-        save_figure(log_overview(events), plot, force=force)
-        render.warn(f"wrote the overview chart to {plot}")
-    if html is not None:
-        from mailtrace.report_html import log_report_html, write_html
-
-        page = log_report_html(events, detail=detail, sources=logs)
-        write_html(page, html, force=force)
-        render.warn(f"wrote the HTML report to {html}")
-    if html is None or as_json:
-        render.report(build_report(events, detail=detail), as_json=as_json)
-    if partial:
-        raise typer.Exit(EXIT_PARTIAL)
+    code = run_report(logs, detail, as_json, year, tz, plot, html, force, errors)
+    if code:
+        raise typer.Exit(code)
 
 
 # --- failures: mailtrace failures LOGS… ---------------------------------------------------------
@@ -464,7 +350,7 @@ def failures(
     _plan_ahead(logs, year, tz, event_columns.FAILURES)
     from mailtrace.failures_report import COLUMNS, build_failures
 
-    events, partial = _read_log_events(logs, COLUMNS, year, tz, errors)
+    events, partial = read_log_events(logs, COLUMNS, year, tz, errors)
     if plot is not None:
         from mailtrace.plot import failures_log_overview, save_figure
 
@@ -681,7 +567,7 @@ def trace(
     from mailtrace.paths import COLUMNS
     from mailtrace.trace import trace as trace_message
 
-    events, partial = _read_log_events(paths, COLUMNS, year, tz, errors)
+    events, partial = read_log_events(paths, COLUMNS, year, tz, errors)
     result = trace_message(message, events)
     render.message_trace(result, as_json=as_json)
     if plot is not None:

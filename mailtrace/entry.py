@@ -3,17 +3,22 @@
 ``mailtrace report LOG`` spends its first 0.1 s importing typer and the CLI, on one core. The
 parse of a large log needs neither: :mod:`mailtrace.logs.ahead` parses its ranges with the
 compiled parser alone. So :func:`console` looks at the command line first, and when it is a
-report it plans the log and starts that parse (at a lower priority than the imports), then hands
-over to :func:`mailtrace.cli.console`. The report asks for the same plan and finds it begun.
-On the 1,000,000-line log: 1.589 s instead of 1.637 (median of 20 alternating pairs, 17 of them
-faster), 1.609 instead of 1.648 (20 more, 14 faster); a later 30 pairs, median pair ratio 1.017.
-Small, and at the size of the machine's noise, but one way: the 0.1 s was one idle core.
+report it plans the log and starts that parse (at a lower priority than the imports). A text or
+JSON report then runs without typer at all (:func:`mailtrace.log_commands.console_report`); one
+that draws charts hands over to :func:`mailtrace.cli.console`, and asks for the same plan and
+finds it begun. On the 1,000,000-line log, the early start: 1.589 s instead of 1.637 (median of
+20 alternating pairs, 17 of them faster), 1.609 instead of 1.648 (20 more, 14 faster); a later
+30 pairs, median pair ratio 1.017. Small, and at the size of the machine's noise, but one way:
+the 0.1 s was one idle core. Leaving typer out: 2.566 CPU-s and 1.562 s instead of 2.634 and
+1.610 (medians of 20 alternating runs).
 
 Only a command line read here with certainty starts anything: an option this module does not
-know (``--help``, a new one) leaves everything to the CLI, which also reports every mistake.
+know (``--help``, a new one) or a value it would have to check (``--detail -1``) leaves
+everything to the CLI, which also reports every mistake.
 
 >>> report_request(["report", "--year", "2025", "--tz=UTC", "mail.log", "--json"])
-ReportRequest(logs=['mail.log'], year=2025, tz='UTC', charts=False)
+ReportRequest(logs=['mail.log'], year=2025, tz='UTC', charts=False, detail=10, as_json=True, \
+force=False, errors='raise')
 >>> report_request(["report", "--help"]) is None
 True
 """
@@ -41,13 +46,18 @@ OPTIONS = {
 
 @dataclass
 class ReportRequest:
-    """What a report's parse ahead needs from its command line."""
+    """A report's command line: what its parse ahead needs, and its other options."""
 
     logs: list[str]
     year: int | None
     tz: str | None
-    #: --plot or --html: the report reads more columns (event_columns.report_reads).
+    #: --plot or --html: the report reads more columns (event_columns.report_reads), and
+    #: runs through the CLI (which draws them).
     charts: bool
+    detail: int = 10
+    as_json: bool = False
+    force: bool = False
+    errors: str = "raise"
 
 
 def report_request(args: list[str]) -> ReportRequest | None:
@@ -78,19 +88,30 @@ def report_request(args: list[str]) -> ReportRequest | None:
             if following is None:
                 return None
             value = following
-        if name == "--year":
-            if not value.isdigit():
-                return None
-            found.year = int(value)
+        if name in ("--year", "--detail"):
+            if not value.isascii() or not value.isdigit():
+                return None  # not a whole number from 0: the CLI says why
+            if name == "--year":
+                found.year = int(value)
+            else:
+                found.detail = int(value)
         elif name == "--tz":
             found.tz = value
         elif name in ("--plot", "--html"):
             found.charts = True
+        elif name == "--json":
+            found.as_json = True
+        elif name == "--force":
+            found.force = True
+        elif name == "--errors":
+            found.errors = value
     return found if found.logs else None
 
 
 def console() -> None:
-    """The ``mailtrace`` command: a report's parse begun, then :func:`mailtrace.cli.console`."""
+    """The ``mailtrace`` command: a report's parse begun, then the report run without the CLI
+    (:func:`mailtrace.log_commands.console_report`), or with it when it draws charts; any
+    other command line goes to :func:`mailtrace.cli.console`."""
     request = report_request(sys.argv[1:])
     if request is not None:
         from mailtrace.event_columns import report_reads
@@ -98,6 +119,10 @@ def console() -> None:
 
         columns, kinds = report_reads(request.charts)
         plan_command_ahead(request.logs, request.year, request.tz, columns, kinds)
+        if not request.charts:
+            from mailtrace.log_commands import console_report
+
+            console_report(request)
     from mailtrace.cli import console as run
 
     run()

@@ -37,8 +37,14 @@ def test_it_knows_every_option_of_the_report_command() -> None:
         (["report", "a.log"], ReportRequest(["a.log"], None, None, False)),
         (
             ["report", "--detail", "5", "a.log", "b.log", "--html=r.html", "--force"],
-            ReportRequest(["a.log", "b.log"], None, None, True),
+            ReportRequest(["a.log", "b.log"], None, None, True, detail=5, force=True),
         ),
+        (
+            ["report", "a.log", "--json", "--errors=skip", "--detail=0"],
+            ReportRequest(["a.log"], None, None, False, detail=0, as_json=True, errors="skip"),
+        ),
+        (["report", "a.log", "--detail", "-1"], None),  # a value the CLI refuses, with a reason
+        (["report", "a.log", "--detail", "٣"], None),  # a digit, but not one int() should read
         (
             ["report", "--tz", "Europe/Paris", "-"],
             ReportRequest(["-"], None, "Europe/Paris", False),
@@ -63,7 +69,7 @@ def test_a_report_of_a_large_log_is_planned_and_parsed_before_the_cli_runs(
 ) -> None:
     """The plan is begun before mailtrace.cli takes over, the report takes it (one plan, no
     second one), and its output is the report's without the early start."""
-    from mailtrace import cli, paths
+    from mailtrace import cli, log_commands, paths
     from mailtrace.logs import ahead, batch, plan
 
     for module in (plan, batch):
@@ -77,9 +83,11 @@ def test_a_report_of_a_large_log_is_planned_and_parsed_before_the_cli_runs(
     assert not plan._AHEAD and not ahead._RUNS
     begun: list[int] = []
     monkeypatch.setattr(sys, "argv", ["mailtrace", *args])
-    monkeypatch.setattr(cli, "console", lambda: begun.append(len(plan._AHEAD)))
+    # The report itself is stubbed: it would end the process. It runs without the CLI.
+    monkeypatch.setattr(log_commands, "console_report", lambda _: begun.append(len(plan._AHEAD)))
+    monkeypatch.setattr(cli, "console", lambda: begun.append(-1))
     entry.console()
-    assert begun == [1]  # planned before the CLI ran
+    assert begun == [1, -1]  # planned, then the report (the stub returns, so the CLI runs too)
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert result.stdout == expected.stdout
@@ -95,3 +103,51 @@ def test_it_imports_neither_the_cli_nor_the_analysis_libraries() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def _console(*args: str) -> subprocess.CompletedProcess[str]:
+    """``mailtrace ARGS`` as the console script runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "mailtrace", *args], capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.parametrize("extra", [[], ["--json"], ["--detail", "2"], ["--json", "--detail=0"]])
+def test_a_report_run_without_the_cli_prints_what_the_cli_prints(extra: list[str]) -> None:
+    args = ["report", str(DAY), "--year", "2026", "--tz", "UTC", *extra]
+    expected = CliRunner().invoke(app, args)
+    done = _console(*args)
+    assert (done.returncode, done.stdout) == (expected.exit_code, expected.stdout)
+    assert expected.exit_code == 0 and done.stdout
+
+
+def test_a_report_run_without_the_cli_ends_as_the_cli_does(tmp_path: Path) -> None:
+    """Exit codes and one-line errors: 1 for an input that cannot be read, 2 for a usage
+    mistake found while running, 3 for a partial result (and the part that was read)."""
+    missing = _console("report", str(tmp_path / "none.log"))
+    assert missing.returncode == 1 and missing.stderr.startswith("mailtrace: ")
+    assert "Traceback" not in missing.stderr and missing.stdout == ""
+    usage = _console("report", "--errors", "maybe", str(DAY))
+    assert usage.returncode == 2 and "--errors must be raise or skip" in usage.stderr
+    binary = tmp_path / "binary.log"
+    binary.write_bytes(b"\x00\x01\x02 not a log")
+    partial = _console("report", "--errors", "skip", "--json", str(binary), str(DAY))
+    assert partial.returncode == 3 and "binary" in partial.stderr
+    whole = _console("report", "--json", str(DAY))
+    assert partial.stdout == whole.stdout  # the readable log, reported in full
+    refused = _console("report", "--detail", "-1", str(DAY))  # the CLI's own check
+    assert refused.returncode == 2 and "--detail" in refused.stderr
+
+
+def test_a_text_report_imports_neither_typer_nor_the_cli() -> None:
+    code = (
+        "import sys; sys.argv = ['mailtrace', 'report', sys.argv[1]]; import atexit, os; "
+        "import mailtrace.runner as r; f = r.finish; "
+        "r.finish = lambda c: (sys.stdout.write(repr(sorted({m for m in sys.modules "
+        "if m.split('.')[0] in ('typer', 'click') or m == 'mailtrace.cli'}))), f(c)); "
+        "from mailtrace.entry import console; console()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(DAY)], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.endswith("[]") and "Grand totals" in done.stdout
