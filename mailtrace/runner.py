@@ -34,8 +34,8 @@ EXIT_PARTIAL = 3
 
 def guarded(command: Callable[[], int | None]) -> int:
     """Run ``command``; its exit code (None: 0), or for a known error the code after one line
-    on stderr: usage 2, input or data 1, an interrupt 130. A reader that went away (a closed
-    pipe) is not an error: 0."""
+    on stderr: usage 2, input or data 1, an interrupt 130, and 1 for what the system refused
+    (output to a full disk, say). A reader that went away (a closed pipe) is not an error: 0."""
     from mailtrace.errors import MailtraceError, UsageError
 
     try:
@@ -51,6 +51,9 @@ def guarded(command: Callable[[], int | None]) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:  # the library turns unreadable inputs into MailtraceError
+        _error(str(exc))
+        return EXIT_INPUT
 
 
 def _error(message: str) -> None:
@@ -73,7 +76,7 @@ def finish(code: object) -> NoReturn:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-    except BrokenPipeError:  # the reader went away: nothing left to say
+    except OSError:  # the reader went away, or the disk is full: nothing more can be said
         pass
     os._exit(code or 0)
 

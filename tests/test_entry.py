@@ -151,3 +151,21 @@ def test_a_text_report_imports_neither_typer_nor_the_cli() -> None:
         [sys.executable, "-c", code, str(DAY)], capture_output=True, text=True, check=True
     )
     assert done.stdout.endswith("[]") and "Grand totals" in done.stdout
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize(
+    "command", [["report", str(DAY)], ["report", "--json", str(DAY)], ["logs", str(DAY)]]
+)
+def test_output_the_system_refuses_ends_in_one_line_not_a_traceback(command: list[str]) -> None:
+    """A full disk (/dev/full refuses every write), with and without the CLI framework."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "mailtrace", *command],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == ["mailtrace: [Errno 28] No space left on device"]
