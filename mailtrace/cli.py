@@ -15,15 +15,7 @@ import typer
 from mailtrace import event_columns
 from mailtrace.errors import UsageError
 from mailtrace.log_commands import read_log_events, run_report
-from mailtrace.runner import (
-    EXIT_INPUT,
-    EXIT_OK,
-    EXIT_PARTIAL,
-    EXIT_USAGE,
-    finish,
-    guarded,
-    quiet_collector,
-)
+from mailtrace.runner import EXIT_INPUT, EXIT_PARTIAL, finish, guarded, quiet_collector
 
 
 class _Render:
@@ -41,7 +33,7 @@ if TYPE_CHECKING:
 else:
     render = _Render()
 
-__all__ = ["EXIT_INPUT", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "app", "console", "main"]
+__all__ = ["app", "console", "main"]
 
 app = typer.Typer(
     name="mailtrace",

@@ -24,7 +24,15 @@ from typing import NoReturn
 # import (0.07 s of every command's start) and keeps them spinning. The user's own setting wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-__all__ = ["EXIT_INPUT", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "finish", "guarded"]
+__all__ = [
+    "EXIT_INPUT",
+    "EXIT_OK",
+    "EXIT_PARTIAL",
+    "EXIT_USAGE",
+    "finish",
+    "guarded",
+    "quiet_collector",
+]
 
 EXIT_OK = 0
 EXIT_INPUT = 1
