@@ -50,13 +50,36 @@ def read_log_events(
     ``kinds``: the kinds it reads (see :func:`mailtrace.paths.read_events_counted`).
     Returns the table and whether the read was partial (an input damaged or cut short).
     """
+    from mailtrace.paths import events_columns
+
+    events, sessions, partial = read_log_events_apart(
+        logs, columns, year, tz, errors, modules, kinds
+    )
+    if sessions is not None:
+        import pyarrow as pa
+
+        events = pa.concat_tables([events, events_columns(sessions, columns)])
+    return events, partial
+
+
+def read_log_events_apart(
+    logs: list[str],
+    columns: tuple[str, ...],
+    year: int | None,
+    tz: str | None,
+    errors: str,
+    modules: tuple[str, ...] = ANALYSIS_MODULES,
+    kinds: tuple[str, ...] | None = None,
+) -> tuple[Any, Any, bool]:
+    """:func:`read_log_events` with smtpd's sessions apart, as
+    :func:`mailtrace.paths.read_events_apart` reads them: (events, sessions or None, partial)."""
     from pathlib import Path
 
-    from mailtrace.paths import read_events_counted
+    from mailtrace.paths import read_events_apart
 
     if errors not in ("raise", "skip"):
         raise UsageError(f"--errors must be raise or skip, not {errors!r}")
-    events, counts = read_events_counted(
+    events, sessions, counts = read_events_apart(
         [Path(p) for p in logs],
         columns,
         year=year,
@@ -75,7 +98,7 @@ def read_log_events(
             f"{counts.unparsed:,} of {counts.lines:,} log lines were not recognised and "
             f"{counts.damaged:,} were damaged (`mailtrace logs -o` keeps them in _unparsed/)"
         )
-    return events, counts.failed_inputs > 0
+    return events, sessions, counts.failed_inputs > 0
 
 
 def run_report(
@@ -116,7 +139,9 @@ def run_report(
         )
     else:
         modules = ANALYSIS_MODULES
-    events, partial = read_log_events(logs, wanted, year, tz, errors, modules, kinds)
+    events, sessions, partial = read_log_events_apart(
+        logs, wanted, year, tz, errors, modules, kinds
+    )
     from mailtrace import render
 
     # --- charts and HTML (plot.py, report_html.py) ---
@@ -132,7 +157,7 @@ def run_report(
         write_html(page, html, force=force)
         render.warn(f"wrote the HTML report to {html}")
     if html is None or as_json:
-        render.report(build_report(events, detail=detail), as_json=as_json)
+        render.report(build_report(events, detail=detail, sessions=sessions), as_json=as_json)
     return EXIT_PARTIAL if partial else EXIT_OK
 
 

@@ -1099,10 +1099,39 @@ def read_events_counted(
     problem is listed in ``Counts.problems``. ``imports``: modules the caller's analysis will
     use, imported while the logs are parsed. ``kinds``: the kinds the caller reads; events of
     other kinds that name no queue file may be left out of a large log's table (they are still
-    counted in ``Counts.events``).
+    counted in ``Counts.events``), and smtpd's connects and disconnects then come last.
 
     >>> read_events_counted([])[1].lines
     0
+    """
+    events, sessions, counts = read_events_apart(
+        inputs, columns, year=year, tz=tz, errors=errors, imports=imports, kinds=kinds
+    )
+    if sessions is not None:
+        events = pa.concat_tables([events, events_columns(sessions, columns)])
+    return events, counts
+
+
+def read_events_apart(
+    inputs: list[Path],
+    columns: tuple[str, ...] = COLUMNS,
+    *,
+    year: int | None = None,
+    tz: str | None = None,
+    errors: Errors = "raise",
+    imports: Collection[str] = (),
+    kinds: Collection[str] | None = None,
+) -> tuple[pa.Table, pa.Table | None, Counts]:
+    """:func:`read_events_counted` with smtpd's sessions apart: (events, sessions, counts).
+
+    With ``kinds``, a large log's smtpd connects and disconnects (a quarter of a busy server's
+    events, which only the count of SMTP sessions reads) are parsed into a narrow table of
+    their own (:data:`mailtrace.logs.fast.SESSIONS`), in line order, instead of among the
+    events; ``sessions`` is None where every event is in ``events`` (small logs, datasets).
+    Sessions parsed apart come after any the events hold, as the logs come after the datasets.
+
+    >>> read_events_apart([])[1] is None
+    True
     """
     from mailtrace.logs.batch import preload
     from mailtrace.logs.reader import Counts
@@ -1115,12 +1144,13 @@ def read_events_counted(
     if not logs:
         preload(*imports)  # else the parse does, once its plan is made
     tables = [_read_dataset(path, columns) for path in datasets]
+    sessions = None
     if logs:
-        table, counts = _parse_logs(logs, columns, year, tz, errors, imports, kinds)
+        table, sessions, counts = _parse_logs(logs, columns, year, tz, errors, imports, kinds)
         tables.append(table)
     if not tables:
-        return events_columns(EVENTS.empty_table(), columns), counts
-    return pa.concat_tables([events_columns(t, columns) for t in tables]), counts
+        return events_columns(EVENTS.empty_table(), columns), sessions, counts
+    return pa.concat_tables([events_columns(t, columns) for t in tables]), sessions, counts
 
 
 def _read_dataset(path: Path, columns: tuple[str, ...]) -> pa.Table:
@@ -1162,7 +1192,7 @@ def _parse_logs(
     errors: Errors,
     imports: Collection[str] = (),
     kinds: Collection[str] | None = None,
-) -> tuple[pa.Table, Counts]:
+) -> tuple[pa.Table, pa.Table | None, Counts]:
     import os
 
     from mailtrace.logs import batch, reader
@@ -1186,9 +1216,12 @@ def _parse_logs(
             tally=False,  # the events are counted where they are analysed
             kinds=kinds,
         )
-        if not summary.tables:
-            return EVENTS.empty_table().select(wanted), summary.counts
-        return pa.concat_tables(summary.tables), summary.counts
+        events = [t for t in summary.tables if not isinstance(t, batch.Sessions)]
+        apart = [t.table for t in summary.tables if isinstance(t, batch.Sessions)]
+        sessions = pa.concat_tables(apart) if apart else None
+        if not events:
+            return EVENTS.empty_table().select(wanted), sessions, summary.counts
+        return pa.concat_tables(events), sessions, summary.counts
     batch.preload(*imports)
     counts = reader.Counts()
     tables = []
@@ -1197,8 +1230,8 @@ def _parse_logs(
         counts = counts + part.counts
         tables.append(part.events.select([c for c in columns if c in part.events.column_names]))
     if not tables:
-        return EVENTS.empty_table().select([c for c in columns if c in EVENTS.names]), counts
-    return pa.concat_tables(tables), counts
+        return EVENTS.empty_table().select([c for c in columns if c in EVENTS.names]), None, counts
+    return pa.concat_tables(tables), None, counts
 
 
 def events_columns(table: pa.Table, columns: tuple[str, ...]) -> pa.Table:

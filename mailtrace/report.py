@@ -38,6 +38,7 @@ from mailtrace.paths import (
     rebuild,
     sort_rows,
 )
+from mailtrace.schema import EVENTS
 
 if TYPE_CHECKING:
     import pyarrow.compute as pc
@@ -92,8 +93,13 @@ class Report:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def build_report(events: pa.Table | pd.DataFrame, detail: int = 10) -> Report:
+def build_report(
+    events: pa.Table | pd.DataFrame, detail: int = 10, sessions: pa.Table | None = None
+) -> Report:
     """Summarise EVENTS (one or several hosts) into a :class:`Report`; ``detail`` caps top lists.
+
+    ``sessions``: smtpd's connect and disconnect events parsed apart from ``events``, which
+    come after those ``events`` holds (see :func:`mailtrace.paths.read_events_apart`).
 
     >>> from mailtrace.schema import EVENTS
     >>> ev = pa.Table.from_pylist([
@@ -121,7 +127,7 @@ def build_report(events: pa.Table | pd.DataFrame, detail: int = 10) -> Report:
         # beside the rebuilding of the paths: Arrow and NumPy kernels let go of the GIL, so a
         # second core shortens the report.
         coded = pool.submit(_Kinds.of, events)
-        side = pool.submit(lambda: _event_sections(events, coded.result(), detail))
+        side = pool.submit(lambda: _event_sections(events, coded.result(), detail, sessions))
         paths = rebuild(
             events,
             lambda: (coded.result().codes, coded.result().names),
@@ -498,39 +504,54 @@ def _client_names(rec: pa.Table) -> pa.Array:
 
 
 def _event_sections(
-    ev: pa.Table, kinds: _Kinds, n: int
+    ev: pa.Table, kinds: _Kinds, n: int, sessions: pa.Table | None = None
 ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
     """The parts of a report that read EVENTS alone: SMTP sessions and the event problems."""
-    return _smtpd(ev, kinds), _event_problems(ev, kinds, n)
+    return _smtpd(_session_events(ev, kinds, sessions)), _event_problems(ev, kinds, n)
 
 
-def _smtpd(ev: pa.Table, kinds: _Kinds) -> dict[str, Any]:
-    """Inbound SMTP sessions: connections, distinct clients, time connected."""
-    # Look at the program of connects and disconnects only, not of every line.
-    sess = np.flatnonzero(kinds.mask(Kind.CONNECT, Kind.DISCONNECT))
+# What the count of SMTP sessions reads of a connect or disconnect.
+_SESSION_COLUMNS = ("ts", "host", "program", "pid", "kind", "client_ip")
+
+
+def _session_events(ev: pa.Table, kinds: _Kinds, sessions: pa.Table | None) -> pa.Table:
+    """The connects and disconnects of ``ev``, then ``sessions`` (those parsed apart)."""
+    at = pa.array(np.flatnonzero(kinds.mask(Kind.CONNECT, Kind.DISCONNECT)))
+    schema = pa.schema([EVENTS.field(name) for name in _SESSION_COLUMNS])
+    rows = pa.Table.from_arrays(
+        [take_rows(ev.column(name), at) for name in _SESSION_COLUMNS], schema=schema
+    )
+    if sessions is None:
+        return rows
+    return pa.concat_tables([rows, events_columns(sessions, _SESSION_COLUMNS)])
+
+
+def _smtpd(sess: pa.Table) -> dict[str, Any]:
+    """Inbound SMTP sessions, from their connects and disconnects in log order: connections,
+    distinct clients, time connected."""
     # A few programs log the sessions: each distinct name is looked at once.
-    program, names = factorize(take_rows(ev.column("program"), pa.array(sess)))
+    program, names = factorize(sess.column("program"))
     smtpd = np.append(as_mask(pc.match_substring(names, "smtpd")), False)  # null: not smtpd
-    sess = sess[smtpd[program]]
-    take = pa.array(sess)
-    hosts = take_rows(ev.column("host"), take)
+    if not smtpd[program].all():
+        sess = sess.filter(pa.array(smtpd[program]))
+    hosts = sess.column("host")
     if hosts.null_count == 0 and len(hosts) and pc.all(pc.equal(hosts, hosts[0])).as_py():
-        host = np.zeros(len(sess), dtype=np.int64)  # one host's log: no strings to hash
+        host = np.zeros(len(hosts), dtype=np.int64)  # one host's log: no strings to hash
     else:
         host, _ = _codes(hosts)
-    pid = _ints(take_rows(ev.column("pid"), take))
-    ts = _ints(take_rows(ev.column("ts"), take))
-    is_conn = kinds.mask(Kind.CONNECT)[sess]
+    pid = _ints(sess.column("pid"))
+    ts = _ints(sess.column("ts"))
+    is_conn = as_mask(pc.equal(sess.column("kind"), "connect"))
     # By host, process, then time (its rank in a stable sort: a log is nearly in time order).
-    rank = np.empty(len(sess), dtype=np.int64)
-    rank[np.argsort(ts, kind="stable")] = np.arange(len(sess))
+    rank = np.empty(len(ts), dtype=np.int64)
+    rank[np.argsort(ts, kind="stable")] = np.arange(len(ts))
     order = sort_rows(host, pid, rank)
     h, p, t, c = host[order], pid[order], ts[order], is_conn[order]
     pair = c[:-1] & ~c[1:] & (h[:-1] == h[1:]) & (p[:-1] == p[1:])
     secs = (t[1:] - t[:-1])[pair] / 1e6
     return {
         "connections": int(is_conn.sum()),
-        "clients": _count_distinct(take_rows(ev.column("client_ip"), pa.array(sess[is_conn]))),
+        "clients": _count_distinct(sess.column("client_ip").filter(pa.array(is_conn))),
         "completed_sessions": int(pair.sum()),
         "avg_connect_s": round(float(secs.mean()), 3) if len(secs) else None,
         "max_connect_s": round(float(secs.max()), 3) if len(secs) else None,

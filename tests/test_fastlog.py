@@ -770,7 +770,7 @@ def test_the_source_column_is_cut_into_pieces_past_int32_offsets(
 def test_a_reader_of_some_kinds_leaves_out_the_others_without_a_queue_id(tmp_path: Path) -> None:
     """Parser(keep=kinds): a row without a queue id is built only if its kind is kept, whether
     the compiled path or a Python parser made it; rows with a queue id always are. The rows
-    left out are counted as events all the same."""
+    left out are counted as events all the same, and so are smtpd's sessions, kept apart."""
     if not fast.available():
         pytest.skip("the compiled parser is not built")
     from mailtrace.logs.plan import plan_file
@@ -799,7 +799,10 @@ def test_a_reader_of_some_kinds_leaves_out_the_others_without_a_queue_id(tmp_pat
     ]
     # client has a queue id: kept though its kind is not asked for; postfix-script's line is
     # the Python parsers' (info), left out like the compiled path's postscreen and tls.
-    assert kept.events.column("kind").to_pylist() == ["connect", "client", "removed"]
+    # smtpd's connect is kept in the sessions table, apart.
+    assert kept.events.column("kind").to_pylist() == ["client", "removed"]
+    assert kept.sessions is not None and kept.sessions.column("kind").to_pylist() == ["connect"]
+    assert every.sessions is None
     assert kept.counts == every.counts and kept.counts.events == 6
 
 
@@ -824,3 +827,46 @@ def test_kinds_kept_by_name_whatever_their_length_and_number() -> None:
     assert kept(kinds) == (3, 3)  # connect, the long kind, and the row with a queue id
     assert kept(None) == (6, 0)
     assert kept(tuple(f"kind{i}" for i in range(100))) == (6, 0)
+
+
+def test_smtpd_sessions_are_parsed_apart_in_line_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a kinds filter (the report's parse) smtpd's connects and disconnects go to a narrow
+    table of their own: the whole parse's rows of them, in line order, those the compiled path
+    hands back to Python included; the other events' table is the whole parse's without them,
+    and the counts still add up. 40,000 session lines: the table grows past its first sizes."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from mailtrace.event_columns import REPORT_KINDS
+    from mailtrace.report import COLUMNS
+
+    lines = []
+    for i in range(20_000):
+        stamp = f"Mar 10 1{i // 3600 % 10}:{i // 60 % 60:02d}:{i % 60:02d} mx"
+        client = f"c{i}.example[192.0.2.{i % 250}]"
+        prog = "postfix/submission/smtpd" if i % 7 == 0 else "postfix/smtpd"
+        lines.append(f"{stamp} {prog}[{100 + i % 50}]: connect from {client}")
+        if i % 1000 == 0:  # not ASCII: the Python parser's row, through add_row
+            lines.append(f"{stamp} postfix/smtpd[9]: connect from hé{i}.example[192.0.2.1]")
+        if i % 500 == 0:  # a queue file's event between them
+            lines.append(f"{stamp} postfix/qmgr[5]: 4B2C1D9F{i % 90 + 10}: removed")
+        lines.append(f"{stamp} {prog}[{100 + i % 50}]: disconnect from {client} quit=1 commands=1")
+    log = tmp_path / "maillog"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run = batch.run(
+        [log], year=2026, tz="UTC", jobs=2, split_bytes=1, columns=COLUMNS, kinds=REPORT_KINDS
+    )
+    events = pa.concat_tables([t for t in run.tables if not isinstance(t, batch.Sessions)])
+    sessions = pa.concat_tables([t.table for t in run.tables if isinstance(t, batch.Sessions)])
+    whole = parse_file_tables(log, year=2026, tz="UTC").events
+    apart = pc.and_(
+        pc.is_in(whole.column("kind"), pa.array(["connect", "disconnect"])),
+        pc.match_substring(whole.column("program"), "smtpd"),
+    )
+    assert sessions.num_rows == pc.sum(apart).as_py() == 40_000 + 20
+    assert tuple(sessions.column_names) == tuple(fast.SESSIONS.names)
+    assert sessions.equals(whole.filter(apart).select(sessions.column_names))
+    assert events.equals(whole.filter(pc.invert(apart)).select(list(COLUMNS)))
+    assert run.counts.events == whole.num_rows

@@ -224,8 +224,9 @@ def test_a_large_log_read_for_the_text_report_gives_the_same_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A large log is parsed for the text report without the events it never reads: those of
-    other kinds that name no queue file (postscreen verdicts, TLS, lost connections …). The
-    report and the line counts are the same; only the table is smaller."""
+    other kinds that name no queue file (postscreen verdicts, TLS, lost connections …), and
+    with smtpd's connects and disconnects in a narrow table of their own. The report and the
+    line counts are the same; only the table is smaller."""
     import dataclasses
 
     import pyarrow.compute as pc
@@ -241,15 +242,30 @@ def test_a_large_log_read_for_the_text_report_gives_the_same_report(
         monkeypatch.setattr(module, "PARALLEL_BYTES", 1)
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     every, counted = paths.read_events_counted([log], event_columns.REPORT, year=2026, tz="UTC")
-    kept, counts = paths.read_events_counted(
+    kept, sessions, counts = paths.read_events_apart(
         [log], event_columns.REPORT, year=2026, tz="UTC", kinds=event_columns.REPORT_KINDS
     )
     assert counts == counted and counts.events == every.num_rows
+    no_queue = pc.is_null(every.column("queue_id"))
     unread = pc.and_(
-        pc.is_null(every.column("queue_id")),
-        pc.invert(pc.is_in(every.column("kind"), pa.array(event_columns.REPORT_KINDS))),
+        no_queue, pc.invert(pc.is_in(every.column("kind"), pa.array(event_columns.REPORT_KINDS)))
     )
-    assert kept.num_rows == every.num_rows - pc.sum(unread).as_py() < every.num_rows
-    assert kept.equals(every.filter(pc.invert(unread)))
-    report, whole = build_report(kept), build_report(every)
+    apart = pc.and_(
+        pc.and_(no_queue, pc.is_in(every.column("kind"), pa.array(["connect", "disconnect"]))),
+        pc.match_substring(every.column("program"), "smtpd"),
+    )
+    assert sessions is not None and 0 < sessions.num_rows == pc.sum(apart).as_py()
+    # The sessions in line order, with what the report reads of them.
+    assert sessions.equals(every.filter(apart).select(sessions.column_names))
+    left = pc.invert(pc.or_(unread, apart))
+    assert kept.num_rows == pc.sum(left).as_py() < every.num_rows
+    assert kept.equals(every.filter(left))
+    report, whole = build_report(kept, sessions=sessions), build_report(every)
+    assert report.smtpd["connections"] > 0
     assert dataclasses.asdict(report) == dataclasses.asdict(whole)
+    # read_events_counted puts them back, after the other events.
+    back, _ = paths.read_events_counted(
+        [log], event_columns.REPORT, year=2026, tz="UTC", kinds=event_columns.REPORT_KINDS
+    )
+    assert back.num_rows == kept.num_rows + sessions.num_rows
+    assert dataclasses.asdict(build_report(back)) == dataclasses.asdict(whole)

@@ -115,7 +115,9 @@ static int buf_reserve(Buf *b, size_t extra) {
     } else {
         p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) return -1;
-        if (b->len) memcpy(p, b->p, b->len);
+        /* All of it, as realloc and mremap keep it: offsets and fixed-width values are written
+         * by row, past `len` (which counts appended bytes only). */
+        if (b->cap) memcpy(p, b->p, b->cap);
         free(b->p);
     }
 #endif
@@ -155,6 +157,13 @@ typedef struct {
 /* The Parser object. */
 
 #define HOUR_SLOTS 1024
+
+/* The columns of the sessions table (Parser.take_sessions): what a report's count of SMTP
+ * sessions reads, and nothing else. A quarter of a busy server's rows are smtpd's connects and
+ * disconnects; built as rows they cost every sparse column a null each (offsets and bitmaps),
+ * the disconnect's command counts as text, and a pass of every later step over them. */
+#define NSESS 6
+static const int SESSION_COLUMNS[NSESS] = {C_TS, C_HOST, C_PROGRAM, C_PID, C_KIND, C_CLIENT_IP};
 
 typedef struct {
     int64_t key; /* year*1000000 + month*10000 + day*100 + hour; -1 = empty */
@@ -198,6 +207,12 @@ typedef struct {
     int64_t pending_hour[4];
     ProgramCount *programs;
     size_t nprograms, programs_cap;
+    /* With sessions, smtpd's connect and disconnect events (no queue id) are built into a
+     * narrow table of their own (SESSION_COLUMNS) rather than into the rows: see
+     * append_session. */
+    int sessions;
+    Column sess[NSESS];
+    int64_t sess_rows, sess_cap;
 } Parser;
 
 /* The sizes of the last batch taken in this process, with an eighth to spare: a new Parser (one
@@ -210,6 +225,8 @@ typedef struct {
  * times, copying 123 MB (43 MB with the sizes shared). */
 static int64_t last_cap;
 static size_t last_data[NCOLS], last_count[NCOLS];
+static int64_t last_sess_cap;        /* the same for the sessions table */
+static size_t last_sess_data[NSESS];
 
 static void column_free(Column *c) {
     buf_free(&c->valid);
@@ -224,6 +241,8 @@ static inline int is_dense(int col) { return col < C_ACTION || col > C_TEXT; }
 static void parser_free_columns(Parser *self) {
     for (int i = 0; i < NCOLS; i++) column_free(&self->cols[i]);
     self->rows = self->row_cap = 0;
+    for (int j = 0; j < NSESS; j++) column_free(&self->sess[j]);
+    self->sess_rows = self->sess_cap = 0;
 }
 
 static void parser_reset_programs(Parser *self) {
@@ -276,6 +295,28 @@ static int grow_rows(Parser *self) {
         }
     }
     self->row_cap = cap;
+    return 0;
+}
+
+/* Room for twice as many sessions rows (as grow_rows does for the rows): every column is dense. */
+static int grow_sessions(Parser *self) {
+    int64_t cap = self->sess_cap ? self->sess_cap * 2 : 4096;
+    if (cap < last_sess_cap) cap = last_sess_cap;
+    for (int j = 0; j < NSESS; j++) {
+        Column *c = &self->sess[j];
+        size_t vbytes = (size_t)(cap + 7) / 8;
+        if (buf_reserve(&c->valid, vbytes - c->valid.len) < 0) return -1;
+        memset(c->valid.p + c->valid.len, 0, vbytes - c->valid.len);
+        c->valid.len = vbytes;
+        size_t w = width_of(SESSION_COLUMNS[j]);
+        if (w == 0) {
+            if (c->data.cap == 0 && buf_reserve(&c->data, last_sess_data[j] + 64) < 0) return -1;
+            if (buf_reserve(&c->offsets, (size_t)(cap + 1) * 4 - c->offsets.len) < 0) return -1;
+        } else if (buf_reserve(&c->data, (size_t)cap * w - c->data.len) < 0) {
+            return -1;
+        }
+    }
+    self->sess_cap = cap;
     return 0;
 }
 
@@ -1477,6 +1518,35 @@ static inline int keeps_kind(const Parser *self, const char *kind, Py_ssize_t kn
     return 0;
 }
 
+/* Whether an event belongs in the sessions table: a connect or disconnect of a program whose
+ * name holds "smtpd" (postfix/smtpd, postfix/submission/smtpd …), as mailtrace.report counts
+ * sessions. */
+static inline int is_session(const char *kind, Py_ssize_t kn, const char *prog, Py_ssize_t pn) {
+    if (!(kn == 7 && memcmp(kind, "connect", 7) == 0) &&
+        !(kn == 10 && memcmp(kind, "disconnect", 10) == 0))
+        return 0;
+    for (Py_ssize_t i = 0; prog != NULL && i + 5 <= pn; i++)
+        if (prog[i] == 's' && memcmp(prog + i, "smtpd", 5) == 0) return 1;
+    return 0;
+}
+
+static int append_session(Parser *self, int64_t ts, int has_ts, const char *host,
+                          Py_ssize_t hn, const char *prog, Py_ssize_t pn, int64_t pid,
+                          int has_pid, const char *kind, Py_ssize_t kn, Slice ip) {
+    if (self->sess_rows >= self->sess_cap && grow_sessions(self) < 0) return -1;
+    int64_t row = self->sess_rows;
+    Column *c = self->sess;
+    put_i64(&c[0], row, ts, has_ts);
+    if (put_str(self, &c[1], row, host, hn) < 0 || put_str(self, &c[2], row, prog, pn) < 0)
+        return -1;
+    put_i32(&c[3], row, pid, has_pid);
+    if (put_str(self, &c[4], row, kind, kn) < 0 || put_str(self, &c[5], row, ip.p, ip.n) < 0)
+        return -1;
+    self->bytes += (size_t)(hn + pn + kn + ip.n);
+    self->sess_rows++;
+    return 0;
+}
+
 static int append_row(Parser *self, int64_t ts, int has_ts, const char *host, Py_ssize_t hn,
                       const char *prog, Py_ssize_t pn, int64_t pid, int has_pid,
                       const char *kind, Py_ssize_t kn, Slice qid, int64_t line, const Slice *f,
@@ -1485,6 +1555,9 @@ static int append_row(Parser *self, int64_t ts, int has_ts, const char *host, Py
         self->dropped++;
         return 0;
     }
+    if (qid.p == NULL && self->sessions && is_session(kind, kn, prog, pn))
+        return append_session(self, ts, has_ts, host, hn, prog, pn, pid, has_pid, kind, kn,
+                              mask >> C_CLIENT_IP & 1 ? f[C_CLIENT_IP] : SL(NULL, 0));
     if (self->rows >= self->row_cap && grow_rows(self) < 0) return -1;
     int64_t row = self->rows;
     Column *c = self->cols;
@@ -2393,6 +2466,47 @@ static PyObject *Parser_take(Parser *self, PyObject *Py_UNUSED(ignored)) {
     return out;
 }
 
+/* take_sessions() -> None (no sessions table kept) or (rows, [(validity or None, offsets or
+ * None, data, null count) per SESSION_COLUMNS column]); the table starts empty again. */
+static PyObject *Parser_take_sessions(Parser *self, PyObject *Py_UNUSED(ignored)) {
+    if (!self->sessions) Py_RETURN_NONE;
+    if (self->sess_cap == 0 && grow_sessions(self) < 0) return PyErr_NoMemory();
+    int64_t rows = self->sess_rows;
+    size_t vbytes = (size_t)(rows + 7) / 8;
+    PyObject *cols = PyList_New(NSESS);
+    if (cols == NULL) return NULL;
+    for (int j = 0; j < NSESS; j++) {
+        Column *c = &self->sess[j];
+        size_t w = width_of(SESSION_COLUMNS[j]);
+        if (w == 0 && rows == 0) ((int32_t *)c->offsets.p)[0] = 0;
+        if (w == 0) last_sess_data[j] = c->data.len + c->data.len / 8;
+        PyObject *valid = c->nulls ? hand_over(&c->valid, vbytes) : Py_NewRef(Py_None);
+        PyObject *offs = w == 0 ? hand_over(&c->offsets, (size_t)(rows + 1) * 4)
+                                : Py_NewRef(Py_None);
+        PyObject *data = hand_over(&c->data, w == 0 ? c->data.len : (size_t)rows * w);
+        PyObject *item = (valid && offs && data)
+                             ? Py_BuildValue("NNNL", valid, offs, data, (long long)c->nulls)
+                             : NULL;
+        if (item == NULL) {
+            Py_XDECREF(valid);
+            Py_XDECREF(offs);
+            Py_XDECREF(data);
+            Py_DECREF(cols);
+            return NULL;
+        }
+        PyList_SET_ITEM(cols, j, item);
+    }
+    last_sess_cap = rows + rows / 8;
+    for (int j = 0; j < NSESS; j++) column_free(&self->sess[j]);
+    self->sess_rows = self->sess_cap = 0;
+    return Py_BuildValue("LN", (long long)rows, cols);
+}
+
+static PyObject *Parser_get_session_rows(Parser *self, void *closure) {
+    (void)closure;
+    return PyLong_FromLongLong(self->sess_rows);
+}
+
 static PyObject *Parser_get_rows(Parser *self, void *closure) {
     (void)closure;
     return PyLong_FromLongLong(self->rows);
@@ -2446,11 +2560,13 @@ static int parser_set_kinds(Parser *self, PyObject *keep) {
 }
 
 static int Parser_init(Parser *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"max_bytes", "skip", "keep", NULL};
+    static char *kwlist[] = {"max_bytes", "skip", "keep", "sessions", NULL};
     Py_ssize_t max_bytes = (Py_ssize_t)1 << 30;
     unsigned long long skip = 0;
     PyObject *keep = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|nKO", kwlist, &max_bytes, &skip, &keep))
+    int sessions = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|nKOp", kwlist, &max_bytes, &skip, &keep,
+                                     &sessions))
         return -1;
     /* keep: what the report reads of rows without a queue id is a third of them by count; the
      * rest (postscreen verdicts, TLS, lost connections …: 246,000 of the 1,000,000-line log's
@@ -2467,6 +2583,7 @@ static int Parser_init(Parser *self, PyObject *args, PyObject *kwds) {
     self->max_bytes = (size_t)max_bytes;
     self->bytes = 0;
     parser_free_columns(self);
+    self->sessions = sessions;
     parser_reset_programs(self);
     for (int i = 0; i < HOUR_SLOTS; i++) self->hours[i].key = -1;
     self->lines = self->other = 0;
@@ -2500,6 +2617,9 @@ static PyMethodDef Parser_methods[] = {
      "add_row(kind, ts, host, program, pid, line, queue_id, columns, values): one row."},
     {"take", (PyCFunction)Parser_take, METH_NOARGS,
      "take() -> (rows, columns, lines, other, programs): the buffers built so far."},
+    {"take_sessions", (PyCFunction)Parser_take_sessions, METH_NOARGS,
+     "take_sessions() -> None, or (rows, columns) of the sessions table (ts, host, program,\n"
+     "pid, kind, client_ip) built so far: smtpd's connects and disconnects, with sessions=True."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2509,6 +2629,8 @@ static PyGetSetDef Parser_getset[] = {
     {"dropped", (getter)Parser_get_dropped, NULL,
      "rows not stored since the last take (a kind not kept, no queue id)", NULL},
     {"full", (getter)Parser_get_full, NULL, "whether take() is due (max_bytes held)", NULL},
+    {"session_rows", (getter)Parser_get_session_rows, NULL,
+     "rows of the sessions table built since the last take_sessions()", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -2535,6 +2657,21 @@ static PyObject *module_columns(PyObject *mod, PyObject *Py_UNUSED(ignored)) {
             return NULL;
         }
         PyTuple_SET_ITEM(t, k, s);
+    }
+    return t;
+}
+
+static PyObject *module_session_columns(PyObject *mod, PyObject *Py_UNUSED(ignored)) {
+    (void)mod;
+    PyObject *t = PyTuple_New(NSESS);
+    if (t == NULL) return NULL;
+    for (int j = 0; j < NSESS; j++) {
+        PyObject *s = PyUnicode_FromString(COL_NAMES[SESSION_COLUMNS[j]]);
+        if (s == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, j, s);
     }
     return t;
 }
@@ -2980,6 +3117,8 @@ done:
 
 static PyMethodDef module_methods[] = {
     {"columns", module_columns, METH_NOARGS, "The EVENTS column names, in the order built."},
+    {"session_columns", module_session_columns, METH_NOARGS,
+     "The EVENTS columns of the sessions table (Parser.take_sessions), in the order built."},
     {"constant_offsets", module_constant_offsets, METH_VARARGS,
      "constant_offsets(n, width) -> the n + 1 int32 offsets of one value repeated n times."},
     {"scan_plain", module_scan_plain, METH_VARARGS,

@@ -155,7 +155,9 @@ class _Run:
         framer = Framer(plan.framing, year=chunk.year, tz=plan.tz)
         if chunk.month:
             framer.syslog_clock.restore(chunk.year, chunk.month)
-        parser = MODULE.Parser(max_bytes=MAX_BYTES, skip=self.skip, keep=self.keep)
+        parser = MODULE.Parser(
+            max_bytes=MAX_BYTES, skip=self.skip, keep=self.keep, sessions=self.keep is not None
+        )
         blocks = iter_plain_blocks(plan.source.path, chunk.start, chunk.end)
         lineno = chunk.first_line
         for data, size in blocks:

@@ -108,8 +108,19 @@ class Options:
     #: Count the events by kind and by program (Summary.kinds, Summary.programs).
     tally: bool = True
     #: With ``columns``: the kinds the caller reads. Events of other kinds that have no queue id
-    #: may be left out of the tables kept (they are counted all the same); None: keep all.
+    #: may be left out of the tables kept (they are counted all the same), and smtpd's sessions
+    #: kept apart (:class:`Sessions`); None: keep all, as events.
     kinds: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Sessions:
+    """smtpd's connects and disconnects parsed with the events table before it in
+    :attr:`Summary.tables`, kept apart (see :meth:`mailtrace.logs.fast.FastBuilder.sessions_table`):
+    in the same list, so that they keep the order of the ranges whatever order those finish in.
+    """
+
+    table: pa.Table
 
 
 @dataclass
@@ -125,7 +136,8 @@ class Summary:
     programs: Counter[str] = field(default_factory=Counter)
     written: list[Path] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # inputs that failed in raise mode
-    tables: list[pa.Table] = field(default_factory=list)  # the events kept (Options.columns)
+    # The events kept (Options.columns), and with Options.kinds their sessions.
+    tables: list[pa.Table | Sessions] = field(default_factory=list)
 
     def add_events(self, events: pa.Table) -> None:
         """Count ``events`` by kind and by program (a null program counts as "")."""
@@ -166,8 +178,12 @@ class Summary:
         self.counts = self.counts + part.counts
         if tally:
             self.add_events(part.events)
+            if part.sessions is not None:
+                self.add_events(part.sessions)
         if columns is not None:
             self.tables.append(_columns(part.events, columns))
+            if part.sessions is not None:
+                self.tables.append(Sessions(part.sessions))
 
 
 def _columns(events: pa.Table, columns: tuple[str, ...]) -> pa.Table:
@@ -781,7 +797,8 @@ def run(
     ``tally=False``: leave :attr:`Summary.kinds` and :attr:`Summary.programs` empty, for a
     caller that counts the events it keeps itself (a report: 2% of the parse's CPU).
     ``kinds`` (with ``columns``): the kinds the caller reads; events of others that name no
-    queue file may be left out of the tables kept (:func:`mailtrace.logs.compiled.keep_kinds`).
+    queue file may be left out of the tables kept (:func:`mailtrace.logs.compiled.keep_kinds`),
+    and smtpd's sessions may follow a table as :class:`Sessions` instead of being among its rows.
     """
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r} (one of {', '.join(ENGINES)})")
@@ -907,7 +924,7 @@ def _run_jobs(
     summary = Summary()
     # Kept tables go back in input order, whatever order the jobs finish in.
     order = {id(job if isinstance(job, _FileJob) else job[0]): i for i, job in enumerate(jobs_list)}
-    kept: dict[int, list[pa.Table]] = {}
+    kept: dict[int, list[pa.Table | Sessions]] = {}
     done = 0
     try:
         for job, result in results(jobs_list, total):

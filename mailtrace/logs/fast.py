@@ -33,6 +33,7 @@ from mailtrace.schema import EVENTS
 
 __all__ = [
     "FRAMINGS",
+    "SESSIONS",
     "FastBuilder",
     "available",
     "count_strings",
@@ -43,6 +44,11 @@ _SOURCE = EVENTS.get_field_index("source")
 _COLUMN = {name: i for i, name in enumerate(EVENTS.names)}
 _STRING = {i for i, f in enumerate(EVENTS) if pa.types.is_string(f.type)}
 _FIRST_SPARSE = EVENTS.get_field_index("action")
+
+#: The sessions table's columns (see :meth:`FastBuilder.sessions_table`), EVENTS' types.
+SESSIONS = pa.schema(
+    [EVENTS.field(name) for name in ("ts", "host", "program", "pid", "kind", "client_ip")]
+)
 
 
 def available() -> bool:
@@ -55,7 +61,11 @@ def available() -> bool:
 
 
 # Checked once: every engine, plan and batch asks.
-_BUILT = _fastlog is not None and tuple(_fastlog.columns()) == tuple(EVENTS.names)
+_BUILT = (
+    _fastlog is not None
+    and tuple(_fastlog.columns()) == tuple(EVENTS.names)
+    and tuple(_fastlog.session_columns()) == tuple(SESSIONS.names)
+)
 
 
 def count_strings(array: pa.Array) -> dict[str | None, int] | None:
@@ -115,10 +125,14 @@ class FastBuilder(EventBuilder):
         self.kept = set(EVENTS.names) if names is None else set(names)
         self.schema = EVENTS if names is None else pa.schema([EVENTS.field(n) for n in names])
         # parser: one that parsed the input's first lines already, for the same columns and
-        # kinds (mailtrace.logs.ahead); its rows come first. kinds: see keep_kinds.
+        # kinds (mailtrace.logs.ahead); its rows come first. kinds: see keep_kinds; with them,
+        # smtpd's sessions are built apart too (see sessions_table).
         if parser is None and _fastlog is not None:
             parser = _fastlog.Parser(
-                max_bytes=MAX_BYTES, skip=skip_mask(columns), keep=keep_kinds(kinds)
+                max_bytes=MAX_BYTES,
+                skip=skip_mask(columns),
+                keep=keep_kinds(kinds),
+                sessions=kinds is not None,
             )
         self.parser: Any = parser
         # id(pattern) -> ((group number, EVENTS column) of each kept group, the pattern)
@@ -129,8 +143,10 @@ class FastBuilder(EventBuilder):
         self.handed_back = 0  # lines the compiled path gave to the Python engine
 
     def __len__(self) -> int:
-        """The events parsed since the last table: those built and those left out (kinds)."""
-        return int(self.parser.rows) + int(self.parser.dropped)
+        """The events parsed since the last table: those built, those in the sessions table
+        and those left out (kinds)."""
+        parser = self.parser
+        return int(parser.rows) + int(parser.session_rows) + int(parser.dropped)
 
     def add(
         self,
@@ -179,13 +195,34 @@ class FastBuilder(EventBuilder):
             if i == _SOURCE:
                 arrays.append(_constant(self.source, n))
                 continue
-            valid, offsets, data, nulls = column
-            buffers = [None if valid is None else pa.py_buffer(valid)]
-            if offsets is not None:
-                buffers.append(pa.py_buffer(offsets))
-            buffers.append(pa.py_buffer(data))
-            arrays.append(pa.Array.from_buffers(field.type, n, buffers, null_count=nulls))
+            arrays.append(_array(field.type, n, column))
         return pa.Table.from_arrays(arrays, schema=self.schema)
+
+    def sessions_table(self) -> pa.Table | None:
+        """smtpd's connect and disconnect events since the last call, or None when the parser
+        puts them among the other events (it was made without kinds).
+
+        With a kinds filter (the report's parse) those events, a quarter of a busy server's,
+        are not rows of :meth:`events_table` but rows of this narrow table (:data:`SESSIONS`),
+        in line order: all the report reads of them. Every other column of such an event is
+        dropped, as the kinds filter drops whole events. Counted in ``len(self)`` all the same.
+        """
+        taken = self.parser.take_sessions()
+        if taken is None:
+            return None
+        n, columns = taken
+        arrays = [_array(f.type, n, c) for f, c in zip(SESSIONS, columns, strict=True)]
+        return pa.Table.from_arrays(arrays, schema=SESSIONS)
+
+
+def _array(typ: pa.DataType, n: int, column: tuple[Any, Any, Any, int]) -> pa.Array:
+    """An Arrow array over the buffers the compiled parser handed over for one column."""
+    valid, offsets, data, nulls = column
+    buffers = [None if valid is None else pa.py_buffer(valid)]
+    if offsets is not None:
+        buffers.append(pa.py_buffer(offsets))
+    buffers.append(pa.py_buffer(data))
+    return pa.Array.from_buffers(typ, n, buffers, null_count=nulls)
 
 
 def _value(col: int, value: object) -> object:

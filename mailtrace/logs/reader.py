@@ -118,11 +118,14 @@ other_programs={})
 
 
 class LogTables(NamedTuple):
-    """EVENTS and UNPARSED of some lines, and the counts of those lines."""
+    """EVENTS and UNPARSED of some lines, and the counts of those lines; with a kinds filter,
+    smtpd's sessions apart from the events (see
+    :meth:`mailtrace.logs.fast.FastBuilder.sessions_table`)."""
 
     events: pa.Table
     unparsed: pa.Table
     counts: Counts
+    sessions: pa.Table | None = None
 
 
 # --- dispatch ------------------------------------------------------------------------------------
@@ -422,7 +425,8 @@ class _Engine:
             events = b.events_table()
             if self.kept is not None and events.num_columns != len(self.kept):
                 events = events.select(self.kept)  # the Python engine built every column
-            tables = LogTables(events, b.unparsed_table(), counts)
+            sessions = b.sessions_table() if isinstance(b, fast.FastBuilder) else None
+            tables = LogTables(events, b.unparsed_table(), counts, sessions)
         finally:
             if collecting:
                 gc.enable()
@@ -661,15 +665,18 @@ def collect(parts: Iterable[LogTables]) -> LogTables:
     >>> collect([]).counts.lines
     0
     """
-    events, unparsed, counts = [], [], Counts()
+    events, unparsed, sessions, counts = [], [], [], Counts()
     for part in parts:
         events.append(part.events)
         unparsed.append(part.unparsed)
+        if part.sessions is not None:
+            sessions.append(part.sessions)
         counts = counts + part.counts
     return LogTables(
         pa.concat_tables(events) if events else empty_table(EVENTS),
         pa.concat_tables(unparsed) if unparsed else empty_table(UNPARSED),
         counts,
+        pa.concat_tables(sessions) if sessions else None,
     )
 
 
