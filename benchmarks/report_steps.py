@@ -29,6 +29,7 @@ from pathlib import Path
 STEPS = {
     "mailtrace.paths": [
         "read_events_counted",
+        "read_events_apart",
         "_View",
         "_queue_files",
         "_deliveries",

@@ -15,7 +15,14 @@ import typer
 from mailtrace import event_columns
 from mailtrace.errors import UsageError
 from mailtrace.log_commands import read_log_events, run_report
-from mailtrace.runner import EXIT_INPUT, EXIT_PARTIAL, finish, guarded, quiet_collector
+from mailtrace.runner import (
+    EXIT_INPUT,
+    EXIT_PARTIAL,
+    finish,
+    guarded,
+    hold_to_the_end,
+    quiet_collector,
+)
 
 
 class _Render:
@@ -66,6 +73,7 @@ def console() -> None:
     (:func:`mailtrace.runner.quiet_collector`). :func:`main` itself exits normally, for
     in-process callers."""
     quiet_collector()
+    hold_to_the_end()
     try:
         main()
         code: object = 0

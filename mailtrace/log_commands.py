@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from mailtrace import event_columns
 from mailtrace.errors import UsageError
-from mailtrace.runner import EXIT_OK, EXIT_PARTIAL, finish, guarded, quiet_collector
+from mailtrace.runner import (
+    EXIT_OK,
+    EXIT_PARTIAL,
+    finish,
+    guarded,
+    hold_to_the_end,
+    quiet_collector,
+    to_the_end,
+)
 
 if TYPE_CHECKING:
     from mailtrace.entry import ReportRequest
@@ -142,6 +150,7 @@ def run_report(
     events, sessions, partial = read_log_events_apart(
         logs, wanted, year, tz, errors, modules, kinds
     )
+    to_the_end(events, sessions)  # not freed at the return: the process ends after it
     from mailtrace import render
 
     # --- charts and HTML (plot.py, report_html.py) ---
@@ -165,6 +174,7 @@ def console_report(request: ReportRequest) -> NoReturn:
     """The console script's ``mailtrace report`` for a command line read with certainty: run
     as the CLI runs it (:mod:`mailtrace.runner`), then exit."""
     quiet_collector()
+    hold_to_the_end()
     finish(
         guarded(
             lambda: run_report(

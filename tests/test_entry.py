@@ -169,3 +169,31 @@ def test_output_the_system_refuses_ends_in_one_line_not_a_traceback(command: lis
         )
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == ["mailtrace: [Errno 28] No space left on device"]
+
+
+_HOLD_SCRIPT = """
+import sys, weakref
+from mailtrace import runner
+
+class Table:
+    pass
+
+if sys.argv[1] == "console":
+    runner.hold_to_the_end()
+table = Table()
+weakref.finalize(table, print, "freed", flush=True)
+runner.to_the_end(table)
+del table
+print("done", flush=True)
+runner.finish(0)
+"""
+
+
+@pytest.mark.parametrize(("mode", "printed"), [("console", "done\n"), ("library", "freed\ndone\n")])
+def test_a_console_process_holds_its_tables_to_the_end(mode: str, printed: str) -> None:
+    """A console command's tables are left to os._exit rather than freed at its return (900
+    munmap calls after a 1,000,000-line report's last line); a library caller's are freed."""
+    out = subprocess.run(
+        [sys.executable, "-c", _HOLD_SCRIPT, mode], capture_output=True, text=True, check=True
+    )
+    assert out.stdout == printed
