@@ -870,3 +870,25 @@ def test_smtpd_sessions_are_parsed_apart_in_line_order(
     assert sessions.equals(whole.filter(apart).select(sessions.column_names))
     assert events.equals(whole.filter(pc.invert(apart)).select(list(COLUMNS)))
     assert run.counts.events == whole.num_rows
+
+
+def test_memory_freed_by_one_parse_and_reused_by_the_next_holds_nothing_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled parser keeps freed buffers for the next ranges, without zeroing them: a log
+    of other lines parsed after a big one freed its tables gets exactly its own rows (every
+    null, bitmap and offset rewritten), as the Python parser reads it."""
+    import gc
+
+    first = _shuffled_log(tmp_path, 60_000, seed=3)
+    tables = reader.parse_file_tables(first, year=2026, tz="UTC")
+    assert tables.counts.events > 40_000
+    del tables
+    gc.collect()
+    second = tmp_path / "second"
+    lines = [line for line in _message_lines() if "status=" not in line and "from=<" not in line]
+    rng = random.Random(11)
+    second.write_text("\n".join(rng.choice(lines) for _ in range(30_000)) + "\n", "utf-8")
+    compiled, python = both(second, monkeypatch)
+    assert compiled.counts.events > 20_000
+    assert_same(compiled, python)

@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #ifdef __linux__
 #include <sys/mman.h>
+#include <pthread.h>
 #endif
 #include "../_ends.h"
 #ifdef __SSE2__
@@ -90,11 +91,61 @@ typedef struct {
 #define MAP_MIN SIZE_MAX
 #endif
 
+#ifdef __linux__
+/* Mappings freed by one range's parse, kept for the next range's: the sparse columns' scratch
+ * (the row and end of each value, which take() spreads into the columns handed over) is freed
+ * at every take() and asked for again at the next range's first rows, in the same sizes. A
+ * mapping reused has its pages already: on the 1,000,000-line report, unmapping and faulting
+ * in new ones cost some 200 munmap calls (each a TLB flush on both cores) and 8,000 page
+ * faults. At most CACHE_SLOTS mappings of at most CACHE_MAX bytes are kept. */
+#define CACHE_SLOTS 64
+#define CACHE_MAX ((size_t)1 << 20)
+static struct {
+    char *p;
+    size_t cap;
+} cached[CACHE_SLOTS];
+static int ncached;
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A cached mapping of exactly `cap` bytes, or NULL. */
+static char *cache_take(size_t cap) {
+    char *p = NULL;
+    if (cap > CACHE_MAX) return NULL;
+    pthread_mutex_lock(&cache_lock);
+    for (int i = ncached - 1; i >= 0; i--)
+        if (cached[i].cap == cap) {
+            p = cached[i].p;
+            cached[i] = cached[--ncached];
+            break;
+        }
+    pthread_mutex_unlock(&cache_lock);
+    return p;
+}
+
+/* Keep a mapping for cache_take; 0 when the cache is full (the caller unmaps it). */
+static int cache_put(char *p, size_t cap) {
+    int kept = 0;
+    if (cap > CACHE_MAX) return 0;
+    pthread_mutex_lock(&cache_lock);
+    if (ncached < CACHE_SLOTS) {
+        cached[ncached].p = p;
+        cached[ncached++].cap = cap;
+        kept = 1;
+    }
+    pthread_mutex_unlock(&cache_lock);
+    return kept;
+}
+#endif
+
 static void buf_free(Buf *b) {
-    if (b->cap >= MAP_MIN)
-        munmap(b->p, b->cap);
-    else
+    if (b->cap >= MAP_MIN) {
+#ifdef __linux__
+        if (!cache_put(b->p, b->cap))
+#endif
+            munmap(b->p, b->cap);
+    } else {
         free(b->p);
+    }
     b->p = NULL;
     b->len = b->cap = 0;
 }
@@ -113,7 +164,9 @@ static int buf_reserve(Buf *b, size_t extra) {
         p = mremap(b->p, b->cap, cap, MREMAP_MAYMOVE);
         if (p == MAP_FAILED) return -1;
     } else {
-        p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        p = cache_take(cap); /* not zeroed: every user writes what it reads (see grow_rows) */
+        if (p == NULL)
+            p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) return -1;
         /* All of it, as realloc and mremap keep it: offsets and fixed-width values are written
          * by row, past `len` (which counts appended bytes only). */
@@ -226,6 +279,10 @@ typedef struct {
 static int64_t last_cap;
 static size_t last_data[NCOLS], last_count[NCOLS];
 static int64_t last_sess_cap;        /* the same for the sessions table */
+/* The largest sizes any batch's buffers grew to (see grow_rows); written by the parsing threads
+ * without the GIL, hence atomically (the largest is kept, give or take a race: hints only). */
+static int64_t grown_cap;
+static size_t grown_bytes[NCOLS], grown_values[NCOLS];
 static size_t last_sess_data[NSESS];
 
 static void column_free(Column *c) {
@@ -266,14 +323,25 @@ static size_t width_of(int col) {
 static int grow_rows(Parser *self) {
     int64_t cap = self->row_cap ? self->row_cap * 2 : 16384;
     if (cap < self->cap_hint) cap = self->cap_hint;
+    /* A batch's first rows also start at what any batch grew to since this parser was made:
+     * ranges parsed ahead are made before any is taken (take() sets the sizes), and their
+     * doublings were 477 mremap calls in the 1,000,000-line report, each moving pages under
+     * the other parsing thread. Room never written costs no memory. */
+    int64_t grown = __atomic_load_n(&grown_cap, __ATOMIC_RELAXED);
+    if (self->row_cap == 0 && cap < grown) cap = grown;
     for (int k = 0; k < NCOLS; k++) {
         Column *c = &self->cols[k];
+        size_t data_hint = self->data_hint[k], count_hint = self->count_hint[k];
+        size_t grown_data = __atomic_load_n(&grown_bytes[k], __ATOMIC_RELAXED);
+        size_t grown_count = __atomic_load_n(&grown_values[k], __ATOMIC_RELAXED);
+        if (data_hint < grown_data) data_hint = grown_data;
+        if (count_hint < grown_count) count_hint = grown_count;
         if (COL_TYPES[k] == T_STR && c->data.cap == 0 &&
-            buf_reserve(&c->data, self->data_hint[k] + 64) < 0)
+            buf_reserve(&c->data, data_hint + 64) < 0)
             return -1;
         if (!is_dense(k)) {
             /* sparse: room for as many values as the previous batch had */
-            size_t values = self->count_hint[k] + 16;
+            size_t values = count_hint + 16;
             if (c->rows.cap == 0 && buf_reserve(&c->rows, values * 4) < 0) return -1;
             if (COL_TYPES[k] == T_STR && c->offsets.cap == 0 &&
                 buf_reserve(&c->offsets, values * 4) < 0)
@@ -295,7 +363,19 @@ static int grow_rows(Parser *self) {
         }
     }
     self->row_cap = cap;
+    if (cap > grown) __atomic_store_n(&grown_cap, cap, __ATOMIC_RELAXED);
     return 0;
+}
+
+/* Note that column k of the rows grew (see grow_rows): string bytes and sparse values. */
+static void note_growth(const Parser *self, const Column *c) {
+    if (c < self->cols || c >= self->cols + NCOLS) return; /* the sessions table's */
+    int k = (int)(c - self->cols);
+    if (COL_TYPES[k] == T_STR && c->data.cap > __atomic_load_n(&grown_bytes[k], __ATOMIC_RELAXED))
+        __atomic_store_n(&grown_bytes[k], c->data.cap, __ATOMIC_RELAXED);
+    size_t values = c->rows.cap / 4;
+    if (!is_dense(k) && values > __atomic_load_n(&grown_values[k], __ATOMIC_RELAXED))
+        __atomic_store_n(&grown_values[k], values, __ATOMIC_RELAXED);
 }
 
 /* Room for twice as many sessions rows (as grow_rows does for the rows): every column is dense. */
@@ -342,9 +422,10 @@ static inline int put_str(const Parser *self, Column *c, int64_t row, const char
     if (row == 0) off[0] = 0;
     if (p != NULL) {
         if (c->data.len + (size_t)n > INT32_MAX) return -1;
-        if (c->data.len + (size_t)n + STR_SLACK > c->data.cap &&
-            buf_reserve(&c->data, (size_t)n + STR_SLACK) < 0)
-            return -1;
+        if (c->data.len + (size_t)n + STR_SLACK > c->data.cap) {
+            if (buf_reserve(&c->data, (size_t)n + STR_SLACK) < 0) return -1;
+            note_growth(self, c);
+        }
         copy_str(self, c->data.p + c->data.len, p, n);
         c->data.len += (size_t)n;
         c->valid.p[row >> 3] |= (char)(1u << (row & 7));
@@ -448,9 +529,13 @@ static int parse_number(int col, const char *p, Py_ssize_t n, Numbers *out) {
 static inline int sparse_str(const Parser *self, Column *c, int64_t row, const char *p,
                              Py_ssize_t n) {
     if (c->data.len + (size_t)n > INT32_MAX) return -1;
-    if (buf_reserve(&c->data, (size_t)n + STR_SLACK) < 0 || buf_reserve(&c->rows, 4) < 0 ||
-        buf_reserve(&c->offsets, 4) < 0)
-        return -1;
+    if (c->data.len + (size_t)n + STR_SLACK > c->data.cap || c->rows.len + 4 > c->rows.cap ||
+        c->offsets.len + 4 > c->offsets.cap) {
+        if (buf_reserve(&c->data, (size_t)n + STR_SLACK) < 0 || buf_reserve(&c->rows, 4) < 0 ||
+            buf_reserve(&c->offsets, 4) < 0)
+            return -1;
+        note_growth(self, c);
+    }
     copy_str(self, c->data.p + c->data.len, p, n);
     c->data.len += (size_t)n;
     int32_t r = (int32_t)row, end = (int32_t)c->data.len;
@@ -461,8 +546,12 @@ static inline int sparse_str(const Parser *self, Column *c, int64_t row, const c
     return 0;
 }
 
-static inline int sparse_fixed(Column *c, int64_t row, const void *v, size_t w) {
-    if (buf_reserve(&c->data, w) < 0 || buf_reserve(&c->rows, 4) < 0) return -1;
+static inline int sparse_fixed(const Parser *self, Column *c, int64_t row, const void *v,
+                               size_t w) {
+    if (c->data.len + w > c->data.cap || c->rows.len + 4 > c->rows.cap) {
+        if (buf_reserve(&c->data, w) < 0 || buf_reserve(&c->rows, 4) < 0) return -1;
+        note_growth(self, c);
+    }
     memcpy(c->data.p + c->data.len, v, w);
     c->data.len += w;
     int32_t r = (int32_t)row;
@@ -518,7 +607,7 @@ static int put_sparse(Parser *self, int64_t row, const Slice *f, const Numbers *
                         : t == T_I32 ? (const void *)&v32
                         : t == T_I64 ? (const void *)&num->i[col]
                                      : (const void *)&num->d[col];
-        if (sparse_fixed(&c[col], row, v, width_of(col)) < 0) return -1;
+        if (sparse_fixed(self, &c[col], row, v, width_of(col)) < 0) return -1;
     }
     return 0;
 }
