@@ -26,7 +26,7 @@ True
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["OPTIONS", "ReportRequest", "console", "report_request"]
 
@@ -44,9 +44,10 @@ OPTIONS = {
 }
 
 
-@dataclass
-class ReportRequest:
-    """A report's command line: what its parse ahead needs, and its other options."""
+class ReportRequest(NamedTuple):
+    """A report's command line: what its parse ahead needs, and its other options.
+
+    A NamedTuple: dataclasses' import (inspect, ast: 16 ms) came before the parse began."""
 
     logs: list[str]
     year: int | None
@@ -71,14 +72,15 @@ def report_request(args: list[str]) -> ReportRequest | None:
     """
     if not args or args[0] != "report":
         return None
-    found = ReportRequest([], None, None, charts=False)
+    logs: list[str] = []
+    found: dict[str, object] = {}
     rest = iter(args[1:])
     for arg in rest:
         if arg == "--":  # the rest are inputs, whatever they look like
-            found.logs.extend(rest)
+            logs.extend(rest)
             break
         if not arg.startswith("-") or arg == "-":
-            found.logs.append(arg)
+            logs.append(arg)
             continue
         name, given, value = arg.partition("=")
         if name not in OPTIONS or (given and not OPTIONS[name]):
@@ -91,21 +93,21 @@ def report_request(args: list[str]) -> ReportRequest | None:
         if name in ("--year", "--detail"):
             if not value.isascii() or not value.isdigit():
                 return None  # not a whole number from 0: the CLI says why
-            if name == "--year":
-                found.year = int(value)
-            else:
-                found.detail = int(value)
+            found["year" if name == "--year" else "detail"] = int(value)
         elif name == "--tz":
-            found.tz = value
+            found["tz"] = value
         elif name in ("--plot", "--html"):
-            found.charts = True
+            found["charts"] = True
         elif name == "--json":
-            found.as_json = True
+            found["as_json"] = True
         elif name == "--force":
-            found.force = True
+            found["force"] = True
         elif name == "--errors":
-            found.errors = value
-    return found if found.logs else None
+            found["errors"] = value
+    if not logs:
+        return None
+    request = ReportRequest(logs, None, None, charts=False)
+    return request._replace(**found)  # type: ignore[arg-type]
 
 
 def console() -> None:

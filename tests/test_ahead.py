@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from dataclasses import replace
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -228,7 +227,7 @@ def test_a_range_that_cannot_be_read_is_left_to_the_reader(tmp_path: Path) -> No
     log = tmp_path / "maillog"
     _log(log, rounds=8)
     plan = plan_file(log, year=2025, tz="UTC", chunk_bytes=24_000)
-    gone = replace(plan, source=Source("maillog", tmp_path / "gone"))
+    gone = plan._replace(source=Source("maillog", tmp_path / "gone"))
     assert ahead.start(gone, None)
     try:
         assert ahead.claim(gone, 0, None) is None

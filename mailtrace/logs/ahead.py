@@ -38,8 +38,7 @@ import sys
 import threading
 from collections.abc import Collection, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from mailtrace.logs.compiled import FRAMINGS, MAX_BYTES, MODULE, feed_block, keep_kinds, skip_mask
 from mailtrace.logs.framing import Framer
@@ -56,8 +55,7 @@ __all__ = ["Ahead", "claim", "release", "release_all", "start"]
 _SWITCH_S = 0.0002
 
 
-@dataclass
-class Ahead:
+class Ahead(NamedTuple):
     """The start of one range as parsed ahead: the reader goes on from here."""
 
     #: The ``_fastlog.Parser`` holding the rows of the lines parsed.

@@ -23,10 +23,9 @@ import sys
 import threading
 from collections.abc import Collection
 from concurrent.futures import Future
-from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from mailtrace.errors import DecompressError, InputError
 from mailtrace.logs.framing import YearScan, detect_framing, first_stamp_year, parse_tz
@@ -62,8 +61,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Chunk:
+class Chunk(NamedTuple):
     """A byte range of a plain file, cut at line boundaries, with the state its first line needs."""
 
     start: int
@@ -75,8 +73,7 @@ class Chunk:
     month: int  # RFC 3164: the month reached before the range (0 = none yet)
 
 
-@dataclass(frozen=True)
-class FilePlan:
+class FilePlan(NamedTuple):
     """How to read one input: its framing, zone, and the chunks it may be split into."""
 
     source: Source
