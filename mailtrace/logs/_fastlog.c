@@ -206,6 +206,17 @@ typedef struct {
 
 #define SL(ptr, len) ((Slice){(ptr), (Py_ssize_t)(len)})
 
+/* An empty row: no kind, no queue id, no sparse field (present_bits reads their pointers).
+ * Only what is read is cleared: the dense columns' slots are never used, and a field's length
+ * is read only where its pointer is set. memset of the whole Row (a rep stos of 660 bytes a
+ * line) was a third of do_line's time. */
+static inline void row_clear(Row *r) {
+    r->kind = NULL;
+    r->qid = SL(NULL, 0);
+#pragma GCC unroll 32
+    for (int col = C_ACTION; col <= C_TEXT; col++) r->f[col].p = NULL;
+}
+
 /* ----------------------------------------------------------------------------------------- */
 /* The Parser object. */
 
@@ -1197,7 +1208,7 @@ static int smtpd(const Msg *m, Row *r) {
     if (at(m, 0, "warning: ")) {
         /* SASL: CLIENT `: SASL \S+ authentication failed.*$`; otherwise a warning. */
         Row t;
-        memset(&t, 0, sizeof(t));
+        row_clear(&t);
         p = endpoint(m, 9, C_CLIENT_HOST, &t);
         if (p >= 0 && at(m, p, ": SASL ")) {
             Py_ssize_t w = p + 7, q = w;
@@ -1308,11 +1319,11 @@ static int check(const Msg *m, Py_ssize_t i, Slice qid, Row *r) {
     for (Py_ssize_t f = n - 6; f >= body; f--) {
         if (s[f] != ' ' || !at(m, f, " from ")) continue;
         Row c;
-        memset(&c, 0, sizeof(c));
+        row_clear(&c);
         Py_ssize_t e = endpoint(m, f + 6, C_CLIENT_HOST, &c);
         if (e < 0 || !at(m, e, "; ")) {
             if (!(at(m, f + 6, "local") && at(m, f + 11, "; "))) continue;
-            memset(&c, 0, sizeof(c));
+            row_clear(&c);
             e = f + 11;
         }
         Slice got[4];
@@ -2124,10 +2135,27 @@ static int frame_journal(const char *s, Py_ssize_t n, Framed *f) {
     return 1;
 }
 
+/* A Framed zeroed by 16-byte stores: `= {0}` compiled to a rep stos of 128 bytes, whose
+ * start-up was an eighth of do_line's time (as the Row's memset was a third: see row_clear). */
+static inline void framed_clear(Framed *f) {
+#ifdef __SSE2__
+    __m128i zero = _mm_setzero_si128();
+    /* Hidden from the optimiser, which otherwise merges the stores back into a rep stos. */
+    __asm__("" : "+x"(zero));
+    char *p = (char *)f;
+    size_t i = 0;
+    for (; i + 16 <= sizeof(*f); i += 16) _mm_storeu_si128((__m128i *)(p + i), zero);
+    if (i < sizeof(*f)) memset(p + i, 0, sizeof(*f) - i);
+#else
+    memset(f, 0, sizeof(*f));
+#endif
+}
+
 static int do_line(Parser *self, const char *s, Py_ssize_t n, int64_t lineno) {
     const char *readable = s >= self->block && s + n <= self->block_end ? self->block_end : s + n;
     if (!line_printable(s, n, readable)) return LINE_FALLBACK;
-    Framed fr = {0};
+    Framed fr;
+    framed_clear(&fr);
     fr.readable = readable;
     int framed = self->framing == FRAMING_3164      ? frame_3164(self, s, n, &fr)
                  : self->framing == FRAMING_3339    ? frame_3339(s, n, &fr)
@@ -2183,7 +2211,7 @@ static int do_line(Parser *self, const char *s, Py_ssize_t n, int64_t lineno) {
     Handler h = handler_for(daemon, tag + pn - daemon);
     if (h == NULL) return LINE_FALLBACK;
     Row r;
-    memset(&r, 0, sizeof(r));
+    row_clear(&r);
     Msg m = {msg, end - msg, fr.readable > end ? fr.readable : end};
     if (m.n == 0 || !h(&m, &r) || r.kind == NULL) return LINE_FALLBACK;
     Numbers num;
