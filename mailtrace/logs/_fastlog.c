@@ -967,8 +967,11 @@ static void reply_tail(const Msg *m, Py_ssize_t t, Py_ssize_t e, Row *r) {
             }
         }
     }
-    /* The first "queued as ID" / "forwarded as ID" of the text -> next_queue_id. */
+    /* The first "queued as ID" / "forwarded as ID" of the text -> next_queue_id. The next 'q'
+     * or 'f' is found 16 bytes a step (the byte loop was a third of delivery's time). */
     for (Py_ssize_t k = t; k < e; k++) {
+        k = find_any3(s + k, s + e, m->readable, 'q', 'f', 'f') - s;
+        if (k >= e) break;
         Py_ssize_t w;
         if (s[k] == 'q' && k + 10 <= e && memcmp(s + k, "queued as ", 10) == 0)
             w = k + 10;
