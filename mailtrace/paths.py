@@ -1099,7 +1099,8 @@ def read_events_counted(
     problem is listed in ``Counts.problems``. ``imports``: modules the caller's analysis will
     use, imported while the logs are parsed. ``kinds``: the kinds the caller reads; events of
     other kinds that name no queue file may be left out of a large log's table (they are still
-    counted in ``Counts.events``), and smtpd's connects and disconnects then come last.
+    counted in ``Counts.events``), smtpd's connects and disconnects then come last, and a
+    delivery whose reply was read (``reply_text``) has no ``text``.
 
     >>> read_events_counted([])[1].lines
     0

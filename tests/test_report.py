@@ -259,7 +259,14 @@ def test_a_large_log_read_for_the_text_report_gives_the_same_report(
     assert sessions.equals(every.filter(apart).select(sessions.column_names))
     left = pc.invert(pc.or_(unread, apart))
     assert kept.num_rows == pc.sum(left).as_py() < every.num_rows
-    assert kept.equals(every.filter(left))
+    # A delivery's text is left out where its reply was read: the report reads no more of it.
+    read = every.filter(left)
+    replied = pc.and_(
+        pc.equal(read.column("kind"), "delivery"), pc.is_valid(read.column("reply_text"))
+    )
+    assert pc.any(replied).as_py()
+    text = pc.if_else(replied, pa.scalar(None, pa.string()), read.column("text"))
+    assert kept.equals(read.set_column(read.schema.get_field_index("text"), "text", text))
     report, whole = build_report(kept, sessions=sessions), build_report(every)
     assert report.smtpd["connections"] > 0
     assert dataclasses.asdict(report) == dataclasses.asdict(whole)

@@ -154,7 +154,11 @@ class _Run:
         if chunk.month:
             framer.syslog_clock.restore(chunk.year, chunk.month)
         parser = MODULE.Parser(
-            max_bytes=MAX_BYTES, skip=self.skip, keep=self.keep, sessions=self.keep is not None
+            max_bytes=MAX_BYTES,
+            skip=self.skip,
+            keep=self.keep,
+            sessions=self.keep is not None,
+            reply_texts=self.keep is None,
         )
         blocks = iter_plain_blocks(plan.source.path, chunk.start, chunk.end)
         lineno = chunk.first_line

@@ -108,8 +108,9 @@ class Options:
     #: Count the events by kind and by program (Summary.kinds, Summary.programs).
     tally: bool = True
     #: With ``columns``: the kinds the caller reads. Events of other kinds that have no queue id
-    #: may be left out of the tables kept (they are counted all the same), and smtpd's sessions
-    #: kept apart (:class:`Sessions`); None: keep all, as events.
+    #: may be left out of the tables kept (they are counted all the same), smtpd's sessions
+    #: kept apart (:class:`Sessions`), and a delivery's text left out where its reply_text
+    #: holds the reply; None: keep all, as events.
     kinds: tuple[str, ...] | None = None
 
 

@@ -126,13 +126,15 @@ class FastBuilder(EventBuilder):
         self.schema = EVENTS if names is None else pa.schema([EVENTS.field(n) for n in names])
         # parser: one that parsed the input's first lines already, for the same columns and
         # kinds (mailtrace.logs.ahead); its rows come first. kinds: see keep_kinds; with them,
-        # smtpd's sessions are built apart too (see sessions_table).
+        # smtpd's sessions are built apart too (see sessions_table), and a delivery whose reply
+        # was read has no text (its reply_text holds the reply; the report reads no more).
         if parser is None and _fastlog is not None:
             parser = _fastlog.Parser(
                 max_bytes=MAX_BYTES,
                 skip=skip_mask(columns),
                 keep=keep_kinds(kinds),
                 sessions=kinds is not None,
+                reply_texts=kinds is None,
             )
         self.parser: Any = parser
         # id(pattern) -> ((group number, EVENTS column) of each kept group, the pattern)
