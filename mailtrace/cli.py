@@ -290,7 +290,7 @@ def path(
     _plan_ahead(logs, year, tz, event_columns.PATHS)
     from mailtrace.paths import COLUMNS, select_paths
 
-    events, partial = read_log_events(logs, COLUMNS, year, tz, errors)
+    events, _, partial = read_log_events(logs, COLUMNS, year, tz, errors)
     messages, deliveries, events = select_paths(events, ident)
     if messages.num_rows == 0:
         render.warn(f"no message matches {ident!r}")
@@ -350,7 +350,7 @@ def failures(
     _plan_ahead(logs, year, tz, event_columns.FAILURES)
     from mailtrace.failures_report import COLUMNS, build_failures
 
-    events, partial = read_log_events(logs, COLUMNS, year, tz, errors)
+    events, _, partial = read_log_events(logs, COLUMNS, year, tz, errors)
     if plot is not None:
         from mailtrace.plot import failures_log_overview, save_figure
 
@@ -567,7 +567,7 @@ def trace(
     from mailtrace.paths import COLUMNS
     from mailtrace.trace import trace as trace_message
 
-    events, partial = read_log_events(paths, COLUMNS, year, tz, errors)
+    events, _, partial = read_log_events(paths, COLUMNS, year, tz, errors)
     result = trace_message(message, events)
     render.message_trace(result, as_json=as_json)
     if plot is not None:

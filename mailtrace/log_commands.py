@@ -51,36 +51,14 @@ def read_log_events(
     errors: str,
     modules: tuple[str, ...] = ANALYSIS_MODULES,
     kinds: tuple[str, ...] | None = None,
-) -> tuple[Any, bool]:
+) -> tuple[Any, Any, bool]:
     """EVENTS of ``logs`` (or datasets), saying on stderr how many lines could not be read.
 
     ``modules``: what the caller's analysis will import, imported while the parse runs.
-    ``kinds``: the kinds it reads (see :func:`mailtrace.paths.read_events_counted`).
-    Returns the table and whether the read was partial (an input damaged or cut short).
+    ``kinds``: the kinds it reads (see :func:`mailtrace.paths.read_events_apart`).
+    Returns the events, smtpd's sessions read apart from them (None without ``kinds``) and
+    whether the read was partial (an input damaged or cut short).
     """
-    from mailtrace.paths import events_columns
-
-    events, sessions, partial = read_log_events_apart(
-        logs, columns, year, tz, errors, modules, kinds
-    )
-    if sessions is not None:
-        import pyarrow as pa
-
-        events = pa.concat_tables([events, events_columns(sessions, columns)])
-    return events, partial
-
-
-def read_log_events_apart(
-    logs: list[str],
-    columns: tuple[str, ...],
-    year: int | None,
-    tz: str | None,
-    errors: str,
-    modules: tuple[str, ...] = ANALYSIS_MODULES,
-    kinds: tuple[str, ...] | None = None,
-) -> tuple[Any, Any, bool]:
-    """:func:`read_log_events` with smtpd's sessions apart, as
-    :func:`mailtrace.paths.read_events_apart` reads them: (events, sessions or None, partial)."""
     from pathlib import Path
 
     from mailtrace.paths import read_events_apart
@@ -147,9 +125,7 @@ def run_report(
         )
     else:
         modules = ANALYSIS_MODULES
-    events, sessions, partial = read_log_events_apart(
-        logs, wanted, year, tz, errors, modules, kinds
-    )
+    events, sessions, partial = read_log_events(logs, wanted, year, tz, errors, modules, kinds)
     to_the_end(events, sessions)  # not freed at the return: the process ends after it
     from mailtrace import render
 

@@ -2509,13 +2509,29 @@ static PyObject *hand_over(Buf *b, size_t used) {
     return (PyObject *)o;
 }
 
+/* A dense column of `rows` rows (`w` bytes a value, 0 for strings) handed to Python as
+ * (validity or None, offsets or None, data, null count); NULL on error. */
+static PyObject *hand_over_column(Column *c, size_t w, int64_t rows) {
+    if (w == 0 && rows == 0) ((int32_t *)c->offsets.p)[0] = 0;
+    PyObject *valid =
+        c->nulls ? hand_over(&c->valid, (size_t)(rows + 7) / 8) : Py_NewRef(Py_None);
+    PyObject *offs =
+        w == 0 ? hand_over(&c->offsets, (size_t)(rows + 1) * 4) : Py_NewRef(Py_None);
+    PyObject *data = hand_over(&c->data, w == 0 ? c->data.len : (size_t)rows * w);
+    if (valid && offs && data)
+        return Py_BuildValue("NNNL", valid, offs, data, (long long)c->nulls);
+    Py_XDECREF(valid);
+    Py_XDECREF(offs);
+    Py_XDECREF(data);
+    return NULL;
+}
+
 /* take() -> (rows, [(validity or None, offsets or None, data, null count) per column, or None
  * for a column skipped], lines, other, {program: count}); the parser starts empty again,
  * keeping its memory and its clock. */
 static PyObject *Parser_take(Parser *self, PyObject *Py_UNUSED(ignored)) {
     if (self->row_cap == 0 && grow_rows(self) < 0) return PyErr_NoMemory();
     int64_t rows = self->rows;
-    size_t vbytes = (size_t)(rows + 7) / 8;
     /* Spreading the sparse columns writes fresh memory (a tenth of a batch's parse): done with
      * the GIL released, as the parse itself, so that the other parsing thread goes on. */
     int spread_failed = 0;
@@ -2541,20 +2557,10 @@ static PyObject *Parser_take(Parser *self, PyObject *Py_UNUSED(ignored)) {
             PyList_SET_ITEM(cols, k, Py_NewRef(Py_None));
             continue;
         }
-        if (w == 0 && rows == 0) ((int32_t *)c->offsets.p)[0] = 0;
-        PyObject *valid = c->nulls ? hand_over(&c->valid, vbytes) : Py_NewRef(Py_None);
-        PyObject *offs = w == 0 ? hand_over(&c->offsets, (size_t)(rows + 1) * 4)
-                                : Py_NewRef(Py_None);
         if (w == 0 && c->data.len > self->data_hint[k]) self->data_hint[k] = c->data.len;
         last_data[k] = w == 0 ? c->data.len + c->data.len / 8 : 0;
-        PyObject *data = hand_over(&c->data, w == 0 ? c->data.len : (size_t)rows * w);
-        PyObject *item = (valid && offs && data)
-                             ? Py_BuildValue("NNNL", valid, offs, data, (long long)c->nulls)
-                             : NULL;
+        PyObject *item = hand_over_column(c, w, rows);
         if (item == NULL) {
-            Py_XDECREF(valid);
-            Py_XDECREF(offs);
-            Py_XDECREF(data);
             Py_DECREF(cols);
             return NULL;
         }
@@ -2599,25 +2605,14 @@ static PyObject *Parser_take_sessions(Parser *self, PyObject *Py_UNUSED(ignored)
     if (!self->sessions) Py_RETURN_NONE;
     if (self->sess_cap == 0 && grow_sessions(self) < 0) return PyErr_NoMemory();
     int64_t rows = self->sess_rows;
-    size_t vbytes = (size_t)(rows + 7) / 8;
     PyObject *cols = PyList_New(NSESS);
     if (cols == NULL) return NULL;
     for (int j = 0; j < NSESS; j++) {
         Column *c = &self->sess[j];
         size_t w = width_of(SESSION_COLUMNS[j]);
-        if (w == 0 && rows == 0) ((int32_t *)c->offsets.p)[0] = 0;
         if (w == 0) last_sess_data[j] = c->data.len + c->data.len / 8;
-        PyObject *valid = c->nulls ? hand_over(&c->valid, vbytes) : Py_NewRef(Py_None);
-        PyObject *offs = w == 0 ? hand_over(&c->offsets, (size_t)(rows + 1) * 4)
-                                : Py_NewRef(Py_None);
-        PyObject *data = hand_over(&c->data, w == 0 ? c->data.len : (size_t)rows * w);
-        PyObject *item = (valid && offs && data)
-                             ? Py_BuildValue("NNNL", valid, offs, data, (long long)c->nulls)
-                             : NULL;
+        PyObject *item = hand_over_column(c, w, rows);
         if (item == NULL) {
-            Py_XDECREF(valid);
-            Py_XDECREF(offs);
-            Py_XDECREF(data);
             Py_DECREF(cols);
             return NULL;
         }
