@@ -75,6 +75,7 @@ else:  # imported beside the parse, by the report's preloading, not before it (s
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mailtrace.logs.batch import Sessions
     from mailtrace.logs.reader import Counts, Errors
 
 # The EVENTS columns the paths need; a Parquet dataset is read with only these.
@@ -1217,9 +1218,7 @@ def _parse_logs(
             tally=False,  # the events are counted where they are analysed
             kinds=kinds,
         )
-        events = [t for t in summary.tables if not isinstance(t, batch.Sessions)]
-        apart = [t.table for t in summary.tables if isinstance(t, batch.Sessions)]
-        sessions = pa.concat_tables(apart) if apart else None
+        events, sessions = _sessions_apart(summary.tables)
         if not events:
             return EVENTS.empty_table().select(wanted), sessions, summary.counts
         return pa.concat_tables(events), sessions, summary.counts
@@ -1233,6 +1232,45 @@ def _parse_logs(
     if not tables:
         return EVENTS.empty_table().select([c for c in columns if c in EVENTS.names]), None, counts
     return pa.concat_tables(tables), None, counts
+
+
+def _sessions_apart(tables: list[pa.Table | Sessions]) -> tuple[list[pa.Table], pa.Table | None]:
+    """A run's kept tables (events, each perhaps followed by its :class:`batch.Sessions`) as the
+    events tables and one sessions table, in input order.
+
+    A table no sessions follow (a whole small file, a framing the compiled parser does not
+    read) gives its own smtpd connects and disconnects to the sessions, in their place: the
+    count of sessions pairs a connect with the next disconnect of its process in time, and
+    where two files' lines share a second, their order decides.
+    """
+    from mailtrace.logs.batch import Sessions
+    from mailtrace.logs.fast import SESSIONS
+
+    if not any(isinstance(t, Sessions) for t in tables):
+        return list(tables), None  # every session is among the events, in order
+    events: list[pa.Table] = []
+    apart: list[pa.Table] = []
+    for i, table in enumerate(tables):
+        if isinstance(table, Sessions):
+            apart.append(table.table)
+            continue
+        names = table.column_names
+        if (i + 1 < len(tables) and isinstance(tables[i + 1], Sessions)) or not all(
+            name in names for name in ("queue_id", "kind", "program")
+        ):
+            events.append(table)
+            continue
+        session = pc.and_(
+            pc.and_(
+                pc.is_null(table.column("queue_id")),
+                pc.is_in(table.column("kind"), pa.array(["connect", "disconnect"])),
+            ),
+            pc.match_substring(table.column("program"), "smtpd"),
+        )
+        session = pc.fill_null(session, False)
+        apart.append(events_columns(table.filter(session), tuple(SESSIONS.names)))
+        events.append(table.filter(pc.invert(session)))
+    return events, pa.concat_tables(apart)
 
 
 def events_columns(table: pa.Table, columns: tuple[str, ...]) -> pa.Table:

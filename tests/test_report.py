@@ -276,3 +276,47 @@ def test_a_large_log_read_for_the_text_report_gives_the_same_report(
     )
     assert back.num_rows == kept.num_rows + sessions.num_rows
     assert dataclasses.asdict(build_report(back)) == dataclasses.asdict(whole)
+
+
+def test_sessions_of_a_split_log_and_a_whole_one_keep_the_order_of_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two logs, the first large enough to be split into ranges (its sessions parsed apart),
+    the second read whole (its sessions among its events): a session that opens in the first
+    and closes in the second within the same second is still one session, as when nothing is
+    read apart."""
+    import dataclasses
+
+    from mailtrace import event_columns, paths
+    from mailtrace.logs import batch, plan
+
+    lines = []
+    for i in range(3000):
+        stamp = f"Mar 10 10:{i // 60 % 60:02d}:{i % 60:02d} mx postfix/smtpd[{100 + i % 7}]"
+        lines.append(f"{stamp}: connect from c{i}.example[192.0.2.{i % 250}]")
+        lines.append(f"{stamp}: disconnect from c{i}.example[192.0.2.{i % 250}] quit=1")
+    lines.append("Mar 10 23:59:59 mx postfix/smtpd[77]: connect from last.example[192.0.2.7]")
+    first = tmp_path / "maillog.1"
+    first.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    second = tmp_path / "maillog"
+    second.write_text(
+        "Mar 10 23:59:59 mx postfix/smtpd[77]: disconnect from last.example[192.0.2.7] quit=1\n",
+        encoding="utf-8",
+    )
+    for module in (plan, batch):
+        monkeypatch.setattr(module, "SPLIT_BYTES", 64 << 10)  # the first file only
+    monkeypatch.setattr(batch, "MIN_RANGE_BYTES", 64 << 10)
+    for module in (plan, paths):
+        monkeypatch.setattr(module, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    logs = [first, second]
+    every, _ = paths.read_events_counted(logs, event_columns.REPORT, year=2026, tz="UTC")
+    kept, sessions, _ = paths.read_events_apart(
+        logs, event_columns.REPORT, year=2026, tz="UTC", kinds=event_columns.REPORT_KINDS
+    )
+    assert sessions is not None and sessions.num_rows == every.num_rows == 6002
+    assert kept.num_rows == 0
+    assert sessions.equals(every.select(sessions.column_names))
+    whole = build_report(every)
+    assert whole.smtpd["completed_sessions"] == 3001
+    assert dataclasses.asdict(build_report(kept, sessions=sessions)) == dataclasses.asdict(whole)
