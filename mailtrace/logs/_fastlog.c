@@ -294,8 +294,9 @@ typedef struct {
 static int64_t last_cap;
 static size_t last_data[NCOLS], last_count[NCOLS];
 static int64_t last_sess_cap;        /* the same for the sessions table */
-/* The largest sizes any batch's buffers grew to (see grow_rows); written by the parsing threads
- * without the GIL, hence atomically (the largest is kept, give or take a race: hints only). */
+/* The largest sizes any batch's buffers grew to since the last take(), which sets them to its
+ * batch's (see grow_rows); written by the parsing threads without the GIL, hence atomically
+ * (give or take a race: hints only). */
 static int64_t grown_cap;
 static size_t grown_bytes[NCOLS], grown_values[NCOLS];
 static size_t last_sess_data[NSESS];
@@ -2546,7 +2547,10 @@ static PyObject *Parser_take(Parser *self, PyObject *Py_UNUSED(ignored)) {
     }
     Py_END_ALLOW_THREADS
     for (int k = 0; k < NCOLS; k++)
-        if (!is_dense(k) && !(self->skip >> k & 1)) last_count[k] = present[k] + present[k] / 8;
+        if (!is_dense(k) && !(self->skip >> k & 1)) {
+            last_count[k] = present[k] + present[k] / 8;
+            __atomic_store_n(&grown_values[k], last_count[k], __ATOMIC_RELAXED);
+        }
     if (spread_failed) return PyErr_NoMemory();
     PyObject *cols = PyList_New(NCOLS);
     if (cols == NULL) return NULL;
@@ -2559,6 +2563,7 @@ static PyObject *Parser_take(Parser *self, PyObject *Py_UNUSED(ignored)) {
         }
         if (w == 0 && c->data.len > self->data_hint[k]) self->data_hint[k] = c->data.len;
         last_data[k] = w == 0 ? c->data.len + c->data.len / 8 : 0;
+        __atomic_store_n(&grown_bytes[k], last_data[k], __ATOMIC_RELAXED);
         PyObject *item = hand_over_column(c, w, rows);
         if (item == NULL) {
             Py_DECREF(cols);
@@ -2589,6 +2594,10 @@ static PyObject *Parser_take(Parser *self, PyObject *Py_UNUSED(ignored)) {
                                   (long long)self->other, programs);
     /* The memory went to Python; the next batch starts at this batch's size. */
     last_cap = rows + rows / 8;
+    /* The sizes grown to follow the batches taken: a process that parsed one large range and
+     * then many small files would otherwise start each at the large size (its bitmaps cleared
+     * for every row of it). */
+    __atomic_store_n(&grown_cap, last_cap, __ATOMIC_RELAXED);
     for (int k = 0; k < NCOLS; k++) column_free(&self->cols[k]);
     if (self->row_cap > self->cap_hint) self->cap_hint = self->row_cap;
     self->rows = self->row_cap = 0;
