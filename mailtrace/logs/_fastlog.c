@@ -96,8 +96,9 @@ typedef struct {
  * (the row and end of each value, which take() spreads into the columns handed over) is freed
  * at every take() and asked for again at the next range's first rows, in the same sizes. A
  * mapping reused has its pages already: on the 1,000,000-line report, unmapping and faulting
- * in new ones cost some 200 munmap calls (each a TLB flush on both cores) and 8,000 page
- * faults. At most CACHE_SLOTS mappings of at most CACHE_MAX bytes are kept. */
+ * in new ones cost some 200 munmap calls (each a TLB flush on both cores) and, with the sizes
+ * of grown_cap, 2,600 page faults. At most CACHE_SLOTS mappings of at most CACHE_MAX bytes are
+ * kept. */
 #define CACHE_SLOTS 64
 #define CACHE_MAX ((size_t)1 << 20)
 static struct {
@@ -283,22 +284,22 @@ typedef struct {
     int64_t sess_rows, sess_cap;
 } Parser;
 
-/* The sizes of the last batch taken in this process, with an eighth to spare: a new Parser (one
- * a byte range) starts at them instead of at 16,384 rows, whose doublings copied every column's
- * buffers up to six times (3% of a range's instructions in memcpy from realloc).
+/* The sizes of the last batch taken in this process, with an eighth to spare, raised by any
+ * batch that grew past them since: a new batch starts at them instead of at 16,384 rows, whose
+ * doublings copied every column's buffers up to six times (3% of a range's instructions in
+ * memcpy from realloc), and whose growth by mremap moved pages under the other parsing thread.
  *
- * Process-wide, read and written with the GIL held: a range is often parsed by one thread and
- * taken by another (mailtrace.logs.ahead parses ahead, the reader takes), so sizes kept per
- * thread never reached the threads that parse: a 1,000,000-line report grew its buffers 4,032
- * times, copying 123 MB (43 MB with the sizes shared). */
-static int64_t last_cap;
-static size_t last_data[NCOLS], last_count[NCOLS];
-static int64_t last_sess_cap;        /* the same for the sessions table */
-/* The largest sizes any batch's buffers grew to since the last take(), which sets them to its
- * batch's (see grow_rows); written by the parsing threads without the GIL, hence atomically
- * (give or take a race: hints only). */
+ * Process-wide: a range is often parsed by one thread and taken by another (mailtrace.logs.ahead
+ * parses ahead, the reader takes), so sizes kept per thread never reached the threads that
+ * parse (a 1,000,000-line report grew its buffers 4,032 times, copying 123 MB; 43 MB with the
+ * sizes shared). Ranges parsed ahead are made before any is taken, hence the raising by growth
+ * (477 mremap calls in that report without it, 186 with it). take() sets them back to its own
+ * batch's: a process that parsed one large range and then many small files would otherwise
+ * start each at the large size, its bitmaps cleared for every row of it. Written by the parsing
+ * threads without the GIL, hence atomically (give or take a race: hints only). */
 static int64_t grown_cap;
 static size_t grown_bytes[NCOLS], grown_values[NCOLS];
+static int64_t last_sess_cap; /* the same for the sessions table, set by take_sessions() */
 static size_t last_sess_data[NSESS];
 
 static void column_free(Column *c) {
@@ -334,16 +335,24 @@ static size_t width_of(int col) {
     }
 }
 
+/* Room for `cap` rows in a dense column (`w` bytes a value, 0 for strings): its validity bitmap
+ * cleared up to them, and its offsets or values reserved. */
+static int reserve_dense(Column *c, size_t w, int64_t cap) {
+    size_t vbytes = (size_t)(cap + 7) / 8;
+    if (buf_reserve(&c->valid, vbytes - c->valid.len) < 0) return -1;
+    memset(c->valid.p + c->valid.len, 0, vbytes - c->valid.len);
+    c->valid.len = vbytes;
+    if (w == 0) return buf_reserve(&c->offsets, (size_t)(cap + 1) * 4 - c->offsets.len);
+    return buf_reserve(&c->data, (size_t)cap * w - c->data.len);
+}
+
 /* Room for twice as many rows in every column at once, so that appending a row never checks
  * capacity column by column (strings still check their bytes). Bitmaps are zeroed ahead. */
 static int grow_rows(Parser *self) {
     int64_t cap = self->row_cap ? self->row_cap * 2 : 16384;
     if (cap < self->cap_hint) cap = self->cap_hint;
-    /* A batch's first rows also start at what batches grew to since the last take() (which
-     * sets the sizes to its own): ranges parsed ahead are made before any is taken, and their
-     * doublings were 477 mremap calls in the 1,000,000-line report, each moving pages under
-     * the other parsing thread. Room never written costs no memory; only the dense columns'
-     * bitmaps (a bit a row) are cleared ahead. */
+    /* A batch's first rows also start at the process's sizes (see grown_cap). Room never
+     * written costs no memory; only the dense columns' bitmaps (a bit a row) are cleared. */
     int64_t grown = __atomic_load_n(&grown_cap, __ATOMIC_RELAXED);
     if (self->row_cap == 0 && cap < grown) cap = grown;
     for (int k = 0; k < NCOLS; k++) {
@@ -368,16 +377,7 @@ static int grow_rows(Parser *self) {
                 return -1;
             continue;
         }
-        size_t vbytes = (size_t)(cap + 7) / 8;
-        if (buf_reserve(&c->valid, vbytes - c->valid.len) < 0) return -1;
-        memset(c->valid.p + c->valid.len, 0, vbytes - c->valid.len);
-        c->valid.len = vbytes;
-        size_t w = width_of(k);
-        if (w == 0) {
-            if (buf_reserve(&c->offsets, (size_t)(cap + 1) * 4 - c->offsets.len) < 0) return -1;
-        } else if (buf_reserve(&c->data, (size_t)cap * w - c->data.len) < 0) {
-            return -1;
-        }
+        if (reserve_dense(c, width_of(k), cap) < 0) return -1;
     }
     self->row_cap = cap;
     if (cap > grown) __atomic_store_n(&grown_cap, cap, __ATOMIC_RELAXED);
@@ -401,17 +401,10 @@ static int grow_sessions(Parser *self) {
     if (cap < last_sess_cap) cap = last_sess_cap;
     for (int j = 0; j < NSESS; j++) {
         Column *c = &self->sess[j];
-        size_t vbytes = (size_t)(cap + 7) / 8;
-        if (buf_reserve(&c->valid, vbytes - c->valid.len) < 0) return -1;
-        memset(c->valid.p + c->valid.len, 0, vbytes - c->valid.len);
-        c->valid.len = vbytes;
         size_t w = width_of(SESSION_COLUMNS[j]);
-        if (w == 0) {
-            if (c->data.cap == 0 && buf_reserve(&c->data, last_sess_data[j] + 64) < 0) return -1;
-            if (buf_reserve(&c->offsets, (size_t)(cap + 1) * 4 - c->offsets.len) < 0) return -1;
-        } else if (buf_reserve(&c->data, (size_t)cap * w - c->data.len) < 0) {
+        if (w == 0 && c->data.cap == 0 && buf_reserve(&c->data, last_sess_data[j] + 64) < 0)
             return -1;
-        }
+        if (reserve_dense(c, w, cap) < 0) return -1;
     }
     self->sess_cap = cap;
     return 0;
@@ -2548,10 +2541,8 @@ static PyObject *Parser_take(Parser *self, PyObject *Py_UNUSED(ignored)) {
     }
     Py_END_ALLOW_THREADS
     for (int k = 0; k < NCOLS; k++)
-        if (!is_dense(k) && !(self->skip >> k & 1)) {
-            last_count[k] = present[k] + present[k] / 8;
-            __atomic_store_n(&grown_values[k], last_count[k], __ATOMIC_RELAXED);
-        }
+        if (!is_dense(k) && !(self->skip >> k & 1))
+            __atomic_store_n(&grown_values[k], present[k] + present[k] / 8, __ATOMIC_RELAXED);
     if (spread_failed) return PyErr_NoMemory();
     PyObject *cols = PyList_New(NCOLS);
     if (cols == NULL) return NULL;
@@ -2563,8 +2554,8 @@ static PyObject *Parser_take(Parser *self, PyObject *Py_UNUSED(ignored)) {
             continue;
         }
         if (w == 0 && c->data.len > self->data_hint[k]) self->data_hint[k] = c->data.len;
-        last_data[k] = w == 0 ? c->data.len + c->data.len / 8 : 0;
-        __atomic_store_n(&grown_bytes[k], last_data[k], __ATOMIC_RELAXED);
+        __atomic_store_n(&grown_bytes[k], w == 0 ? c->data.len + c->data.len / 8 : 0,
+                         __ATOMIC_RELAXED);
         PyObject *item = hand_over_column(c, w, rows);
         if (item == NULL) {
             Py_DECREF(cols);
@@ -2594,11 +2585,7 @@ static PyObject *Parser_take(Parser *self, PyObject *Py_UNUSED(ignored)) {
     PyObject *out = Py_BuildValue("LNLLN", (long long)rows, cols, (long long)self->lines,
                                   (long long)self->other, programs);
     /* The memory went to Python; the next batch starts at this batch's size. */
-    last_cap = rows + rows / 8;
-    /* The sizes grown to follow the batches taken: a process that parsed one large range and
-     * then many small files would otherwise start each at the large size (its bitmaps cleared
-     * for every row of it). */
-    __atomic_store_n(&grown_cap, last_cap, __ATOMIC_RELAXED);
+    __atomic_store_n(&grown_cap, rows + rows / 8, __ATOMIC_RELAXED);
     for (int k = 0; k < NCOLS; k++) column_free(&self->cols[k]);
     if (self->row_cap > self->cap_hint) self->cap_hint = self->row_cap;
     self->rows = self->row_cap = 0;
@@ -2722,9 +2709,10 @@ static int Parser_init(Parser *self, PyObject *args, PyObject *kwds) {
     self->lines = self->other = 0;
     self->has_year = 0;
     self->month = 0;
-    self->cap_hint = last_cap;
-    memcpy(self->data_hint, last_data, sizeof(last_data));
-    memcpy(self->count_hint, last_count, sizeof(last_count));
+    /* Its own sizes start at none: grow_rows reads the process's (grown_cap) when it starts. */
+    self->cap_hint = 0;
+    memset(self->data_hint, 0, sizeof(self->data_hint));
+    memset(self->count_hint, 0, sizeof(self->count_hint));
     return 0;
 }
 
