@@ -1263,7 +1263,7 @@ def _sessions_apart(tables: list[pa.Table | Sessions]) -> tuple[list[pa.Table], 
         session = pc.and_(
             pc.and_(
                 pc.is_null(table.column("queue_id")),
-                pc.is_in(table.column("kind"), pa.array(["connect", "disconnect"])),
+                pc.is_in(table.column("kind"), pa.array([Kind.CONNECT, Kind.DISCONNECT])),
             ),
             pc.match_substring(table.column("program"), "smtpd"),
         )
