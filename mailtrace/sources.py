@@ -20,9 +20,6 @@ b'first line\\nsecond line\\n'
 
 from __future__ import annotations
 
-import bz2
-import glob
-import lzma
 import os
 import re
 import sys
@@ -171,6 +168,8 @@ def expand_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[Source]:
         elif path.exists():
             sources.append(Source(text, path))
         elif _GLOB_CHARS & set(text):
+            import glob
+
             matches = [Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file()]
             if not matches:
                 raise InputError(text, "no file matches this pattern")
@@ -210,9 +209,14 @@ def _decompressor(kind: str) -> _Decoder:
         inflate = _gzip_module()
         # 32 + MAX_WBITS: expect a gzip header.
         return _Decoder(kind, lambda: inflate.decompressobj(32 + zlib.MAX_WBITS))
+    # Imported here: a plain log's parse starts without them (see mailtrace.pending).
     if kind == "bzip2":
+        import bz2
+
         return _Decoder(kind, bz2.BZ2Decompressor)
     if kind == "xz":
+        import lzma
+
         return _Decoder(kind, lzma.LZMADecompressor)
     import zstandard
 
@@ -271,6 +275,8 @@ def _raw_chunks(
             yield data
             data = stream.read(block_size)
         return
+    import lzma  # for its error class (see _decompressor)
+
     decoder = _decompressor(kind)
     data = head
     while data:

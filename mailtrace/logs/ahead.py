@@ -37,12 +37,12 @@ import os
 import sys
 import threading
 from collections.abc import Collection, Iterator
-from concurrent.futures import Future
 from typing import Any, NamedTuple
 
 from mailtrace.logs.compiled import FRAMINGS, MAX_BYTES, MODULE, feed_block, keep_kinds, skip_mask
 from mailtrace.logs.framing import Framer
 from mailtrace.logs.plan import FilePlan, read_whole
+from mailtrace.pending import Pending
 from mailtrace.sources import iter_plain_blocks
 
 __all__ = ["Ahead", "claim", "release", "release_all", "start"]
@@ -88,7 +88,7 @@ class _Run:
         self.keep = keep
         self.changed = threading.Condition()
         #: Range index -> the parse of it begun here; None once the reader has claimed it.
-        self.ranges: dict[int, Future[Ahead | None] | None] = {}
+        self.ranges: dict[int, Pending[Ahead | None] | None] = {}
         self.next = 0
         #: Ranges begun here and not claimed yet: at most ``most`` (see :func:`start`).
         self.unclaimed = 0
@@ -122,7 +122,7 @@ class _Run:
             sys.setswitchinterval(self.interval)
             self.interval = None
 
-    def begin(self) -> tuple[int, Future[Ahead | None]] | None:
+    def begin(self) -> tuple[int, Pending[Ahead | None]] | None:
         """The next range to parse and the future of its parse, once fewer than ``most`` wait
         for the reader; None when there is none or the run is over."""
         with self.changed:
@@ -139,7 +139,7 @@ class _Run:
             if self.released or self.next >= len(self.plan.chunks):
                 return None
             index = self.next
-            future: Future[Ahead | None] = Future()
+            future: Pending[Ahead | None] = Pending()
             self.ranges[index] = future
             self.unclaimed += 1
             self.next += 1

@@ -34,13 +34,18 @@ text, and per hour for the expensive part, because many lines share one second.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailtrace.errors import UsageError
+from mailtrace.lazy_module import LazyModule
+
+if TYPE_CHECKING:
+    import json
+else:  # only JSON-framed logs read it: a syslog file's parse starts without it (mailtrace.pending)
+    json = LazyModule("json")
 
 #: One framed line: (ts in µs since the epoch UTC or None, host, program tag, pid, message).
 Frame = tuple[int | None, str | None, str, int | None, str]

@@ -22,13 +22,13 @@ import os
 import sys
 import threading
 from collections.abc import Collection
-from concurrent.futures import Future
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from mailtrace.errors import DecompressError, InputError
 from mailtrace.logs.framing import YearScan, detect_framing, first_stamp_year, parse_tz
+from mailtrace.pending import Pending
 from mailtrace.sources import (
     BLOCK_SIZE,
     MAX_LINE,
@@ -447,7 +447,7 @@ def plan_command_ahead(
 
 
 #: Plans begun by plan_ahead, by what plan_file is asked (see _key); taken by the first ask.
-_AHEAD: dict[tuple[Any, ...], Future[FilePlan]] = {}
+_AHEAD: dict[tuple[Any, ...], Pending[FilePlan]] = {}
 
 
 def _key(
@@ -514,7 +514,7 @@ def plan_ahead(
     key = _key(source, year, tz, chunk_bytes, taper, numbered)
     if len(key) == 1 or key in _AHEAD:
         return
-    future: Future[FilePlan] = Future()
+    future: Pending[FilePlan] = Pending()
     _AHEAD[key] = future
     interval = sys.getswitchinterval()
     sys.setswitchinterval(min(interval, 0.0002))
