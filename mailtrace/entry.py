@@ -25,6 +25,7 @@ True
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import NamedTuple
 
@@ -114,6 +115,11 @@ def console() -> None:
     """The ``mailtrace`` command: a report's parse begun, then the report run without the CLI
     (:func:`mailtrace.log_commands.console_report`), or with it when it draws charts; any
     other command line goes to :func:`mailtrace.cli.console`."""
+    # Arrow's buffers from the C library's malloc rather than its bundled mimalloc, unless the
+    # user chose: mimalloc keeps what a command frees in huge-page arenas it zeroes again.
+    # On the 1,000,000-line log: report peak RSS 342 MB instead of 433 and 1.195 s instead of
+    # 1.215; `logs -o` 0.995 s instead of 1.050 (medians of 20 and 8 alternating runs).
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     request = report_request(sys.argv[1:])
     if request is not None:
         from mailtrace.event_columns import report_reads
