@@ -88,6 +88,8 @@ LINK_WINDOW_US = 3600 * 1_000_000
 MAX_QUEUE_US = 30 * 86400 * 1_000_000
 _LOOPBACK = ("127.0.0.1", "::1")
 _IntArray = np.ndarray[Any, np.dtype[np.int64]]
+#: Integer codes of any width (kinds are int32: narrow codes compare fast).
+_Codes = np.ndarray[Any, np.dtype[np.signedinteger[Any]]]
 
 
 def delivery_paths(events: pa.Table | pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -136,7 +138,7 @@ class Rebuilt:
 
 def rebuild(
     events: pa.Table | pd.DataFrame,
-    kinds: Callable[[], tuple[_IntArray, list[str]]] | None = None,
+    kinds: Callable[[], tuple[_Codes, list[str]]] | None = None,
     *,
     message_columns: Collection[str] | None = None,
     delivery_columns: Collection[str] | None = None,
@@ -144,8 +146,9 @@ def rebuild(
     """:func:`paths_tables` with each delivery's message row, for a caller that summarises both.
 
     ``kinds``, when given, returns the events' kind codes and names (:func:`factorize` of
-    ``kind``): a caller that needs them too makes them once (perhaps in another thread: they
-    are asked for only after the queue ids are encoded). ``message_columns`` and
+    ``kind``; the codes best as int32, as the paths keep them): a caller that needs them too
+    makes them once (perhaps in another thread: they are asked for only after the queue ids
+    are encoded). ``message_columns`` and
     ``delivery_columns``, when given, are the only columns of MESSAGES and DELIVERIES the
     caller reads: the tables hold those alone (in the schemas' order), and what only the
     others need is neither gathered nor made.
@@ -198,7 +201,7 @@ class _View:
     """
 
     def __init__(
-        self, table: pa.Table, kinds: Callable[[], tuple[_IntArray, list[str]]] | None = None
+        self, table: pa.Table, kinds: Callable[[], tuple[_Codes, list[str]]] | None = None
     ) -> None:
         self.table = table
         # Queue ids and the ids that hand-offs and bounce notices name share one set of codes,
@@ -219,10 +222,16 @@ class _View:
             qcode >= 0 if not len(noqueue) else (qcode >= 0) & (qcode != noqueue[0])
         )
         ts = _ts_us(table.column("ts"))[keep]
-        # A log is nearly in time order already: a stable sort of it is cheap.
-        by_time = np.argsort(ts, kind="stable")
-        self.order = keep[by_time]
-        self.ts = ts[by_time]
+        if len(ts) < 2 or bool((ts[1:] >= ts[:-1]).all()):
+            # A log in time order (one file, or its rotations in order): rows stay as they
+            # are. Of the 1M-line log's 490,000 rows, no sort and two gathers fewer: 11 MB of
+            # fresh memory, 8 ms.
+            self.order, self.ts = keep, ts
+        else:
+            # A log nearly in time order already: a stable sort of it is cheap.
+            by_time = np.argsort(ts, kind="stable")
+            self.order = keep[by_time]
+            self.ts = ts[by_time]
         self.qcode = qcode[self.order]
         self.next_code = next_code[self.order]
         self.n = len(self.order)
@@ -234,8 +243,9 @@ class _View:
             kind_codes, kind_names = codes, names.to_pylist()
         else:
             kind_codes, kind_names = kinds()
-        # Narrow codes compare fast: a mask is one comparison per kind.
-        self.kind_codes = kind_codes[self.order].astype(np.int32)
+        # Narrow codes compare fast: a mask is one comparison per kind. (A caller's may be
+        # narrow already: then no wide copy is made on the way.)
+        self.kind_codes = kind_codes[self.order].astype(np.int32, copy=False)
         self._kinds = {v: i for i, v in enumerate(kind_names)}
 
     def mask(self, *kinds: str) -> np.ndarray[Any, np.dtype[np.bool_]]:

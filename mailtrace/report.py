@@ -130,7 +130,7 @@ def build_report(
         side = pool.submit(lambda: _event_sections(events, coded.result(), detail, sessions))
         paths = rebuild(
             events,
-            lambda: (coded.result().codes, coded.result().names),
+            lambda: (coded.result().narrow, coded.result().names),
             message_columns=_MESSAGE_COLUMNS,
             delivery_columns=_DELIVERY_COLUMNS,
         )
@@ -195,11 +195,12 @@ class _Kinds:
         self._index = {v: i for i, v in enumerate(names)}
         # Events of each kind, counted once for every total that needs one.
         self._count = np.bincount(codes + 1, minlength=len(names) + 1)[1:]
-        self._narrow = codes.astype(np.int32)  # compares fast, for the masks
+        #: The codes as int32: they compare fast, for the masks (and the paths' own).
+        self.narrow = codes.astype(np.int32)
 
     def mask(self, *kinds: str) -> _Bool:
         """Events whose kind is one of ``kinds``."""
-        return kind_mask(self._narrow, self._index, kinds)
+        return kind_mask(self.narrow, self._index, kinds)
 
     def count(self, *kinds: str) -> int:
         """How many events have one of ``kinds``."""

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -356,6 +357,23 @@ def test_rebuilding_some_columns_gives_those_columns_of_the_whole(log: str) -> N
     assert some.reasons.equals(whole.reasons)
     empty = rebuild(events.slice(0, 0), message_columns={"size"}, delivery_columns={"ts"})
     assert (empty.messages.column_names, empty.deliveries.column_names) == (["size"], ["ts"])
+
+
+def test_a_log_out_of_time_order_has_the_paths_of_the_log_in_order() -> None:
+    """A log read in time order is taken as it is; one whose lines are not (its second half
+    first) is put in time order, lines of one second in their order: the same paths."""
+    events = read_events([DAY])
+    ts = events.column("ts").cast(pa.int64()).to_numpy()
+    cut = int(np.flatnonzero(ts[1:] // 1_000_000 > ts[:-1] // 1_000_000)[len(ts) // 4]) + 1
+    shuffled = pa.concat_tables([events.slice(cut), events.slice(0, cut)])
+    whole, again = rebuild(events), rebuild(shuffled)
+
+    def rows(table: pa.Table) -> list[str]:  # the tables keep the log's order: compare as sets
+        return sorted(repr(row) for row in table.to_pylist())
+
+    assert rows(again.messages) == rows(whole.messages)
+    assert rows(again.deliveries) == rows(whole.deliveries)
+    assert again.messages.num_rows == 11 and again.deliveries.num_rows > 11
 
 
 # The pieces the blanking patterns are made of, to build texts that hit their edges.
