@@ -135,16 +135,17 @@ def build_report(
             delivery_columns=_DELIVERY_COLUMNS,
         )
         data = _Data(events, paths, coded.result())
-        # Received mail (senders, clients) and the problems of sent mail are summed up in the
-        # side thread too, while this one does sent mail's recipients.
+        # Received mail (senders, clients) is summed up in the side thread too, while this one
+        # does sent mail: its recipients, then its problems (the two halves take about as long,
+        # 75 and 70 ms on the 1M-line log; the problems on the side made it 90 against 55).
         inbound = pool.submit(_senders, rep, data)
-        problems = pool.submit(_delivery_problems, data, detail)
         sent = _Sent.of(data)
         _traffic(rep, data)
         _domains(rep, data, sent)
+        problems = _delivery_problems(data, detail)
         rep.smtpd, event_problems = side.result()
         _totals(rep, data, sent, inbound.result())
-        rep.problems = {**problems.result(), **event_problems}
+        rep.problems = {**problems, **event_problems}
     return rep
 
 
