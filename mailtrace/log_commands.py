@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["ANALYSIS_MODULES", "console_report", "read_log_events", "run_report"]
 
 # What the analyses of the events import (pandas 0.25 s, which pyarrow's own constructors
-# import; the failure classifier's patterns 0.06 s; Arrow's group-by engine and the
+# import; the failure classifier 0.01 s; Arrow's group-by engine and the
 # pyarrow.dataset it imports, 0.05 s; pyarrow.compute, 0.05 s): see read_log_events.
 ANALYSIS_MODULES = (
     "pandas",
