@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -221,3 +222,27 @@ def test_the_console_gives_arrow_the_system_allocator_unless_the_user_chose(
         [sys.executable, "-c", code, str(DAY)], capture_output=True, text=True, env=env, check=False
     )
     assert f"pool={expected}" in done.stderr, done.stderr
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+    reason="malloc is tuned on glibc only",
+)
+def test_the_console_keeps_freed_memory_for_the_next_array() -> None:
+    """An 8 MB block freed and asked for again costs no page faults in the console's process
+    (before: a fresh mapping, 2,000 faults): mailtrace.logs._fastlog.tune_malloc."""
+    code = (
+        "import sys, resource; sys.argv = ['mailtrace', 'logs', sys.argv[1]]; "
+        "import mailtrace.runner as r; f = r.finish\n"
+        "def fin(c):\n"
+        "    faults = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+        "    a = bytearray(8 << 20); del a; before = faults(); b = bytearray(8 << 20)\n"
+        "    sys.stderr.write(f'faults={faults() - before}'); f(c)\n"
+        "r.finish = fin\n"
+        "from mailtrace.entry import console; console()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(DAY)], capture_output=True, text=True, check=False
+    )
+    faults = int(done.stderr.rsplit("faults=", 1)[1].split()[0])
+    assert faults < 200, done.stderr

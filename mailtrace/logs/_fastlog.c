@@ -33,6 +33,9 @@
 #include <sys/mman.h>
 #include <pthread.h>
 #endif
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include "../_ends.h"
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -3236,8 +3239,28 @@ done:
     return result;
 }
 
+/* glibc's malloc set up for a command that parses a large log and then analyses it in
+ * NumPy and Arrow: one arena, blocks below 32 MB from the heap, nothing handed back to the
+ * kernel until the process ends. By default each thread got an arena of its own and every
+ * block of more than a few MB was a fresh mapping, unmapped when freed: the next array of that
+ * size was fresh pages again, each a fault and a page the kernel zeroes. On the 1,000,000-line
+ * log: 66,000 page faults instead of 88,600, 1.70 CPU-s instead of 1.87, peak RSS 301 MB
+ * instead of 335. Elsewhere than glibc: nothing. */
+static PyObject *module_tune_malloc(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    (void)self;
+#ifdef __GLIBC__
+    if (mallopt(M_ARENA_MAX, 1) && mallopt(M_MMAP_THRESHOLD, 32 << 20) &&
+        mallopt(M_TRIM_THRESHOLD, 1 << 30))
+        Py_RETURN_TRUE;
+#endif
+    Py_RETURN_FALSE;
+}
+
 static PyMethodDef module_methods[] = {
     {"columns", module_columns, METH_NOARGS, "The EVENTS column names, in the order built."},
+    {"tune_malloc", module_tune_malloc, METH_NOARGS,
+     "tune_malloc() -> whether glibc's malloc now uses one arena, the heap for blocks below\n"
+     "32 MB and never trims it (for a process that parses a large log, then analyses it)."},
     {"session_columns", module_session_columns, METH_NOARGS,
      "The EVENTS columns of the sessions table (Parser.take_sessions), in the order built."},
     {"constant_offsets", module_constant_offsets, METH_VARARGS,
