@@ -37,6 +37,7 @@ message; a bounce notice is its own message whose ``parent`` names the message i
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -346,7 +347,7 @@ def _as_table(events: pa.Table | pd.DataFrame) -> pa.Table:
         return events.select(list(COLUMNS))
     # A partial EVENTS table (an Exim-only parse, a projection) still works: absent = null.
     n = events.num_rows
-    zeros = pa.py_buffer(bytes(8 * n + 8))
+    zeros = _zeros(8 * n + 8)
     columns = [
         events.column(c) if c in events.column_names else null_column(_events_type(c), n, zeros)
         for c in COLUMNS
@@ -354,20 +355,30 @@ def _as_table(events: pa.Table | pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(columns, names=list(COLUMNS))
 
 
+def _zeros(size: int) -> pa.Buffer:
+    """``size`` zero bytes in pages of their own, mapped untouched: a column of them that is
+    never read costs nothing, and reading one reads the kernel's one zero page. (Zeroed
+    memory from malloc, ``bytes(size)``, is written: the console keeps freed blocks for reuse,
+    mailtrace.entry.)
+
+    >>> _zeros(3).to_pybytes()
+    b'\\x00\\x00\\x00'
+    """
+    return pa.py_buffer(mmap.mmap(-1, max(size, 1)))[:size]
+
+
 def null_column(typ: pa.DataType, n: int, zeros: pa.Buffer | None = None) -> pa.Array:
     """``n`` nulls of ``typ``, a fixed-width or string type, whose buffers are all ``zeros``
-    (at least ``8 * n + 8`` zero bytes; made when None).
+    (at least ``8 * n + 8`` zero bytes; made when None, by :func:`_zeros`).
 
-    Python's ``bytes(size)`` asks the allocator for zeroed memory, and a large block of it
-    is mapped untouched: a column that is never read costs nothing, and reading one reads the
-    kernel's one zero page. ``pa.nulls`` writes its zeros, 17 MB (23 ms) for the columns a
-    report of a 1,000,000-line log leaves out.
+    ``pa.nulls`` writes its zeros, 17 MB (23 ms) for the columns a report of a 1,000,000-line
+    log leaves out; these are never written.
 
     >>> null_column(pa.string(), 3).to_pylist(), null_column(pa.float64(), 2).null_count
     ([None, None, None], 2)
     """
     if zeros is None:
-        zeros = pa.py_buffer(bytes(8 * n + 8))
+        zeros = _zeros(8 * n + 8)
     t = pa.types
     if t.is_string(typ) or t.is_binary(typ) or t.is_large_string(typ) or t.is_large_binary(typ):
         buffers = [zeros, zeros, pa.py_buffer(b"")]  # offsets all 0: every value empty
