@@ -6,6 +6,7 @@ import os
 import platform
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -143,16 +144,27 @@ def test_a_report_run_without_the_cli_ends_as_the_cli_does(tmp_path: Path) -> No
     assert refused.returncode == 2 and "--detail" in refused.stderr
 
 
-def test_a_text_report_imports_neither_typer_nor_the_cli() -> None:
+def _console_then(
+    command: str, at_finish: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``mailtrace COMMAND DAY`` as the console script runs it, with ``at_finish`` (statements)
+    run in its process as it ends."""
     code = (
-        "import sys; sys.argv = ['mailtrace', 'report', sys.argv[1]]; import atexit, os; "
-        "import mailtrace.runner as r; f = r.finish; "
-        "r.finish = lambda c: (sys.stdout.write(repr(sorted({m for m in sys.modules "
-        "if m.split('.')[0] in ('typer', 'click') or m == 'mailtrace.cli'}))), f(c)); "
-        "from mailtrace.entry import console; console()"
+        f"import sys; sys.argv = ['mailtrace', {command!r}, sys.argv[1]]\n"
+        "import mailtrace.runner as r\nfinish = r.finish\n"
+        "def at_finish(c):\n" + textwrap.indent(at_finish, "    ") + "\n    finish(c)\n"
+        "r.finish = at_finish\nfrom mailtrace.entry import console\nconsole()\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(DAY)], capture_output=True, text=True, check=True
+    return subprocess.run(
+        [sys.executable, "-c", code, str(DAY)], capture_output=True, text=True, env=env, check=False
+    )
+
+
+def test_a_text_report_imports_neither_typer_nor_the_cli() -> None:
+    done = _console_then(
+        "report",
+        "sys.stdout.write(repr(sorted({m for m in sys.modules "
+        "if m.split('.')[0] in ('typer', 'click') or m == 'mailtrace.cli'})))",
     )
     assert done.stdout.endswith("[]") and "Grand totals" in done.stdout
 
@@ -208,18 +220,13 @@ def test_the_console_gives_arrow_the_system_allocator_unless_the_user_chose(
     chosen: str | None, expected: str
 ) -> None:
     """Arrow's bundled mimalloc kept 90 MB more of a report's freed memory (mailtrace.entry)."""
-    code = (
-        "import sys; sys.argv = ['mailtrace', 'logs', sys.argv[1]]; "
-        "import mailtrace.runner as r; f = r.finish; "
-        "r.finish = lambda c: (sys.stderr.write('pool=' + __import__('pyarrow')"
-        ".default_memory_pool().backend_name), f(c)); "
-        "from mailtrace.entry import console; console()"
-    )
     env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
     if chosen is not None:
         env["ARROW_DEFAULT_MEMORY_POOL"] = chosen
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(DAY)], capture_output=True, text=True, env=env, check=False
+    done = _console_then(
+        "logs",
+        "import pyarrow; sys.stderr.write('pool=' + pyarrow.default_memory_pool().backend_name)",
+        env,
     )
     assert f"pool={expected}" in done.stderr, done.stderr
 
@@ -231,18 +238,12 @@ def test_the_console_gives_arrow_the_system_allocator_unless_the_user_chose(
 def test_the_console_keeps_freed_memory_for_the_next_array() -> None:
     """An 8 MB block freed and asked for again costs no page faults in the console's process
     (before: a fresh mapping, 2,000 faults): mailtrace.logs._fastlog.tune_malloc."""
-    code = (
-        "import sys, resource; sys.argv = ['mailtrace', 'logs', sys.argv[1]]; "
-        "import mailtrace.runner as r; f = r.finish\n"
-        "def fin(c):\n"
-        "    faults = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
-        "    a = bytearray(8 << 20); del a; before = faults(); b = bytearray(8 << 20)\n"
-        "    sys.stderr.write(f'faults={faults() - before}'); f(c)\n"
-        "r.finish = fin\n"
-        "from mailtrace.entry import console; console()"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(DAY)], capture_output=True, text=True, check=False
+    done = _console_then(
+        "logs",
+        "import resource\n"
+        "faults = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+        "a = bytearray(8 << 20); del a; before = faults(); b = bytearray(8 << 20)\n"
+        "sys.stderr.write(f'faults={faults() - before}')",
     )
     faults = int(done.stderr.rsplit("faults=", 1)[1].split()[0])
     assert faults < 200, done.stderr
