@@ -116,13 +116,14 @@ def console() -> None:
     (:func:`mailtrace.log_commands.console_report`), or with it when it draws charts; any
     other command line goes to :func:`mailtrace.cli.console`."""
     # Arrow's buffers from the C library's malloc rather than its bundled mimalloc, unless the
-    # user chose: mimalloc keeps what a command frees in huge-page arenas it zeroes again.
-    # On the 1,000,000-line log: report peak RSS 342 MB instead of 433 and 1.195 s instead of
-    # 1.215; `logs -o` 0.995 s instead of 1.050 (medians of 20 and 8 alternating runs).
+    # user chose: mimalloc keeps what a command frees in huge-page arenas of its own. On the
+    # 1,000,000-line log, with malloc set up as below: report peak RSS 303 MB instead of 395
+    # in the same time (1.100 s against 1.105), `logs -o` 0.945 s instead of 0.985 (medians
+    # of 14 and 8 alternating runs).
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     # And that malloc set up for a run that parses, then analyses (one arena, no trimming; see
     # the compiled module): before any thread starts, as threads take arenas at their first
-    # allocation. Report of the 1,000,000-line log: 1.005 s instead of 1.130 (10 rounds).
+    # allocation. Report of the 1,000,000-line log: 1.090 s instead of 1.160 (12 rounds).
     try:
         from mailtrace.logs import _fastlog  # type: ignore[attr-defined]
     except ImportError:  # pragma: no cover - no C compiler where mailtrace was installed

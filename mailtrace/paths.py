@@ -364,7 +364,9 @@ def _zeros(size: int) -> pa.Buffer:
     >>> _zeros(3).to_pybytes()
     b'\\x00\\x00\\x00'
     """
-    return pa.py_buffer(mmap.mmap(-1, max(size, 1)))[:size]
+    # Private: a page of it that is read maps the zero page; a shared one would be allocated.
+    private = {"flags": mmap.MAP_PRIVATE} if hasattr(mmap, "MAP_PRIVATE") else {}
+    return pa.py_buffer(mmap.mmap(-1, max(size, 1), **private))[:size]
 
 
 def null_column(typ: pa.DataType, n: int, zeros: pa.Buffer | None = None) -> pa.Array:
