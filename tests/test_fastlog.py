@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailtrace.logs import batch, fast, reader
+from mailtrace.logs import compiled as compiled_path
 from mailtrace.logs.reader import LogTables, parse_file_tables, parse_range
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
@@ -182,7 +183,7 @@ def test_tables_are_taken_when_the_builder_holds_its_byte_limit(
     # The limit is 1 GiB (32-bit string offsets); at 4 KiB the builder must hand over its tables
     # every few lines, mid-block, and the result must not change.
     log = _shuffled_log(tmp_path, 3_000, seed=3)
-    monkeypatch.setattr(fast, "MAX_BYTES", 4096)
+    monkeypatch.setattr(compiled_path, "MAX_BYTES", 4096)
     parts = list(reader.iter_file_tables(log, year=2026, tz="UTC"))
     assert len(parts) > 50
     compiled = reader.collect(parts)

@@ -39,7 +39,7 @@ import threading
 from collections.abc import Collection, Iterator
 from typing import Any, NamedTuple
 
-from mailtrace.logs.compiled import FRAMINGS, MAX_BYTES, MODULE, feed_block, keep_kinds, skip_mask
+from mailtrace.logs.compiled import FRAMINGS, MODULE, feed_block, keep_kinds, new_parser, skip_mask
 from mailtrace.logs.framing import Framer
 from mailtrace.logs.plan import FilePlan, read_whole
 from mailtrace.pending import Pending
@@ -153,13 +153,7 @@ class _Run:
         framer = Framer(plan.framing, year=chunk.year, tz=plan.tz)
         if chunk.month:
             framer.syslog_clock.restore(chunk.year, chunk.month)
-        parser = MODULE.Parser(
-            max_bytes=MAX_BYTES,
-            skip=self.skip,
-            keep=self.keep,
-            sessions=self.keep is not None,
-            reply_texts=self.keep is None,
-        )
+        parser = new_parser(self.skip, self.keep)
         blocks = iter_plain_blocks(plan.source.path, chunk.start, chunk.end)
         lineno = chunk.first_line
         for data, size in blocks:

@@ -32,6 +32,7 @@ __all__ = [
     "MODULE",
     "feed_block",
     "keep_kinds",
+    "new_parser",
     "skip_mask",
 ]
 
@@ -69,6 +70,24 @@ def keep_kinds(kinds: Collection[str] | None) -> tuple[str, ...] | None:
     (('connect', 'reject'), None)
     """
     return None if kinds is None else tuple(sorted(set(kinds)))
+
+
+def new_parser(skip: int, keep: tuple[str, ...] | None) -> Any:
+    """A compiled parser building the columns ``skip`` leaves (:func:`skip_mask`) of the rows
+    ``keep`` keeps (:func:`keep_kinds`). With ``keep`` (a reader that names its kinds: the
+    report), smtpd's connects and disconnects go to a sessions table of their own and a
+    delivery whose reply was read has no ``text`` (its ``reply_text`` holds the reply).
+
+    >>> new_parser(skip_mask(["ts", "kind"]), keep_kinds(["delivery"])).rows
+    0
+    """
+    return MODULE.Parser(
+        max_bytes=MAX_BYTES,
+        skip=skip,
+        keep=keep,
+        sessions=keep is not None,
+        reply_texts=keep is None,
+    )
 
 
 def skip_mask(columns: Collection[str] | None) -> int:

@@ -26,7 +26,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from mailtrace.logs.compiled import ALWAYS_BUILT, FRAMINGS, MAX_BYTES, keep_kinds, skip_mask
+from mailtrace.logs.compiled import (
+    ALWAYS_BUILT,
+    FRAMINGS,
+    keep_kinds,
+    new_parser,
+    skip_mask,
+)
 from mailtrace.logs.compiled import MODULE as _fastlog
 from mailtrace.logs.events import EventBuilder, string_array
 from mailtrace.schema import EVENTS
@@ -127,15 +133,9 @@ class FastBuilder(EventBuilder):
         # parser: one that parsed the input's first lines already, for the same columns and
         # kinds (mailtrace.logs.ahead); its rows come first. kinds: see keep_kinds; with them,
         # smtpd's sessions are built apart too (see sessions_table), and a delivery whose reply
-        # was read has no text (its reply_text holds the reply; the report reads no more).
+        # was read has no text (see new_parser).
         if parser is None and _fastlog is not None:
-            parser = _fastlog.Parser(
-                max_bytes=MAX_BYTES,
-                skip=skip_mask(columns),
-                keep=keep_kinds(kinds),
-                sessions=kinds is not None,
-                reply_texts=kinds is None,
-            )
+            parser = new_parser(skip_mask(columns), keep_kinds(kinds))
         self.parser: Any = parser
         # id(pattern) -> ((group number, EVENTS column) of each kept group, the pattern)
         self._groups: dict[int, tuple[tuple[tuple[int, int], ...], re.Pattern[str]]] = {}

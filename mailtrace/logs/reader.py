@@ -254,7 +254,7 @@ class _Engine:
 
     @property
     def full(self) -> bool:
-        """Whether the compiled path holds as many bytes as its tables may (see fast.MAX_BYTES)."""
+        """Whether the compiled path holds as many bytes as its tables may (MAX_BYTES)."""
         b = self.builder
         return isinstance(b, fast.FastBuilder) and bool(b.parser.full)
 
